@@ -1,0 +1,37 @@
+#!/bin/sh
+# Installs the Debian packages a make target needs, and only those that are missing.
+# Usage: install-deps.sh GROUP...   (groups: build run test fuzz deploy bench)
+# Idempotent: apt-get update runs only when something must be installed.
+set -eu
+
+pkgs_build="g++ make cmake pkg-config libfcgi-dev libpq-dev rapidjson-dev libssl-dev libcrypt-dev libboost-test-dev"
+pkgs_run="postgresql nginx curl"
+pkgs_test="python3 clang libclang-rt-14-dev"
+pkgs_fuzz="clang libclang-rt-14-dev"
+pkgs_deploy="apache2 libapache2-mod-fcgid openssh-server openssh-client rsync openssl"
+pkgs_bench="wrk"
+
+wanted=""
+for group in "$@"; do
+  eval "list=\${pkgs_$group:?unknown package group: $group}"
+  wanted="$wanted $list"
+done
+
+missing=""
+for p in $wanted; do
+  case " $missing " in *" $p "*) continue ;; esac
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [ "$status" = "install ok installed" ] || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+echo "install-deps: installing$missing"
+sudo=""
+if [ "$(id -u)" != 0 ]; then
+  command -v sudo >/dev/null || { echo "install-deps: need root (or sudo) to install:$missing" >&2; exit 1; }
+  sudo="sudo"
+fi
+# Packages must not start services on install: the project runs its own instances.
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends $missing
