@@ -1,0 +1,51 @@
+// The Stuff resource: CRUDS over the Stuff table.
+
+#include "api/api.hpp"
+
+namespace api {
+
+using namespace kiva;
+
+static Response get_stuff(Context& c, std::optional<std::string> filter) {
+    if (filter && !filter->empty()) return json(c.db.rows("get_stuff_like", {{"filter", *filter}}));
+    return json(c.db.rows("get_stuff_all"));
+}
+
+static Response post_stuff(Context& c, std::string stuff) {
+    auto sid = c.db.value("add_stuff", {{"stuff", stuff}});
+    return json(object{{"sid", sid}}, 201);
+}
+
+static void ensure_stuff(Context& c, int64_t sid) {
+    if (!c.db.row("check_stuff_sid", {{"sid", sid}}))
+        throw HttpError(404, "no such stuff: " + std::to_string(sid));
+}
+
+static Response get_stuff_sid(Context& c, int64_t sid) {
+    auto stuff = c.db.row("get_stuff_sid", {{"sid", sid}});
+    if (!stuff) throw HttpError(404, "no such stuff: " + std::to_string(sid));
+    return json(*stuff);
+}
+
+static Response put_stuff_sid(Context& c, int64_t sid, std::string stuff) {
+    ensure_stuff(c, sid);
+    c.db.exec("upd_stuff_sid", {{"sid", sid}, {"stuff", stuff}});
+    return no_content();
+}
+
+static Response delete_stuff_sid(Context& c, int64_t sid) {
+    ensure_stuff(c, sid);
+    c.db.exec("del_stuff_sid", {{"sid", sid}});
+    return no_content();
+}
+
+void stuff(Routes r) {
+    r.get("/stuff", OPEN, get_stuff, maybe<std::string>("filter"));
+    r.post("/stuff", OPEN, post_stuff, param<std::string>("stuff"));
+    r.get("/stuff/<sid:int>", OPEN, get_stuff_sid, param<int64_t>("sid"));
+    r.route({"PUT", "PATCH"}, "/stuff/<sid:int>", OPEN, put_stuff_sid, param<int64_t>("sid"),
+            param<std::string>("stuff"));
+    r.del("/stuff/<sid:int>", OPEN, delete_stuff_sid, param<int64_t>("sid"));
+}
+
+}  // namespace api

@@ -1,0 +1,103 @@
+// Users: the password and group callbacks of the framework, registration, and the
+// routes that show who is authenticated (hello, admin, whoami, login, qui-suis-je).
+
+#include <cctype>
+
+#include "api/api.hpp"
+
+namespace api {
+
+using namespace kiva;
+
+namespace {
+
+/// Rules for a new account, shared by /register and /users-mgt (400 naming the problem).
+void validate_account(std::string_view login, std::string_view password) {
+    if (login.empty() || login.size() > 64) throw HttpError(400, "login must have 1 to 64 characters");
+    for (unsigned char c : login)
+        if (c < 0x20 || c == 0x7f || c == ':' || c == ' ')
+            throw HttpError(400, "login must not contain spaces, colons or control characters");
+    if (password.size() < 4) throw HttpError(400, "password must have at least 4 characters");
+    if (password.size() > 72) throw HttpError(400, "password must have at most 72 bytes (bcrypt)");
+    if (password.find('\0') != std::string_view::npos) throw HttpError(400, "password must not contain NUL");
+}
+
+/// The body of POST /users-mgt: {"u": {"login": str, "password": str, "isAdmin": bool = false}}.
+struct NewUser {
+    std::string login;
+    std::string password;
+    bool is_admin = false;
+
+    static NewUser from_param(const ParamValue& p) {
+        Json j = ParamConverter<Json>::convert(p);
+        const auto& v = j.value();
+        auto problem = [&](const std::string& what) -> HttpError {
+            return HttpError(400, "parameter \"" + p.name + "\": " + what);
+        };
+        if (!v.IsObject()) throw problem("must be an object with login, password and isAdmin");
+        for (auto it = v.MemberBegin(); it != v.MemberEnd(); ++it) {
+            std::string_view key(it->name.GetString(), it->name.GetStringLength());
+            if (key != "login" && key != "password" && key != "isAdmin")
+                throw problem("unexpected field \"" + std::string(key) + "\"");
+        }
+        NewUser u;
+        if (!v.HasMember("login") || !v["login"].IsString()) throw problem("login must be a string");
+        if (!v.HasMember("password") || !v["password"].IsString()) throw problem("password must be a string");
+        u.login.assign(v["login"].GetString(), v["login"].GetStringLength());
+        u.password.assign(v["password"].GetString(), v["password"].GetStringLength());
+        if (v.HasMember("isAdmin")) {
+            if (!v["isAdmin"].IsBool()) throw problem("isAdmin must be a boolean");
+            u.is_admin = v["isAdmin"].GetBool();
+        }
+        return u;
+    }
+};
+
+std::optional<std::string> password_of(Context& c, std::string_view login) {
+    auto user = c.db.row("user_perms", {{"login", login}});
+    if (!user) return std::nullopt;
+    return user->get<std::string>("pword");
+}
+
+bool is_in_group(Context& c, std::string_view login, std::string_view group) {
+    if (group != "ADMIN") return false;
+    auto user = c.db.row("user_perms", {{"login", login}});
+    return user && user->get<bool>("isadmin");
+}
+
+Response post_register(Context& c, std::string login, std::string pword) {
+    validate_account(login, pword);
+    auto id = c.db.value("add_user", {{"login", login}, {"pword", c.security.hash_password(pword)}, {"admin", false}});
+    return json(id, 201);
+}
+
+Response post_users_mgt(Context& c, NewUser u) {
+    validate_account(u.login, u.password);
+    auto id = c.db.value("add_user", {{"login", u.login},
+                                      {"pword", c.security.hash_password(u.password)},
+                                      {"admin", u.is_admin}});
+    return json(id, 201);
+}
+
+Response get_hello(Context&, std::string user) { return json("hello " + user + "!"); }
+Response get_admin(Context&, std::string user) { return json("hello admin " + user + "!"); }
+Response get_whoami(Context&, std::string user) { return json(user); }
+Response get_login(Context& c, std::string user) { return json(c.security.create_token(user)); }
+
+}  // namespace
+
+void users(App& app, Routes r) {
+    app.password_lookup(password_of);
+    app.group_check(is_in_group);
+
+    const auto basic = AuthScheme::basic, param = AuthScheme::param, token = AuthScheme::token;
+    r.post("/register", OPEN, post_register, kiva::param<std::string>("login"), kiva::param<std::string>("pword"));
+    r.post("/users-mgt", group("ADMIN"), post_users_mgt, kiva::param<NewUser>("u"));
+    r.get("/hello", AUTH, get_hello, current_user());
+    r.get("/admin", group("ADMIN"), get_admin, current_user());
+    r.get("/whoami", AUTH.via({basic, param, token}), get_whoami, current_user());
+    r.get("/login", AUTH.via({basic}), get_login, current_user());
+    r.get("/qui-suis-je", AUTH.via({token}), get_whoami, current_user());
+}
+
+}  // namespace api

@@ -1,0 +1,194 @@
+#include "framework/app.hpp"
+
+#include <algorithm>
+
+#include "framework/auth/auth_error.hpp"
+#include "framework/auth/authorization_header.hpp"
+#include "framework/auth/password.hpp"
+
+namespace kiva {
+
+namespace {
+
+bool has(const std::vector<AuthScheme>& schemes, AuthScheme s) {
+    return std::find(schemes.begin(), schemes.end(), s) != schemes.end();
+}
+
+/// A login echoed in an error message: bounded, so a huge header does not make a huge answer.
+std::string shown(std::string_view login) {
+    return login.size() <= 100 ? std::string(login) : std::string(login.substr(0, 100)) + "...";
+}
+
+}  // namespace
+
+App::App(const Config& config, const Logger& log)
+    : name_(config.app_name), log_(log), security_(config, log) {}
+
+void App::check() const {
+    for (const auto& e : table_.entries()) {
+        const Authorize& a = e.data.authorize;
+        std::string where = e.method + " " + e.pattern.text();
+        if (!a.groups().empty() && !group_check_)
+            throw std::runtime_error(where + " needs a group, but no group check is registered");
+        for (const auto& o : a.objects()) {
+            if (!object_checks_.count(o.domain))
+                throw std::runtime_error(where + " needs object permission \"" + o.domain +
+                                         "\", which is not registered");
+            if (std::find(e.data.params.begin(), e.data.params.end(), o.param) == e.data.params.end())
+                throw std::runtime_error(where + ": object permission parameter \"" + o.param +
+                                         "\" is not a declared parameter of the route");
+        }
+        const auto& schemes = a.schemes().empty() ? security_.default_schemes() : a.schemes();
+        bool passwords = has(schemes, AuthScheme::basic) || has(schemes, AuthScheme::param);
+        if (!a.closed() && passwords && !password_lookup_)
+            throw std::runtime_error(where + " accepts passwords, but no password lookup is registered");
+    }
+}
+
+Outcome App::handle(const Request& request, db::Database& db) const {
+    Outcome out;
+    RouteTable::Match match;
+    table_.match(request.method(), request.path(), match);
+    if (!match.entry) {
+        if (match.allow.empty()) {
+            out.response = error_response(404, "not found");
+        } else {
+            out.response = error_response(405, "method " + std::string(request.method()) + " not allowed");
+            out.response.header("Allow", match.allow);
+        }
+        return out;
+    }
+    Params params(request, match.captures);
+    Context ctx{request, params, db, security_, name_, std::nullopt};
+    try {
+        out.response = dispatch(ctx, match.entry->data);
+    } catch (...) {
+        out.response = error(request, std::current_exception());
+    }
+    try {
+        db.finish(out.response.status < 400);
+    } catch (...) {
+        out.response = error(request, std::current_exception());
+    }
+    if (request.method() == "HEAD") out.response.body.clear();
+    out.user = std::move(ctx.user);
+    return out;
+}
+
+Response App::dispatch(Context& c, const RouteData& route) const {
+    const Authorize& a = route.authorize;
+    if (a.closed()) throw HttpError(403, "access denied: this route is closed");
+    const auto& schemes = a.schemes().empty() ? security_.default_schemes() : a.schemes();
+    bool open = a.level() == Authorize::Level::open;
+    c.user = authenticate(c, schemes, !open);
+    if (c.user) c.db.set_login(*c.user);
+    auto decision = decide_access(a, c.user.has_value(), [&](const std::string& g) {
+        return group_check_(c, *c.user, g);
+    });
+    switch (decision.access) {
+        case Access::allow: break;
+        case Access::closed: throw HttpError(403, "access denied: this route is closed");
+        case Access::unauthenticated: throw HttpError(401, "authentication required");
+        case Access::not_in_group: throw HttpError(403, "not in group \"" + decision.group + "\"");
+    }
+    Response r = route.invoke(c, [&] {
+        // Unexpected parameters are refused, as FlaskSimpleAuth does: a typo is not silently ignored.
+        for (const auto& name : c.params.names()) {
+            bool declared = std::find(route.params.begin(), route.params.end(), name) != route.params.end();
+            bool credentials = (name == "USER" || name == "PASS") && has(schemes, AuthScheme::param);
+            if (!declared && !credentials) throw HttpError(400, "unexpected parameter \"" + shown(name) + "\"");
+        }
+        check_objects(c, a);
+    });
+    return r;
+}
+
+void App::check_objects(Context& c, const Authorize& a) const {
+    for (const auto& rule : a.objects()) {
+        int64_t id = c.params.get<int64_t>(rule.param);
+        auto it = object_checks_.find(rule.domain);
+        std::optional<bool> verdict = it->second(c, c.login(), id, mode_of_method(c.request.method()));
+        if (!verdict) throw HttpError(404, "object not found");
+        if (!*verdict)
+            throw HttpError(403, "permission denied on " + rule.domain + ":" + std::to_string(id));
+    }
+}
+
+std::optional<std::string> App::authenticate(Context& c, const std::vector<AuthScheme>& schemes,
+                                             bool required) const {
+    bool basic = has(schemes, AuthScheme::basic), token = has(schemes, AuthScheme::token),
+         param = has(schemes, AuthScheme::param), httpd = has(schemes, AuthScheme::httpd);
+    bool token_only = token && !basic && !param && !httpd;
+    auto unauthorized = [&](const std::string& message) -> HttpError {
+        std::vector<HttpError::Header> headers;
+        std::string challenge = security_.challenge(schemes);
+        if (!challenge.empty()) headers.emplace_back("WWW-Authenticate", challenge);
+        return HttpError(401, message, std::move(headers));
+    };
+    try {
+        if (httpd) {
+            // The front end authenticated the client (Apache AuthType...): trust it.
+            std::string_view remote = c.request.var("REMOTE_USER");
+            if (!remote.empty()) return std::string(remote);
+        }
+        std::string_view header = c.request.header("Authorization");
+        if (!header.empty()) {
+            auth::Credentials credentials = auth::parse_authorization(header);
+            if (credentials.scheme == auth::Scheme::basic) {
+                if (!basic) throw auth::AuthError(token_only ? "missing token" : "unexpected authorization scheme");
+                check_password(c, credentials.login, credentials.password);
+                return credentials.login;
+            }
+            if (!token) throw auth::AuthError("unexpected authorization scheme");
+            return security_.verify_token(credentials.token);
+        }
+        if (param) {
+            if (const ParamValue* user = c.params.find("USER")) {
+                std::string login = ParamConverter<std::string>::convert(*user);
+                const ParamValue* pass = c.params.find("PASS");
+                if (!pass) throw auth::AuthError("missing PASS parameter");
+                check_password(c, login, ParamConverter<std::string>::convert(*pass));
+                return login;
+            }
+        }
+    } catch (const auth::AuthError& e) {
+        throw unauthorized(e.what());
+    }
+    if (required) throw unauthorized(token_only ? "missing token" : "missing authorization header");
+    return std::nullopt;
+}
+
+void App::check_password(Context& c, const std::string& login, const std::string& password) const {
+    auto& cache = security_.password_cache();
+    auto now = std::chrono::steady_clock::now();
+    if (cache.known_good(login, password, now)) return;
+    std::optional<std::string> hash = password_lookup_(c, login);
+    if (!hash) throw auth::AuthError("no such user: " + shown(login));
+    if (!auth::verify_password(password, *hash)) throw auth::AuthError("invalid password for " + shown(login));
+    cache.remember(login, password, now);
+}
+
+Response App::error(const Request& request, std::exception_ptr e) const {
+    std::string line = std::string(request.method()) + " " + std::string(request.path());
+    try {
+        std::rethrow_exception(e);
+    } catch (const HttpError& err) {
+        Response r = error_response(err.status(), err.what());
+        for (const auto& [name, value] : err.headers()) r.header(name, value);
+        return r;
+    } catch (const db::DbError& err) {
+        int status = err.http_status();
+        if (status >= 500)
+            log_.error(line + ": " + err.what());
+        else
+            log_.debug(line + ": " + err.what());
+        return error_response(status, status >= 500 && status != 503 ? "internal error" : err.client_message());
+    } catch (const std::exception& err) {
+        log_.error(line + ": internal error: " + err.what());
+    } catch (...) {
+        log_.error(line + ": internal error: unknown exception");
+    }
+    return error_response(500, "internal error");
+}
+
+}  // namespace kiva

@@ -1,0 +1,84 @@
+#pragma once
+/// @file
+/// App: the application object (Flask + FlaskSimpleAuth's role). It holds the routes and
+/// the application's security callbacks, and runs one request through the pipeline:
+///
+///   route (404/405) -> authentication (401) -> groups (403) -> parameters (400)
+///   -> object permissions (404, then 403) -> handler -> commit if status < 400, else rollback
+///
+/// It knows nothing of FastCGI: the server hands it a Request and a Database.
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "framework/auth/security.hpp"
+#include "framework/config.hpp"
+#include "framework/context.hpp"
+#include "framework/log.hpp"
+#include "framework/response.hpp"
+#include "framework/routes.hpp"
+
+namespace kiva {
+
+/// The password hash of a login, or nullopt when there is no such user.
+using PasswordLookup = std::function<std::optional<std::string>(Context&, std::string_view login)>;
+/// Whether login belongs to group.
+using GroupCheck = std::function<bool(Context&, std::string_view login, std::string_view group)>;
+/// May login act on object id in mode? true: yes, false: 403, nullopt: no such object (404).
+using ObjectCheck =
+    std::function<std::optional<bool>(Context&, std::string_view login, int64_t id, Mode mode)>;
+
+/// What happened to one request, for the access log.
+struct Outcome {
+    Response response;
+    std::optional<std::string> user;
+};
+
+class App {
+public:
+    App(const Config& config, const Logger& log);
+    App(const App&) = delete;
+    App& operator=(const App&) = delete;
+
+    const std::string& name() const { return name_; }
+    const Security& security() const { return security_; }
+    const Logger& log() const { return log_; }
+
+    /// The root group of routes; `routes().group("/cmp")` for a prefixed group.
+    Routes routes() { return Routes(table_, ""); }
+
+    void password_lookup(PasswordLookup f) { password_lookup_ = std::move(f); }
+    void group_check(GroupCheck f) { group_check_ = std::move(f); }
+    void object_check(std::string domain, ObjectCheck f) { object_checks_[std::move(domain)] = std::move(f); }
+
+    /// Checks that every route's authorization can be decided (its groups, object domains and
+    /// schemes have what they need). Throws std::runtime_error listing the problem.
+    void check() const;
+
+    /// Runs one request through the pipeline, ending its transaction. Never throws.
+    Outcome handle(const Request& request, db::Database& db) const;
+
+    const RouteTable& table() const { return table_; }
+
+private:
+    Response dispatch(Context& c, const RouteData& route) const;
+    std::optional<std::string> authenticate(Context& c, const std::vector<AuthScheme>& schemes,
+                                            bool required) const;
+    void check_password(Context& c, const std::string& login, const std::string& password) const;
+    void check_objects(Context& c, const Authorize& a) const;
+    Response error(const Request& request, std::exception_ptr e) const;
+
+    std::string name_;
+    const Logger& log_;
+    Security security_;
+    RouteTable table_;
+    PasswordLookup password_lookup_;
+    GroupCheck group_check_;
+    std::map<std::string, ObjectCheck, std::less<>> object_checks_;
+};
+
+}  // namespace kiva

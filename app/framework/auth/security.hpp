@@ -1,0 +1,51 @@
+#pragma once
+/// @file
+/// Security: the process's authentication settings and services, built once from the
+/// configuration: token codec and secret, bcrypt cost, the password cache, the realm and
+/// the default schemes. Handlers reach it as `c.security` to make tokens and hashes.
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "framework/auth/password_cache.hpp"
+#include "framework/auth/token.hpp"
+#include "framework/authorize.hpp"
+#include "framework/config.hpp"
+#include "framework/log.hpp"
+
+namespace kiva {
+
+class Security {
+public:
+    /// Reads the token secret (file or environment variable named by the configuration).
+    /// Throws std::runtime_error when there is none outside test mode, or when it is too short.
+    Security(const Config& config, const Logger& log);
+
+    const std::string& realm() const { return realm_; }
+    const std::vector<AuthScheme>& default_schemes() const { return default_schemes_; }
+
+    /// A token for login, valid for the configured delay.
+    std::string create_token(std::string_view login) const;
+    /// The login of a valid token; throws auth::AuthError.
+    std::string verify_token(std::string_view token) const;
+    /// A new bcrypt hash at the configured cost.
+    std::string hash_password(std::string_view password) const;
+
+    /// The cache of good password checks (thread-safe).
+    auth::PasswordCache& password_cache() const { return *cache_; }
+
+    /// `Basic realm="app", Bearer realm="app"` for the challengeable schemes among these.
+    std::string challenge(const std::vector<AuthScheme>& schemes) const;
+
+private:
+    std::string realm_;
+    std::vector<AuthScheme> default_schemes_;
+    int password_cost_;
+    std::unique_ptr<auth::TokenCodec> tokens_;
+    std::unique_ptr<auth::PasswordCache> cache_;
+};
+
+}  // namespace kiva

@@ -1,0 +1,214 @@
+#include "framework/config.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <fstream>
+#include <limits>
+#include <sstream>
+#include <stdexcept>
+
+namespace kiva {
+
+namespace {
+
+std::string_view trim(std::string_view s) {
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+    return s;
+}
+
+long long parse_integer(std::string_view text, long long min, long long max, std::string_view what) {
+    long long value = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc{} || end != text.data() + text.size() || value < min || value > max)
+        throw std::invalid_argument(std::string(what) + " must be an integer from " +
+                                    std::to_string(min) + " to " + std::to_string(max));
+    return value;
+}
+
+bool parse_bool(std::string_view text) {
+    std::string t(text);
+    std::transform(t.begin(), t.end(), t.begin(), [](unsigned char c) { return std::tolower(c); });
+    if (t == "1" || t == "true" || t == "yes" || t == "on") return true;
+    if (t == "0" || t == "false" || t == "no" || t == "off") return false;
+    throw std::invalid_argument("expected a boolean (true/false)");
+}
+
+std::vector<std::string> parse_list(std::string_view text) {
+    std::vector<std::string> items;
+    std::string item;
+    std::istringstream in{std::string(text)};
+    while (std::getline(in, item, ',')) {
+        auto t = trim(item);
+        if (!t.empty()) items.emplace_back(t);
+    }
+    return items;
+}
+
+}  // namespace
+
+const std::vector<ConfigOption>& config_options() {
+    static const std::vector<ConfigOption> options = {
+        {"app_name", "application name, in /version, logs and the default realm (kiva)"},
+        {"database", "libpq connection string, e.g. \"host=/run/postgresql dbname=kiva user=kiva\""},
+        {"queries", "named queries file (sql/queries.sql), relative to the configuration file"},
+        {"listen", "unix:/path.sock, /path.sock or 127.0.0.1:9000; empty: inherited socket (fd 0 or systemd)"},
+        {"socket_mode", "octal permissions of a unix socket the worker creates (0660)"},
+        {"threads", "request threads per process, each with its own Postgres connection (4)"},
+        {"processes", "worker processes sharing the listening socket (1)"},
+        {"body_limit", "largest request body, bytes or 64K/1M (1M); more gets 413"},
+        {"log_level", "debug, info, warning, error or off (info)"},
+        {"stop_timeout", "how long a graceful stop waits for requests in flight (30s)"},
+        {"realm", "authentication realm in challenges and tokens (app_name)"},
+        {"auth", "default authentication schemes among basic,param,token,httpd (basic,token)"},
+        {"token_type", "native (realm:login:expiry:hmac) or jwt (HS256) (native)"},
+        {"token_delay", "token lifetime, seconds or 30m/1h/1d (1h)"},
+        {"token_secret_file", "file holding the token signing secret"},
+        {"token_secret_env", "environment variable holding the token signing secret"},
+        {"password_cost", "bcrypt cost for new password hashes, 4..31 (10)"},
+        {"password_cache_ttl", "how long a good password check is remembered, 0 disables (5m)"},
+        {"test_mode", "true: a missing token secret is replaced by a random one (false)"},
+    };
+    return options;
+}
+
+std::string env_name(std::string_view key) {
+    std::string name = "KIVA_";
+    for (char c : key) name.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+    return name;
+}
+
+std::size_t parse_size(std::string_view text) {
+    text = trim(text);
+    std::size_t unit = 1;
+    if (!text.empty()) {
+        switch (std::toupper(static_cast<unsigned char>(text.back()))) {
+            case 'K': unit = 1024; break;
+            case 'M': unit = 1024 * 1024; break;
+            case 'G': unit = 1024 * 1024 * 1024; break;
+        }
+        if (unit != 1) text.remove_suffix(1);
+    }
+    auto n = parse_integer(text, 0, std::numeric_limits<int>::max(), "a size");
+    return static_cast<std::size_t>(n) * unit;
+}
+
+std::chrono::seconds parse_duration(std::string_view text) {
+    text = trim(text);
+    long long unit = 1;
+    if (!text.empty() && std::isalpha(static_cast<unsigned char>(text.back()))) {
+        switch (text.back()) {
+            case 's': unit = 1; break;
+            case 'm': unit = 60; break;
+            case 'h': unit = 3600; break;
+            case 'd': unit = 86400; break;
+            default: throw std::invalid_argument("a duration ends with s, m, h or d");
+        }
+        text.remove_suffix(1);
+    }
+    return std::chrono::seconds(parse_integer(text, 0, 10LL * 365 * 86400, "a duration") * unit);
+}
+
+void set_option(Config& c, std::string_view key, std::string_view raw) {
+    std::string_view value = trim(raw);
+    // Allow "quoted values" so that values with leading spaces or '#' can be written.
+    if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
+        value = value.substr(1, value.size() - 2);
+    std::string v(value);
+    if (key == "app_name") {
+        if (v.empty()) throw std::invalid_argument("app_name must not be empty");
+        c.app_name = v;
+    } else if (key == "database") c.database = v;
+    else if (key == "queries") c.queries = v;
+    else if (key == "listen") c.listen = v;
+    else if (key == "socket_mode") {
+        int mode = 0;
+        auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), mode, 8);
+        if (ec != std::errc{} || end != v.data() + v.size() || mode < 0 || mode > 0777)
+            throw std::invalid_argument("socket_mode must be octal, e.g. 0660");
+        c.socket_mode = mode;
+    } else if (key == "threads") c.threads = static_cast<int>(parse_integer(v, 1, 256, "threads"));
+    else if (key == "processes") c.processes = static_cast<int>(parse_integer(v, 1, 256, "processes"));
+    else if (key == "body_limit") c.body_limit = parse_size(v);
+    else if (key == "log_level") {
+        auto level = parse_log_level(v);
+        if (!level) throw std::invalid_argument("log_level must be debug, info, warning, error or off");
+        c.log_level = *level;
+    } else if (key == "stop_timeout") c.stop_timeout = parse_duration(v);
+    else if (key == "realm") c.realm = v;
+    else if (key == "auth") {
+        auto schemes = parse_list(v);
+        for (const auto& s : schemes)
+            if (s != "basic" && s != "param" && s != "token" && s != "httpd")
+                throw std::invalid_argument("unknown authentication scheme \"" + s +
+                                            "\" (basic, param, token, httpd)");
+        c.auth = schemes;
+    } else if (key == "token_type") {
+        if (v != "native" && v != "jwt") throw std::invalid_argument("token_type must be native or jwt");
+        c.token_type = v;
+    } else if (key == "token_delay") c.token_delay = parse_duration(v);
+    else if (key == "token_secret_file") c.token_secret_file = v;
+    else if (key == "token_secret_env") c.token_secret_env = v;
+    else if (key == "password_cost") c.password_cost = static_cast<int>(parse_integer(v, 4, 31, "password_cost"));
+    else if (key == "password_cache_ttl") c.password_cache_ttl = parse_duration(v);
+    else if (key == "test_mode") c.test_mode = parse_bool(v);
+    else throw std::invalid_argument("unknown option \"" + std::string(key) + "\"");
+}
+
+Config parse_config(std::string_view text, const std::string& source, Config base) {
+    Config c = std::move(base);
+    c.source = source;
+    int lineno = 0;
+    while (!text.empty()) {
+        auto nl = text.find('\n');
+        std::string_view line = text.substr(0, nl);
+        text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
+        ++lineno;
+        line = trim(line);
+        if (line.empty() || line.front() == '#') continue;
+        auto eq = line.find('=');
+        auto where = source + ":" + std::to_string(lineno) + ": ";
+        if (eq == std::string_view::npos) throw std::runtime_error(where + "expected key = value");
+        try {
+            set_option(c, trim(line.substr(0, eq)), line.substr(eq + 1));
+        } catch (const std::invalid_argument& e) {
+            throw std::runtime_error(where + e.what());
+        }
+    }
+    return c;
+}
+
+Config load_config_file(const std::string& path) {
+    std::ifstream in(path);
+    if (!in) throw std::runtime_error("cannot read configuration file " + path);
+    std::stringstream text;
+    text << in.rdbuf();
+    return parse_config(text.str(), path);
+}
+
+void apply_env(Config& c, const std::map<std::string, std::string>& env) {
+    for (const auto& option : config_options()) {
+        auto it = env.find(env_name(option.key));
+        if (it == env.end()) continue;
+        try {
+            set_option(c, option.key, it->second);
+        } catch (const std::invalid_argument& e) {
+            throw std::runtime_error(it->first + ": " + e.what());
+        }
+    }
+}
+
+void validate(const Config& c) {
+    if (c.database.empty()) throw std::runtime_error("no database configured (option database)");
+    if (c.auth.empty()) throw std::runtime_error("option auth lists no scheme");
+}
+
+std::string resolve_path(const Config& c, const std::string& path) {
+    if (path.empty() || path.front() == '/' || c.source.empty()) return path;
+    auto slash = c.source.rfind('/');
+    if (slash == std::string::npos) return path;
+    return c.source.substr(0, slash + 1) + path;
+}
+
+}  // namespace kiva

@@ -1,0 +1,288 @@
+#include "framework/db/database.hpp"
+
+#include <libpq-fe.h>
+
+#include <cstdio>
+#include <stdexcept>
+
+namespace kiva::db {
+
+namespace {
+
+/// The statement audit triggers read the login from; its name cannot clash with a query's.
+constexpr const char* set_login_statement = "kiva.set_login";
+
+std::string trimmed(const char* message) {
+    std::string s = message ? message : "";
+    while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+    for (char& c : s)
+        if (c == '\n') c = ' ';
+    return s;
+}
+
+std::string field(const PGresult* r, int code) {
+    const char* f = PQresultErrorField(r, code);
+    return f ? f : "";
+}
+
+}  // namespace
+
+Arg::Arg(std::string_view name, double d) : name_(name) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.17g", d);
+    value_ = text;
+}
+
+Database::Database(const QueryFile& queries, std::string conninfo, std::string app_name,
+                   const Logger& log)
+    : queries_(queries), conninfo_(std::move(conninfo)), app_name_(std::move(app_name)), log_(log) {}
+
+Database::~Database() { drop(); }
+
+void Database::drop() {
+    if (conn_) PQfinish(conn_);
+    conn_ = nullptr;
+    in_transaction_ = false;
+    unprepared_.clear();
+}
+
+bool Database::connect() {
+    try {
+        open();
+        return true;
+    } catch (const DbUnavailable& e) {
+        log_.warning(e.what());
+        return false;
+    }
+}
+
+void Database::open() {
+    drop();
+    // The configured string is expanded as dbname; UTF8 is forced (JSON is UTF-8), and the
+    // application name is a fallback the configuration may override.
+    const char* keys[] = {"dbname", "client_encoding", "fallback_application_name", nullptr};
+    const char* values[] = {conninfo_.c_str(), "UTF8", app_name_.c_str(), nullptr};
+    PGconn* c = PQconnectdbParams(keys, values, 1);
+    if (!c) throw DbUnavailable("cannot connect to the database: out of memory");
+    if (PQstatus(c) != CONNECTION_OK) {
+        std::string why = trimmed(PQerrorMessage(c));
+        PQfinish(c);
+        throw DbUnavailable("cannot connect to the database: " + why);
+    }
+    conn_ = c;
+
+    // Prepare every query in one round trip; a sync after each isolates a failure to its query.
+    std::vector<const Query*> order;
+    PQenterPipelineMode(c);
+    for (const auto& q : queries_.queries()) {
+        PQsendPrepare(c, q.name.c_str(), q.sql.c_str(), 0, nullptr);
+        PQpipelineSync(c);
+        order.push_back(&q);
+    }
+    PQsendPrepare(c, set_login_statement, "SELECT set_config('kiva.login', $1, true)", 0, nullptr);
+    PQpipelineSync(c);
+    order.push_back(nullptr);
+    std::size_t index = 0;
+    int nulls = 0;
+    while (index < order.size()) {
+        PGresult* r = PQgetResult(c);
+        if (!r) {
+            if (PQstatus(c) == CONNECTION_BAD || ++nulls > 2) break;
+            continue;
+        }
+        nulls = 0;
+        ResultHandle result(r);
+        auto status = PQresultStatus(r);
+        if (status == PGRES_PIPELINE_SYNC) {
+            ++index;
+        } else if (status != PGRES_COMMAND_OK) {
+            std::string why = trimmed(PQresultErrorMessage(r));
+            std::string name = order[index] ? order[index]->name : set_login_statement;
+            std::string origin = order[index] ? " (" + order[index]->origin + ")" : "";
+            log_.error("cannot prepare query " + name + origin + ": " + why);
+            unprepared_[name] = why;
+        }
+    }
+    PQexitPipelineMode(c);
+    if (PQstatus(c) == CONNECTION_BAD) {
+        std::string why = trimmed(PQerrorMessage(c));
+        drop();
+        throw DbUnavailable("database connection lost while preparing queries: " + why);
+    }
+}
+
+void Database::set_login(std::string_view login) { pending_login_ = std::string(login); }
+
+ResultHandle Database::send(const std::string& statement, const std::vector<const char*>& values) {
+    int n = static_cast<int>(values.size());
+    bool begin = !in_transaction_;
+    bool login = pending_login_.has_value() && !unprepared_.count(set_login_statement);
+    if (!begin && !login)
+        return ResultHandle(PQexecPrepared(conn_, statement.c_str(), n, values.data(), nullptr, nullptr, 0));
+
+    // BEGIN, the audit login and the query in one round trip.
+    if (!PQenterPipelineMode(conn_)) return nullptr;
+    bool sent = true;
+    if (begin) sent = PQsendQueryParams(conn_, "BEGIN", 0, nullptr, nullptr, nullptr, nullptr, 0);
+    if (sent && login) {
+        const char* v = pending_login_->c_str();
+        sent = PQsendQueryPrepared(conn_, set_login_statement, 1, &v, nullptr, nullptr, 0);
+    }
+    sent = sent && PQsendQueryPrepared(conn_, statement.c_str(), n, values.data(), nullptr, nullptr, 0);
+    sent = sent && PQpipelineSync(conn_);
+    std::vector<ResultHandle> results;
+    int nulls = 0;
+    while (sent) {
+        PGresult* r = PQgetResult(conn_);
+        if (!r) {
+            if (PQstatus(conn_) == CONNECTION_BAD || ++nulls > 2) break;
+            continue;
+        }
+        nulls = 0;
+        if (PQresultStatus(r) == PGRES_PIPELINE_SYNC) {
+            PQclear(r);
+            break;
+        }
+        results.emplace_back(r);
+    }
+    PQexitPipelineMode(conn_);
+    std::size_t expected = (begin ? 1 : 0) + (login ? 1 : 0) + 1;
+    if (PQstatus(conn_) == CONNECTION_BAD || results.size() != expected) return nullptr;
+    std::size_t i = 0;
+    if (begin && PQresultStatus(results[i++].get()) == PGRES_COMMAND_OK) in_transaction_ = true;
+    if (login && PQresultStatus(results[i++].get()) == PGRES_TUPLES_OK) pending_login_.reset();
+    return std::move(results.back());
+}
+
+void Database::fail(pg_result* raw, const Query& query) {
+    ResultHandle result(raw);
+    std::string sqlstate = field(raw, PG_DIAG_SQLSTATE);
+    std::string primary = field(raw, PG_DIAG_MESSAGE_PRIMARY);
+    std::string detail = field(raw, PG_DIAG_MESSAGE_DETAIL);
+    if (primary.empty()) primary = trimmed(PQresultErrorMessage(raw));
+    if (primary.empty()) primary = PQresStatus(PQresultStatus(raw));
+    std::string message = "query " + query.name + " (" + query.origin + ") failed: [" +
+                          sqlstate + "] " + primary + (detail.empty() ? "" : " " + detail);
+    std::string client;
+    switch (http_status_for_sqlstate(sqlstate)) {
+        case 409: client = "conflict: " + (detail.empty() ? primary : detail); break;
+        case 400: client = "invalid data: " + primary + (detail.empty() ? "" : " " + detail); break;
+        case 503: client = "database busy, please retry"; break;
+        default: client = "internal error"; break;
+    }
+    throw DbError(sqlstate, message, client);
+}
+
+ResultHandle Database::execute(const Query& query, const std::vector<const char*>& values) {
+    if (auto it = unprepared_.find(query.name); it != unprepared_.end())
+        throw DbError("XX000", "query " + query.name + " (" + query.origin + ") was not prepared: " + it->second,
+                      "internal error");
+    if (lost_) throw DbUnavailable("the database connection was lost earlier in this request");
+    bool first = !in_transaction_;
+    for (int attempt = 0;; ++attempt) {
+        if (!conn_) open();
+        ResultHandle r = send(query.name, values);
+        if (r && PQstatus(conn_) == CONNECTION_OK) {
+            auto status = PQresultStatus(r.get());
+            if (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK) return r;
+            fail(r.release(), query);
+        }
+        // The connection is gone. Before the transaction began nothing was done, so the
+        // request goes on transparently on a new connection; later, the request fails (503).
+        std::string why = trimmed(conn_ ? PQerrorMessage(conn_) : "no connection");
+        drop();
+        if (first && attempt == 0) {
+            log_.warning("database connection lost (" + why + "), reconnecting");
+            continue;
+        }
+        lost_ = true;
+        throw DbUnavailable("database connection lost during query " + query.name + ": " + why);
+    }
+}
+
+ResultHandle Database::run(const Query& query, QueryKind expected, Args args) {
+    if (query.kind != expected)
+        throw std::logic_error("query " + query.name + " (" + query.origin + ") is declared with suffix \"" +
+                               std::string(suffix(query.kind)) + "\" but was called as if it had \"" +
+                               std::string(suffix(expected)) + "\"");
+    for (const auto& arg : args) {
+        bool known = false;
+        for (const auto& p : query.params) known = known || p == arg.name();
+        if (!known)
+            throw std::logic_error("query " + query.name + " (" + query.origin + ") has no parameter :" +
+                                   std::string(arg.name()));
+    }
+    std::vector<const char*> values;
+    values.reserve(query.params.size());
+    for (const auto& p : query.params) {
+        const Arg* found = nullptr;
+        for (const auto& arg : args)
+            if (arg.name() == p) found = &arg;
+        if (!found)
+            throw std::logic_error("query " + query.name + " (" + query.origin + ") needs argument :" + p);
+        values.push_back(found->value() ? found->value()->c_str() : nullptr);
+    }
+    return execute(query, values);
+}
+
+namespace {
+const Query& lookup(const QueryFile& file, std::string_view name) {
+    const Query* q = file.find(name);
+    if (!q) throw std::logic_error("no query named " + std::string(name) + " in the queries file");
+    return *q;
+}
+}  // namespace
+
+Rows Database::rows(std::string_view name, Args args) {
+    return Rows(run(lookup(queries_, name), QueryKind::rows, args));
+}
+
+std::optional<Row> Database::row(std::string_view name, Args args) {
+    ResultHandle r = run(lookup(queries_, name), QueryKind::row, args);
+    if (PQntuples(r.get()) == 0) return std::nullopt;
+    return Row(std::move(r));
+}
+
+Value Database::value(std::string_view name, Args args) {
+    return Value(run(lookup(queries_, name), QueryKind::value, args));
+}
+
+int64_t Database::exec(std::string_view name, Args args) {
+    ResultHandle r = run(lookup(queries_, name), QueryKind::count, args);
+    const char* tuples = PQcmdTuples(r.get());
+    return tuples && *tuples ? std::stoll(tuples) : 0;
+}
+
+void Database::finish(bool commit) {
+    pending_login_.reset();
+    lost_ = false;
+    if (!in_transaction_ || !conn_) {
+        in_transaction_ = false;
+        return;
+    }
+    in_transaction_ = false;
+    // COMMIT of a failed transaction silently rolls back: say so instead of answering 2xx.
+    bool aborted = PQtransactionStatus(conn_) == PQTRANS_INERROR;
+    bool committing = commit && !aborted;
+    ResultHandle r(PQexec(conn_, committing ? "COMMIT" : "ROLLBACK"));
+    bool ok = r && PQresultStatus(r.get()) == PGRES_COMMAND_OK;
+    if (!ok && PQstatus(conn_) != CONNECTION_OK) {
+        std::string why = trimmed(PQerrorMessage(conn_));
+        drop();
+        if (committing) throw DbUnavailable("database connection lost during COMMIT: " + why);
+        return;
+    }
+    if (!ok && committing) {
+        static const Query commit_query{"COMMIT", QueryKind::count, "COMMIT", {}, "commit"};
+        fail(r.release(), commit_query);
+    }
+    if (!ok) {
+        log_.error("ROLLBACK failed, dropping the connection: " + trimmed(PQerrorMessage(conn_)));
+        drop();
+    }
+    if (commit && aborted)
+        throw DbError("25P02", "a query failed, yet the handler answered success: rolled back",
+                      "internal error");
+}
+
+}  // namespace kiva::db

@@ -1,0 +1,104 @@
+#pragma once
+/// @file
+/// Database: one thread's Postgres connection, running named queries inside the request's
+/// transaction. Handlers call queries by name with named arguments; SQL never comes from
+/// the client. BEGIN is sent lazily with the first query (pipelined, one round trip), and
+/// the framework commits or rolls back when the response is known.
+
+#include <cstdint>
+#include <initializer_list>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <unordered_map>
+#include <vector>
+
+#include "framework/db/errors.hpp"
+#include "framework/db/query_file.hpp"
+#include "framework/db/result.hpp"
+#include "framework/log.hpp"
+
+struct pg_conn;  // libpq's PGconn
+
+namespace kiva::db {
+
+/// A named argument: `{"sid", 42}`, `{"filter", text}`, `{"owner", nullptr}`.
+class Arg {
+public:
+    template <typename T>
+        requires(std::is_integral_v<T> && !std::is_same_v<T, bool>)
+    Arg(std::string_view name, T n) : name_(name), value_(std::to_string(n)) {}
+    Arg(std::string_view name, bool b) : name_(name), value_(b ? "true" : "false") {}
+    Arg(std::string_view name, double d);
+    Arg(std::string_view name, std::string_view s) : name_(name), value_(std::string(s)) {}
+    Arg(std::string_view name, const std::string& s) : name_(name), value_(s) {}
+    Arg(std::string_view name, const char* s) : name_(name), value_(std::string(s)) {}
+    Arg(std::string_view name, std::nullptr_t) : name_(name) {}
+    template <typename T>
+    Arg(std::string_view name, const std::optional<T>& v) : name_(name) {
+        if (v) value_ = Arg(name, *v).value_;
+    }
+
+    std::string_view name() const { return name_; }
+    /// The text sent to the server; nullopt is SQL NULL.
+    const std::optional<std::string>& value() const { return value_; }
+
+private:
+    std::string_view name_;
+    std::optional<std::string> value_;
+};
+
+using Args = std::initializer_list<Arg>;
+
+class Database {
+public:
+    /// Does not connect yet: see connect().
+    Database(const QueryFile& queries, std::string conninfo, std::string app_name, const Logger& log);
+    ~Database();
+    Database(const Database&) = delete;
+    Database& operator=(const Database&) = delete;
+
+    /// A query without suffix: all its rows.
+    Rows rows(std::string_view query, Args args = {});
+    /// A `^` query: its first row, or nullopt.
+    std::optional<Row> row(std::string_view query, Args args = {});
+    /// A `$` query: its first value (null when no row).
+    Value value(std::string_view query, Args args = {});
+    /// A `!` query: the number of rows it affected.
+    int64_t exec(std::string_view query, Args args = {});
+
+    // --- used by the framework, not by handlers ---
+
+    /// Connects and prepares every query now; false (and a logged warning) when the server
+    /// cannot be reached: the next request tries again.
+    bool connect();
+    /// The login that audit triggers see (setting kiva.login) in the current transaction.
+    void set_login(std::string_view login);
+    bool in_transaction() const { return in_transaction_; }
+    /// Ends the request's transaction, if one was started. Throws DbError when a commit
+    /// fails (503 when the connection was lost during it).
+    void finish(bool commit);
+
+private:
+    ResultHandle run(const Query& query, QueryKind expected, Args args);
+    ResultHandle execute(const Query& query, const std::vector<const char*>& values);
+    ResultHandle send(const std::string& statement, const std::vector<const char*>& values);
+    void open();
+    void drop();
+    [[noreturn]] void fail(pg_result* result, const Query& query);
+
+    const QueryFile& queries_;
+    std::string conninfo_;
+    std::string app_name_;
+    const Logger& log_;
+    pg_conn* conn_ = nullptr;
+    bool in_transaction_ = false;
+    /// The connection was lost in the middle of this request: nothing more can run in it.
+    bool lost_ = false;
+    std::optional<std::string> pending_login_;
+    /// Statements the server refused to prepare (their error), on this connection.
+    std::unordered_map<std::string, std::string> unprepared_;
+};
+
+}  // namespace kiva::db

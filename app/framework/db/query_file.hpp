@@ -1,0 +1,60 @@
+#pragma once
+/// @file
+/// The named queries file, AnoDB/aiosql style:
+///
+///     -- name: get_stuff_sid^
+///     -- optional description lines
+///     SELECT * FROM Stuff WHERE sid = :sid;
+///
+/// Suffixes: none -> list of rows, `^` -> one row or none, `$` -> one value or none,
+/// `!` -> row count. `:name` parameters become `$1..$n` (the same name, the same number).
+
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace kiva::db {
+
+enum class QueryKind { rows, row, value, count };
+
+/// The suffix of a kind: "", "^", "$", "!".
+std::string_view suffix(QueryKind kind);
+
+struct Query {
+    std::string name;
+    QueryKind kind = QueryKind::rows;
+    std::string sql;                  ///< with $1..$n
+    std::vector<std::string> params;  ///< params[i] is $(i+1)
+    std::string origin;               ///< "file:line" of the name line
+};
+
+/// A syntax error in a queries file, with file:line in what().
+struct QueryFileError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+class QueryFile {
+public:
+    QueryFile() = default;
+    /// Parses text; `source` names it in errors. Throws QueryFileError.
+    static QueryFile parse(std::string_view text, const std::string& source);
+    /// Reads and parses a file. Throws QueryFileError (also when unreadable).
+    static QueryFile load(const std::string& path);
+
+    /// The query, or null.
+    const Query* find(std::string_view name) const;
+    const std::vector<Query>& queries() const { return queries_; }
+
+private:
+    std::vector<Query> queries_;
+    std::unordered_map<std::string, std::size_t> index_;
+};
+
+/// Rewrites `:name` parameters of one SQL text to `$n`, skipping string literals,
+/// quoted identifiers, dollar quotes, comments and `::` casts. Throws std::invalid_argument
+/// (with a message) on an unterminated literal or comment.
+std::string translate_parameters(std::string_view sql, std::vector<std::string>& params);
+
+}  // namespace kiva::db

@@ -1,0 +1,55 @@
+#include "framework/log.hpp"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+
+namespace kiva {
+
+std::optional<LogLevel> parse_log_level(std::string_view name) {
+    if (name == "debug") return LogLevel::debug;
+    if (name == "info") return LogLevel::info;
+    if (name == "warning" || name == "warn") return LogLevel::warning;
+    if (name == "error") return LogLevel::error;
+    if (name == "off") return LogLevel::off;
+    return std::nullopt;
+}
+
+std::string_view to_string(LogLevel level) {
+    switch (level) {
+        case LogLevel::debug: return "DEBUG";
+        case LogLevel::info: return "INFO";
+        case LogLevel::warning: return "WARNING";
+        case LogLevel::error: return "ERROR";
+        case LogLevel::off: return "OFF";
+    }
+    return "?";
+}
+
+void Logger::log(LogLevel level, std::string_view message) const {
+    if (!enabled(level)) return;
+    using namespace std::chrono;
+    auto now = system_clock::now();
+    std::time_t secs = system_clock::to_time_t(now);
+    auto millis = duration_cast<milliseconds>(now.time_since_epoch()).count() % 1000;
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    char stamp[64];
+    std::snprintf(stamp, sizeof stamp, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                  static_cast<int>(millis));
+    std::string line;
+    line.reserve(64 + message.size());
+    line.append(stamp).append(" ").append(name_).append("[").append(std::to_string(getpid()));
+    line.append("] ").append(to_string(level)).append(" ");
+    // One line per event: a message never spans lines (no log injection through newlines).
+    for (char c : message) line.push_back(c == '\n' || c == '\r' ? ' ' : c);
+    line.push_back('\n');
+    // A single write keeps concurrent lines whole; a failed log write is not worth dying for.
+    ssize_t ignored = ::write(STDERR_FILENO, line.data(), line.size());
+    (void)ignored;
+}
+
+}  // namespace kiva

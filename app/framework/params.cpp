@@ -1,0 +1,153 @@
+#include "framework/params.hpp"
+
+#include <rapidjson/error/en.h>
+
+#include <algorithm>
+#include <cctype>
+#include <limits>
+
+#include "framework/decode.hpp"
+#include "framework/router.hpp"
+
+namespace kiva {
+
+void bad_parameter(std::string_view name, std::string_view what) {
+    throw HttpError(400, "parameter \"" + std::string(name) + "\" must be " + std::string(what));
+}
+
+std::string ParamConverter<std::string>::convert(const ParamValue& p) {
+    if (!p.json) {
+        // Query and form values were checked when decoded; path segments come raw.
+        if (!is_valid_utf8(p.text)) bad_parameter(p.name, "valid UTF-8");
+        return p.text;
+    }
+    if (!p.json->IsString()) bad_parameter(p.name, "a string");
+    return std::string(p.json->GetString(), p.json->GetStringLength());
+}
+
+int64_t ParamConverter<int64_t>::convert(const ParamValue& p) {
+    int64_t n = 0;
+    if (p.json) {
+        if (!p.json->IsInt64()) bad_parameter(p.name, "an integer");
+        return p.json->GetInt64();
+    }
+    if (!parse_int64(p.text, n)) bad_parameter(p.name, "an integer");
+    return n;
+}
+
+int ParamConverter<int>::convert(const ParamValue& p) {
+    int64_t n = ParamConverter<int64_t>::convert(p);
+    if (n < std::numeric_limits<int>::min() || n > std::numeric_limits<int>::max())
+        bad_parameter(p.name, "a 32-bit integer");
+    return static_cast<int>(n);
+}
+
+double ParamConverter<double>::convert(const ParamValue& p) {
+    double d = 0;
+    if (p.json) {
+        if (!p.json->IsNumber()) bad_parameter(p.name, "a number");
+        return p.json->GetDouble();
+    }
+    if (!parse_double(p.text, d)) bad_parameter(p.name, "a number");
+    return d;
+}
+
+bool ParamConverter<bool>::convert(const ParamValue& p) {
+    if (p.json) {
+        if (!p.json->IsBool()) bad_parameter(p.name, "a boolean");
+        return p.json->GetBool();
+    }
+    std::string t = p.text;
+    std::transform(t.begin(), t.end(), t.begin(), [](unsigned char c) { return std::tolower(c); });
+    if (t == "true" || t == "1" || t == "yes" || t == "on") return true;
+    if (t == "false" || t == "0" || t == "no" || t == "off") return false;
+    bad_parameter(p.name, "a boolean (true or false)");
+}
+
+Json ParamConverter<Json>::convert(const ParamValue& p) {
+    if (p.json) return Json(*p.json);
+    // A JSON parameter sent as text (a form field or query string) is parsed.
+    rapidjson::Document doc;
+    doc.Parse<rapidjson::kParseValidateEncodingFlag>(p.text.data(), p.text.size());
+    if (doc.HasParseError()) bad_parameter(p.name, "valid JSON");
+    return Json(doc);
+}
+
+Params::Params(const Request& request, const Captures& captures) : request_(request) {
+    for (const auto& [name, text] : captures) add(std::string(name), std::string(text));
+}
+
+void Params::add(std::string name, std::string text, const rapidjson::Value* json) {
+    // The first source wins: path, then query string, then body.
+    for (const auto& v : values_)
+        if (v.name == name) return;
+    values_.push_back(ParamValue{std::move(name), std::move(text), json});
+}
+
+const ParamValue* Params::find(std::string_view name) {
+    for (const auto& v : values_)
+        if (v.name == name) return &v;
+    if (loaded_) return nullptr;
+    load();
+    for (const auto& v : values_)
+        if (v.name == name) return &v;
+    return nullptr;
+}
+
+std::vector<std::string_view> Params::names() {
+    load();
+    std::vector<std::string_view> out;
+    out.reserve(values_.size());
+    for (const auto& v : values_) out.push_back(v.name);
+    return out;
+}
+
+void Params::load() {
+    if (loaded_) return;
+    loaded_ = true;
+    bool bad_utf8 = false;
+    parse_urlencoded(request_.query(), [&](std::string name, std::string value) {
+        if (!is_valid_utf8(name) || !is_valid_utf8(value)) bad_utf8 = true;
+        add(std::move(name), std::move(value));
+    });
+    if (bad_utf8) throw HttpError(400, "query string is not valid UTF-8");
+    load_body();
+}
+
+void Params::load_body() {
+    const std::string& body = request_.body();
+    if (body.empty()) return;
+    std::string type(request_.content_type().substr(0, request_.content_type().find(';')));
+    while (!type.empty() && type.back() == ' ') type.pop_back();
+    std::transform(type.begin(), type.end(), type.begin(), [](unsigned char c) { return std::tolower(c); });
+    bool is_json = type == "application/json" ||
+                   (type.size() > 5 && type.compare(type.size() - 5, 5, "+json") == 0);
+    if (is_json) {
+        body_json_.Parse<rapidjson::kParseValidateEncodingFlag>(body.data(), body.size());
+        if (body_json_.HasParseError()) {
+            if (body_json_.GetParseError() == rapidjson::kParseErrorStringInvalidEncoding)
+                throw HttpError(400, "JSON body is not valid UTF-8");
+            throw HttpError(400, std::string("invalid JSON body: ") +
+                                     rapidjson::GetParseError_En(body_json_.GetParseError()) +
+                                     " (at byte " + std::to_string(body_json_.GetErrorOffset()) + ")");
+        }
+        if (!body_json_.IsObject()) throw HttpError(400, "JSON body must be an object");
+        for (auto it = body_json_.MemberBegin(); it != body_json_.MemberEnd(); ++it)
+            add(std::string(it->name.GetString(), it->name.GetStringLength()), {}, &it->value);
+        return;
+    }
+    // curl -d sends application/x-www-form-urlencoded, also with GET; no type is read alike.
+    if (type.empty() || type == "application/x-www-form-urlencoded") {
+        bool bad_utf8 = false;
+        parse_urlencoded(body, [&](std::string name, std::string value) {
+            if (!is_valid_utf8(name) || !is_valid_utf8(value)) bad_utf8 = true;
+            add(std::move(name), std::move(value));
+        });
+        if (bad_utf8) throw HttpError(400, "form body is not valid UTF-8");
+        return;
+    }
+    throw HttpError(415, "unsupported content type \"" + type +
+                             "\": send application/json or application/x-www-form-urlencoded");
+}
+
+}  // namespace kiva

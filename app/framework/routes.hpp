@@ -1,0 +1,137 @@
+#pragma once
+/// @file
+/// Routes: how the application declares its API. One line per route gives the method,
+/// the path with typed segments, the authorization, the handler and its typed parameters:
+///
+///     r.get("/stuff/<sid:int>", OPEN, get_stuff_sid, param<int64_t>("sid"));
+///     r.post("/stuff", OPEN, post_stuff, param<std::string>("stuff"));
+///     r.get("/stuff", OPEN, get_stuff, maybe<std::string>("filter"));
+///
+/// The handler is `Response(Context&, T1, T2...)` with the parameters' types in order.
+/// Parameters are converted after authentication and authorization (400 on a missing or
+/// mistyped one), and object permissions are checked after them, before the handler runs.
+/// A group of routes under a prefix (a Flask blueprint) is `app.routes().group("/cmp")`.
+
+#include <algorithm>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "framework/authorize.hpp"
+#include "framework/context.hpp"
+#include "framework/response.hpp"
+#include "framework/router.hpp"
+
+namespace kiva {
+
+/// A required parameter, or an optional one with a default value.
+template <typename T>
+struct Param {
+    using type = T;
+    std::string name;
+    std::optional<T> fallback;
+    T extract(Context& c) const { return fallback ? c.params.get_or<T>(name, *fallback) : c.params.get<T>(name); }
+    void names(std::vector<std::string>& out) const { out.push_back(name); }
+};
+
+/// An optional parameter without default: the handler gets std::optional<T>.
+template <typename T>
+struct MaybeParam {
+    using type = std::optional<T>;
+    std::string name;
+    std::optional<T> extract(Context& c) const { return c.params.maybe<T>(name); }
+    void names(std::vector<std::string>& out) const { out.push_back(name); }
+};
+
+/// The authenticated login (FlaskSimpleAuth's CurrentUser).
+struct CurrentUserParam {
+    using type = std::string;
+    std::string extract(Context& c) const { return c.login(); }
+    void names(std::vector<std::string>&) const {}
+};
+
+template <typename T>
+Param<T> param(std::string name) { return Param<T>{std::move(name), std::nullopt}; }
+template <typename T>
+Param<T> param(std::string name, T fallback) { return Param<T>{std::move(name), std::move(fallback)}; }
+template <typename T>
+MaybeParam<T> maybe(std::string name) { return MaybeParam<T>{std::move(name)}; }
+inline CurrentUserParam current_user() { return {}; }
+
+/// Runs a route: extracts its parameters, calls `gate` (object permissions), then the handler.
+using Invoker = std::function<Response(Context&, const std::function<void()>& gate)>;
+
+struct RouteData {
+    Authorize authorize;
+    Invoker invoke;
+    /// Names of the declared parameters; any other parameter sent is a 400.
+    std::vector<std::string> params;
+};
+
+using RouteTable = Router<RouteData>;
+
+class Routes {
+public:
+    Routes(RouteTable& table, std::string prefix) : table_(&table), prefix_(std::move(prefix)) {}
+
+    /// Routes under prefix + sub ("/cmp"), as a Flask blueprint mounted with url_prefix.
+    Routes group(std::string_view sub) const { return Routes(*table_, prefix_ + std::string(sub)); }
+
+    template <typename H, typename... P>
+    Routes& route(std::vector<std::string> methods, std::string_view path, Authorize a, H handler, P... params) {
+        RouteData data{std::move(a), make_invoker(std::move(handler), params...), {}};
+        (params.names(data.params), ...);
+        std::string full = prefix_ + std::string(path);
+        if (full.size() > 1 && full.back() == '/') full.pop_back();
+        for (auto& name : PathPattern(full).names())  // path segments are parameters too
+            if (std::find(data.params.begin(), data.params.end(), name) == data.params.end())
+                data.params.push_back(std::move(name));
+        for (auto& m : methods) table_->add(std::move(m), full, data);
+        return *this;
+    }
+
+    template <typename H, typename... P>
+    Routes& get(std::string_view path, Authorize a, H h, P... p) { return route({"GET"}, path, std::move(a), std::move(h), p...); }
+    template <typename H, typename... P>
+    Routes& post(std::string_view path, Authorize a, H h, P... p) { return route({"POST"}, path, std::move(a), std::move(h), p...); }
+    template <typename H, typename... P>
+    Routes& put(std::string_view path, Authorize a, H h, P... p) { return route({"PUT"}, path, std::move(a), std::move(h), p...); }
+    template <typename H, typename... P>
+    Routes& patch(std::string_view path, Authorize a, H h, P... p) { return route({"PATCH"}, path, std::move(a), std::move(h), p...); }
+    template <typename H, typename... P>
+    Routes& del(std::string_view path, Authorize a, H h, P... p) { return route({"DELETE"}, path, std::move(a), std::move(h), p...); }
+
+    /// A route that declares no authorization is closed: 403 for everyone.
+    template <typename H, typename... P>
+        requires(!std::is_convertible_v<H, Authorize>)
+    Routes& get(std::string_view path, H h, P... p) { return get(path, Authorize{}, std::move(h), p...); }
+    template <typename H, typename... P>
+        requires(!std::is_convertible_v<H, Authorize>)
+    Routes& post(std::string_view path, H h, P... p) { return post(path, Authorize{}, std::move(h), p...); }
+    template <typename H, typename... P>
+        requires(!std::is_convertible_v<H, Authorize>)
+    Routes& del(std::string_view path, H h, P... p) { return del(path, Authorize{}, std::move(h), p...); }
+
+private:
+    template <typename H, typename... P>
+    static Invoker make_invoker(H handler, P... specs) {
+        static_assert(std::is_invocable_r_v<Response, H&, Context&, typename P::type...>,
+                      "a handler is Response(Context&, T...) with its parameters' types in order");
+        return [handler = std::move(handler), specs...](Context& c, const std::function<void()>& gate) {
+            // Braced initialization converts parameters left to right: the first problem is reported.
+            std::tuple<typename P::type...> args{specs.extract(c)...};
+            gate();
+            return std::apply([&](auto&... a) -> Response { return handler(c, std::move(a)...); }, args);
+        };
+    }
+
+    RouteTable* table_;
+    std::string prefix_;
+};
+
+}  // namespace kiva

@@ -1,0 +1,254 @@
+#include "framework/server.hpp"
+
+#include <fcgiapp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+#include <thread>
+
+#include "framework/response.hpp"
+#include "framework/router.hpp"
+
+namespace kiva {
+
+namespace {
+
+/// SIGUSR1 only interrupts a thread blocked in accept or read (no SA_RESTART).
+void on_wakeup(int) {}
+
+enum class State { starting, idle, busy, done };
+
+bool is_socket(int fd) {
+    struct stat st {};
+    return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+/// Appends a header line, dropping CR and LF so that no value can inject headers.
+void add_header(std::string& out, std::string_view name, std::string_view value) {
+    out.append(name).append(": ");
+    for (char c : value)
+        if (c != '\r' && c != '\n') out.push_back(c);
+    out.append("\r\n");
+}
+
+void write_response(FCGX_Stream* out, const Response& r) {
+    std::string head;
+    head.reserve(128);
+    head.append("Status: ").append(std::to_string(r.status)).append(" ").append(status_reason(r.status)).append("\r\n");
+    if (r.status != 204 && r.status != 304) {
+        add_header(head, "Content-Type", r.content_type);
+        add_header(head, "Content-Length", std::to_string(r.body.size()));
+    }
+    for (const auto& [name, value] : r.headers) add_header(head, name, value);
+    head.append("\r\n");
+    FCGX_PutStr(head.data(), static_cast<int>(head.size()), out);
+    if (!r.body.empty() && r.status != 204) FCGX_PutStr(r.body.data(), static_cast<int>(r.body.size()), out);
+}
+
+/// Reads and throws away what is left of a request body (so the connection stays usable).
+void drain(FCGX_Stream* in) {
+    char scratch[16384];
+    while (FCGX_GetStr(scratch, sizeof scratch, in) > 0) {
+    }
+}
+
+/// Reads the body into out: 0 when done, 413 when larger than limit, 400 for a bad
+/// Content-Length. What is not kept is drained, so the connection stays usable.
+int read_body(FCGX_Stream* in, std::string_view length_text, std::size_t limit, std::string& out) {
+    int64_t declared = -1;
+    if (!length_text.empty() && (!parse_int64(length_text, declared) || declared < 0)) {
+        drain(in);
+        return 400;
+    }
+    if (declared > static_cast<int64_t>(limit)) {
+        drain(in);
+        return 413;
+    }
+    // Without Content-Length (a chunked body), read until the end, at most limit + 1 bytes.
+    std::size_t want = declared >= 0 ? static_cast<std::size_t>(declared) : limit + 1;
+    out.resize(want);
+    std::size_t got = 0;
+    while (got < want) {
+        int n = FCGX_GetStr(out.data() + got, static_cast<int>(want - got), in);
+        if (n <= 0) break;
+        got += static_cast<std::size_t>(n);
+    }
+    out.resize(got);
+    if (got > limit) {
+        drain(in);
+        return 413;
+    }
+    return 0;
+}
+
+}  // namespace
+
+struct Server::Worker {
+    int index = 0;
+    std::thread thread;
+    std::atomic<State> state{State::starting};
+};
+
+Server::Server(const Config& config, const App& app, const db::QueryFile& queries, const Logger& log)
+    : config_(config), app_(app), queries_(queries), log_(log) {}
+
+int Server::open_listener() const {
+    const std::string& where = config_.listen;
+    if (!where.empty()) {
+        std::string path = where.rfind("unix:", 0) == 0 ? where.substr(5) : where;
+        bool unix_socket = path.find(':') == std::string::npos;
+        if (unix_socket) {
+            // A stale socket from a previous run would make bind fail; anything else is kept.
+            struct stat st {};
+            if (lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) unlink(path.c_str());
+        }
+        int fd = FCGX_OpenSocket(path.c_str(), 1024);
+        if (fd < 0) throw std::runtime_error("cannot listen on " + where + ": " + std::strerror(errno));
+        if (unix_socket && chmod(path.c_str(), static_cast<mode_t>(config_.socket_mode)) != 0)
+            throw std::runtime_error("cannot set the mode of " + path + ": " + std::strerror(errno));
+        log_.info("listening on " + where);
+        return fd;
+    }
+    // systemd socket activation hands the socket over as fd 3.
+    const char* pid = std::getenv("LISTEN_PID");
+    const char* fds = std::getenv("LISTEN_FDS");
+    if (pid && fds && std::atoi(pid) == getpid() && std::atoi(fds) >= 1 && is_socket(3)) {
+        log_.info("listening on the socket from systemd (fd 3)");
+        return 3;
+    }
+    // mod_fcgid and spawn-fcgi pass the listening socket as fd 0.
+    if (!FCGX_IsCGI() && is_socket(0)) {
+        log_.info("listening on the inherited socket (fd 0)");
+        return 0;
+    }
+    throw std::runtime_error(
+        "no socket to serve: set listen (e.g. listen = unix:/run/kiva/kiva.sock) or start the "
+        "worker from a FastCGI process manager (mod_fcgid, spawn-fcgi, systemd)");
+}
+
+void Server::serve_forever(Worker& worker) {
+    db::Database db(queries_, config_.database, config_.app_name, log_);
+    db.connect();
+    FCGX_Request fcgi;
+    FCGX_InitRequest(&fcgi, listen_fd_, FCGI_FAIL_ACCEPT_ON_INTR);
+    while (!stopping_) {
+        worker.state = State::idle;
+        int rc = FCGX_Accept_r(&fcgi);
+        worker.state = State::busy;
+        if (rc < 0) {
+            if (stopping_) break;
+            if (rc == -EINTR) continue;
+            log_.error("FastCGI accept failed: " + std::string(std::strerror(-rc)) + ", thread stops");
+            break;
+        }
+        auto start = std::chrono::steady_clock::now();
+        Request::Env env;
+        for (char** p = fcgi.envp; *p; ++p) {
+            std::string_view kv(*p);
+            auto eq = kv.find('=');
+            env.emplace_back(kv.substr(0, eq), eq == std::string_view::npos ? "" : kv.substr(eq + 1));
+        }
+        Request request(std::move(env));
+        Outcome outcome;
+        std::string body;
+        int status = read_body(fcgi.in, request.var("CONTENT_LENGTH"), config_.body_limit, body);
+        if (status == 400) {
+            outcome.response = error_response(400, "invalid Content-Length");
+        } else if (status == 413) {
+            outcome.response = error_response(
+                413, "request body too large (limit " + std::to_string(config_.body_limit) + " bytes)");
+        } else {
+            request.reset(request.env(), std::move(body));
+            outcome = app_.handle(request, db);
+        }
+        write_response(fcgi.out, outcome.response);
+        std::string line;
+        if (log_.enabled(LogLevel::info)) {
+            // Built before FCGX_Finish_r, which frees the environment the request points into.
+            // The query string is not logged: it may carry credentials (USER/PASS).
+            auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
+                              std::chrono::steady_clock::now() - start).count();
+            char duration[32];
+            std::snprintf(duration, sizeof duration, "%.3fms", static_cast<double>(micros) / 1000.0);
+            line = outcome.user ? *outcome.user : "-";
+            line.append(" ").append(request.method()).append(" ").append(request.path());
+            line.append(" ").append(std::to_string(outcome.response.status)).append(" ").append(duration);
+        }
+        FCGX_Finish_r(&fcgi);
+        if (!line.empty()) log_.info(line);
+    }
+    FCGX_Free(&fcgi, 1);
+    worker.state = State::done;
+}
+
+int Server::run() {
+    if (FCGX_Init() != 0) throw std::runtime_error("libfcgi initialization failed");
+    listen_fd_ = open_listener();
+
+    // Stop signals go to this thread only (sigwait); SIGUSR1 interrupts workers' accepts.
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+    struct sigaction wake {};
+    wake.sa_handler = on_wakeup;
+    sigemptyset(&wake.sa_mask);
+    wake.sa_flags = 0;  // no SA_RESTART: interrupted calls return EINTR
+    sigaction(SIGUSR1, &wake, nullptr);
+    signal(SIGPIPE, SIG_IGN);  // a client gone away is an error code, not a death
+
+    std::vector<std::unique_ptr<Worker>> workers;
+    for (int i = 0; i < config_.threads; ++i) {
+        auto w = std::make_unique<Worker>();
+        w->index = i;
+        Worker& ref = *w;
+        w->thread = std::thread([this, &ref] { serve_forever(ref); });
+        workers.push_back(std::move(w));
+    }
+    log_.info(config_.app_name + " serving with " + std::to_string(config_.threads) + " threads");
+
+    int signal_number = 0;
+    while (true) {
+        if (sigwait(&stop_signals, &signal_number) != 0) continue;
+        if (signal_number == SIGHUP) {
+            log_.info("SIGHUP ignored (restart the worker to reload its configuration)");
+            continue;
+        }
+        break;
+    }
+    log_.info(std::string("stopping on ") + strsignal(signal_number) + ": finishing requests in flight");
+    stopping_ = true;
+    auto deadline = std::chrono::steady_clock::now() + config_.stop_timeout;
+    while (true) {
+        bool all_done = true;
+        for (auto& w : workers) {
+            State s = w->state;
+            if (s == State::done) continue;
+            all_done = false;
+            // Idle threads are blocked in accept or waiting on a kept connection: wake them.
+            // A busy thread finishes its request and then sees stopping_.
+            if (s == State::idle) pthread_kill(w->thread.native_handle(), SIGUSR1);
+        }
+        if (all_done) break;
+        if (std::chrono::steady_clock::now() > deadline) {
+            log_.warning("stop timeout: exiting with requests still in flight");
+            std::_Exit(1);
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    for (auto& w : workers) w->thread.join();
+    log_.info("stopped");
+    return 0;
+}
+
+}  // namespace kiva

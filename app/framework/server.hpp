@@ -1,0 +1,41 @@
+#pragma once
+/// @file
+/// Server: the libfcgi adapter. Listens where the configuration says (or on the socket
+/// inherited from mod_fcgid / spawn-fcgi on fd 0, or from systemd), runs one accept loop per
+/// thread, each thread with its own Postgres connection, turns each FastCGI request into a
+/// plain Request for the App, writes the Response back, and logs one line.
+/// SIGTERM/SIGINT: stop accepting, finish the requests in flight, return 0.
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "framework/app.hpp"
+#include "framework/config.hpp"
+#include "framework/db/query_file.hpp"
+#include "framework/log.hpp"
+
+namespace kiva {
+
+class Server {
+public:
+    Server(const Config& config, const App& app, const db::QueryFile& queries, const Logger& log);
+
+    /// Serves until a stop signal; returns the process exit status.
+    int run();
+
+private:
+    struct Worker;
+    int open_listener() const;
+    void serve_forever(Worker& worker);
+
+    const Config& config_;
+    const App& app_;
+    const db::QueryFile& queries_;
+    const Logger& log_;
+    int listen_fd_ = -1;
+    std::atomic<bool> stopping_{false};
+};
+
+}  // namespace kiva

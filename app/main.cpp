@@ -1,0 +1,115 @@
+// kiva: the FastCGI worker. Reads its configuration, loads the named queries, declares the
+// API and serves until stopped. `kiva --help` lists every option.
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <iostream>
+#include <map>
+#include <string>
+
+#include "api/api.hpp"
+#include "framework/app.hpp"
+#include "framework/config.hpp"
+#include "framework/db/query_file.hpp"
+#include "framework/log.hpp"
+#include "framework/server.hpp"
+
+extern char** environ;
+
+namespace {
+
+void usage() {
+    std::cout << "usage: kiva [--config FILE] [--check] [--routes] [--help]\n\n"
+                 "A FastCGI worker serving a JSON REST API from PostgreSQL.\n"
+                 "  --config FILE  configuration file (default: $KIVA_CONFIG, else none)\n"
+                 "  --check        load configuration, queries and routes, then exit\n"
+                 "  --routes       print the routes and their authorization, then exit\n\n"
+                 "Configuration keys (file: key = value; environment: KIVA_KEY overrides):\n";
+    for (const auto& option : kiva::config_options()) {
+        std::string key(option.key);
+        std::printf("  %-20s %-26s %s\n", key.c_str(), kiva::env_name(key).c_str(),
+                    std::string(option.help).c_str());
+    }
+}
+
+std::map<std::string, std::string> environment() {
+    std::map<std::string, std::string> env;
+    for (char** e = environ; *e; ++e) {
+        std::string kv(*e);
+        auto eq = kv.find('=');
+        if (eq != std::string::npos) env[kv.substr(0, eq)] = kv.substr(eq + 1);
+    }
+    return env;
+}
+
+std::string describe(const kiva::Authorize& a) {
+    using L = kiva::Authorize::Level;
+    if (a.closed()) return "CLOSE";
+    std::string s = a.level() == L::open ? "OPEN" : "AUTH";
+    for (const auto& g : a.groups()) s += " group:" + g;
+    for (const auto& o : a.objects()) s += " object:" + o.domain + "(" + o.param + ")";
+    return s;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::string config_path;
+    bool check_only = false, list_routes = false;
+    for (int i = 1; i < argc; ++i) {
+        std::string arg = argv[i];
+        if (arg == "--help" || arg == "-h") {
+            usage();
+            return 0;
+        } else if (arg == "--config" && i + 1 < argc) {
+            config_path = argv[++i];
+        } else if (arg.rfind("--config=", 0) == 0) {
+            config_path = arg.substr(9);
+        } else if (arg == "--check") {
+            check_only = true;
+        } else if (arg == "--routes") {
+            list_routes = true;
+        } else {
+            std::cerr << "kiva: unknown argument " << arg << " (see --help)\n";
+            return 2;
+        }
+    }
+    if (config_path.empty())
+        if (const char* from_env = std::getenv("KIVA_CONFIG")) config_path = from_env;
+
+    kiva::Config config;
+    try {
+        if (!config_path.empty()) config = kiva::load_config_file(config_path);
+        kiva::apply_env(config, environment());
+        kiva::validate(config);
+    } catch (const std::exception& e) {
+        std::cerr << "kiva: configuration error: " << e.what() << "\n";
+        return 2;
+    }
+    kiva::Logger log(config.log_level, config.app_name);
+    try {
+        auto queries = kiva::db::QueryFile::load(kiva::resolve_path(config, config.queries));
+        kiva::App app(config, log);
+        api::register_api(app);
+        app.check();
+        if (list_routes) {
+            for (const auto& e : app.table().entries())
+                std::printf("%-7s %-24s %s\n", e.method.c_str(), e.pattern.text().c_str(),
+                            describe(e.data.authorize).c_str());
+            return 0;
+        }
+        if (check_only) {
+            std::cout << "kiva: configuration, " << queries.queries().size() << " queries and "
+                      << app.table().entries().size() << " routes are fine\n";
+            return 0;
+        }
+        kiva::Server server(config, app, queries, log);
+        return server.run();
+    } catch (const std::exception& e) {
+        log.error(std::string("cannot start: ") + e.what());
+        return 2;
+    }
+}
