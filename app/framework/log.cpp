@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <ctime>
 
+#include "framework/decode.hpp"
+
 namespace kiva {
 
 std::optional<LogLevel> parse_log_level(std::string_view name) {
@@ -44,8 +46,18 @@ void Logger::log(LogLevel level, std::string_view message) const {
     line.reserve(64 + message.size());
     line.append(stamp).append(" ").append(name_).append("[").append(std::to_string(getpid()));
     line.append("] ").append(to_string(level)).append(" ");
-    // One line per event: a message never spans lines (no log injection through newlines).
-    for (char c : message) line.push_back(c == '\n' || c == '\r' ? ' ' : c);
+    // One line per event, readable text: control characters and bytes that are not UTF-8
+    // (client paths may hold anything) are escaped, so no client can forge or break lines.
+    bool utf8 = is_valid_utf8(message);
+    for (unsigned char c : message) {
+        if (c < 0x20 || c == 0x7f || (!utf8 && c >= 0x80)) {
+            char escaped[8];
+            std::snprintf(escaped, sizeof escaped, "\\x%02x", c);
+            line.append(escaped);
+        } else {
+            line.push_back(static_cast<char>(c));
+        }
+    }
     line.push_back('\n');
     // A single write keeps concurrent lines whole; a failed log write is not worth dying for.
     ssize_t ignored = ::write(STDERR_FILENO, line.data(), line.size());

@@ -49,9 +49,12 @@ if [ ! -f "$pg/data/PG_VERSION" ]; then
   say "creating the PostgreSQL cluster in $pg/data"
   as_pg "$pgbin/initdb" -D "$pg/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >"$log/initdb.log"
 fi
-pg_options="-c port=$pgport -c listen_addresses=127.0.0.1 -c unix_socket_directories=$pg"
-pg_options="$pg_options ${PG_EXTRA_OPTIONS:-}"
-as_pg "$pgbin/pg_ctl" -D "$pg/data" -l "$pg/postgres.log" -o "$pg_options" -w -t 60 start >/dev/null \
+# Where the server listens is in its configuration, so that a plain pg_ctl restart keeps it.
+grep -q "^include_if_exists = 'kiva-stack.conf'" "$pg/data/postgresql.conf" ||
+  echo "include_if_exists = 'kiva-stack.conf'" | as_pg tee -a "$pg/data/postgresql.conf" >/dev/null
+printf '%s\n' "port = $pgport" "listen_addresses = '127.0.0.1'" "unix_socket_directories = '$pg'" \
+  ${PG_SETTINGS:+"$PG_SETTINGS"} | as_pg tee "$pg/data/kiva-stack.conf" >/dev/null
+as_pg "$pgbin/pg_ctl" -D "$pg/data" -l "$pg/postgres.log" -w -t 60 start >/dev/null \
   || { say "PostgreSQL did not start, see $pg/postgres.log"; tail -n 20 "$pg/postgres.log" >&2; exit 1; }
 pg_running=1
 psql_admin() { psql -X -q -v ON_ERROR_STOP=1 -h "$pg" -p "$pgport" -U postgres "$@"; }

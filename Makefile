@@ -1,0 +1,59 @@
+# kiva — the two commands: `make run` serves the API, `make test` proves it.
+# Both install what is missing (Debian packages), build, and do their job.
+
+PORT      ?= 8080
+PREFIX    ?= /api
+PGPORT    ?= 5439
+JOBS      ?= $(shell nproc)
+BUILD     ?= build
+BUILD_TYPE ?= RelWithDebInfo
+
+DEPS = deploy/dev/install-deps.sh
+
+.PHONY: all build run test unit fuzz bench deploy deploy-init clean help
+
+all: build
+
+help:
+	@echo "make run      build and serve http://127.0.0.1:$(PORT)$(PREFIX) (Postgres + worker + nginx)"
+	@echo "make test     build and run every test (unit, integration, sanitizers, fuzz smoke, deployment)"
+	@echo "make fuzz     long fuzzing runs (FUZZ_SECONDS per target, default 300)"
+	@echo "make bench    benchmark through nginx against baselines measured in the same run"
+	@echo "make deploy   build, test and ship to the target of deploy/deploy.conf (DRY_RUN=1 prints)"
+	@echo "make clean    remove build directories (not var/, the dev database)"
+
+build:
+	@$(DEPS) build
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+run:
+	@$(DEPS) build run
+	@$(MAKE) --no-print-directory build
+	@PORT=$(PORT) PREFIX=$(PREFIX) PGPORT=$(PGPORT) KIVA=$(CURDIR)/$(BUILD)/kiva deploy/dev/stack.sh
+
+test:
+	@$(DEPS) build run test deploy
+	@tests/run-all.sh
+
+unit: build
+	@$(BUILD)/unit_tests --report_level=short
+
+fuzz:
+	@$(DEPS) build fuzz
+	@FUZZ_SECONDS=$${FUZZ_SECONDS:-300} tests/fuzz/run.sh
+
+bench:
+	@$(DEPS) build run bench
+	@bench/run.sh
+
+deploy:
+	@$(DEPS) build deploy
+	@deploy/deploy.sh deploy
+
+deploy-init:
+	@$(DEPS) build deploy
+	@deploy/deploy.sh init
+
+clean:
+	rm -rf build build-*

@@ -1,0 +1,85 @@
+#!/bin/bash
+# The whole test suite, as `make test` runs it: unit tests, integration tests through nginx
+# against a real PostgreSQL, the same again under ASan+UBSan, a short fuzzing run of every
+# fuzz target, and the deployment test. Ends with one summary line; non-zero on any failure.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+jobs=$(nproc)
+passed=0
+failed=0
+failures=()
+
+say() { printf '\n=== %s\n' "$*"; }
+# count PASSED FAILED NAME: adds a stage's counts to the totals.
+count() {
+  passed=$((passed + $1)); failed=$((failed + $2))
+  [ "$2" -gt 0 ] && failures+=("$3")
+  return 0
+}
+
+build() {  # build DIR CMAKE_ARGS...
+  local dir=$1; shift
+  cmake -S . -B "$dir" "$@" >/dev/null && cmake --build "$dir" -j "$jobs" 2>&1 | grep -E 'error|warning|Error' ; return "${PIPESTATUS[0]}"
+}
+
+unit() {  # unit DIR LABEL
+  local out
+  out=$("$1/unit_tests" --report_level=short 2>&1)
+  local rc=$?
+  echo "$out" | tail -n 5
+  local total ok bad
+  total=$(echo "$out" | sed -n 's/.* \([0-9]\+\) test cases\? out of \([0-9]\+\).*/\2/p' | head -n 1)
+  bad=$(echo "$out" | sed -n 's/.* \([0-9]\+\) test cases\? out of [0-9]\+ failed.*/\1/p' | head -n 1)
+  total=${total:-0}; bad=${bad:-0}
+  [ "$rc" != 0 ] && [ "$bad" = 0 ] && bad=1
+  ok=$((total - bad)); [ "$ok" -lt 0 ] && ok=0
+  count "$ok" "$bad" "$2"
+}
+
+integration() {  # integration DIR LABEL
+  local out rc
+  out=$(python3 tests/integration/run.py --build "$1" 2>&1)
+  rc=$?
+  echo "$out" | grep -E '^(FAIL|ERROR)|^integration:|Traceback|AddressSanitizer|runtime error' | head -n 40
+  local ok bad
+  ok=$(echo "$out" | sed -n 's/^integration: \([0-9]\+\) passed, \([0-9]\+\) failed.*/\1/p' | tail -n 1)
+  bad=$(echo "$out" | sed -n 's/^integration: \([0-9]\+\) passed, \([0-9]\+\) failed.*/\2/p' | tail -n 1)
+  ok=${ok:-0}; bad=${bad:-0}
+  [ "$rc" != 0 ] && [ "$bad" = 0 ] && bad=1
+  count "$ok" "$bad" "$2"
+}
+
+start=$(date +%s)
+
+say "build (RelWithDebInfo)"
+if build build -DCMAKE_BUILD_TYPE=RelWithDebInfo; then count 1 0 build; else count 0 1 build; fi
+say "unit tests"
+unit build unit
+say "integration tests (nginx + PostgreSQL)"
+integration build integration
+
+say "build with ASan+UBSan"
+if build build-asan -DCMAKE_BUILD_TYPE=Debug -DKIVA_SANITIZE=ON; then count 1 0 build-asan; else count 0 1 build-asan; fi
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+say "unit tests under ASan+UBSan"
+unit build-asan unit-asan
+say "integration tests under ASan+UBSan"
+integration build-asan integration-asan
+unset ASAN_OPTIONS UBSAN_OPTIONS
+
+say "fuzz targets (short run)"
+if FUZZ_SECONDS=${FUZZ_SECONDS:-10} tests/fuzz/run.sh; then count 1 0 fuzz; else count 0 1 fuzz; fi
+
+if [ -x tests/deploy/run.sh ]; then
+  say "deployment test (Apache mod_fcgid, nginx, sshd, make deploy)"
+  if tests/deploy/run.sh; then count 1 0 deploy; else count 0 1 deploy; fi
+fi
+
+elapsed=$(( $(date +%s) - start ))
+echo
+if [ "$failed" -gt 0 ]; then
+  echo "SUMMARY: $passed passed, $failed failed (${failures[*]}) in ${elapsed}s"
+  exit 1
+fi
+echo "SUMMARY: $passed passed, 0 failed in ${elapsed}s"
