@@ -3,7 +3,9 @@
 #include <fcgiapp.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -11,6 +13,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <stdexcept>
 #include <thread>
 
@@ -193,20 +196,36 @@ int Server::run() {
     if (FCGX_Init() != 0) throw std::runtime_error("libfcgi initialization failed");
     listen_fd_ = open_listener();
 
-    // Stop signals go to this thread only (sigwait); SIGUSR1 interrupts workers' accepts.
-    sigset_t stop_signals;
-    sigemptyset(&stop_signals);
-    sigaddset(&stop_signals, SIGTERM);
-    sigaddset(&stop_signals, SIGINT);
-    sigaddset(&stop_signals, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+    // Stop signals are taken with sigwait by the main thread; every other thread blocks them.
+    // SIGUSR1 interrupts a worker thread's accept; SIGCHLD tells a supervisor a child died.
+    sigset_t signals;
+    sigemptyset(&signals);
+    for (int s : {SIGTERM, SIGINT, SIGHUP, SIGCHLD}) sigaddset(&signals, s);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
     struct sigaction wake {};
     wake.sa_handler = on_wakeup;
     sigemptyset(&wake.sa_mask);
     wake.sa_flags = 0;  // no SA_RESTART: interrupted calls return EINTR
     sigaction(SIGUSR1, &wake, nullptr);
+    sigaction(SIGCHLD, &wake, nullptr);  // not ignored, so that it stays pending for sigwait
     signal(SIGPIPE, SIG_IGN);  // a client gone away is an error code, not a death
 
+    return config_.processes > 1 ? supervise() : serve_threads();
+}
+
+int Server::wait_for_stop_signal() const {
+    sigset_t stop;
+    sigemptyset(&stop);
+    for (int s : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&stop, s);
+    int signal_number = 0;
+    while (true) {
+        if (sigwait(&stop, &signal_number) != 0) continue;
+        if (signal_number != SIGHUP) return signal_number;
+        log_.info("SIGHUP ignored (restart the worker to reload its configuration)");
+    }
+}
+
+int Server::serve_threads() {
     std::vector<std::unique_ptr<Worker>> workers;
     for (int i = 0; i < config_.threads; ++i) {
         auto w = std::make_unique<Worker>();
@@ -217,15 +236,7 @@ int Server::run() {
     }
     log_.info(config_.app_name + " serving with " + std::to_string(config_.threads) + " threads");
 
-    int signal_number = 0;
-    while (true) {
-        if (sigwait(&stop_signals, &signal_number) != 0) continue;
-        if (signal_number == SIGHUP) {
-            log_.info("SIGHUP ignored (restart the worker to reload its configuration)");
-            continue;
-        }
-        break;
-    }
+    int signal_number = wait_for_stop_signal();
     log_.info(std::string("stopping on ") + strsignal(signal_number) + ": finishing requests in flight");
     stopping_ = true;
     auto deadline = std::chrono::steady_clock::now() + config_.stop_timeout;
@@ -235,8 +246,9 @@ int Server::run() {
             State s = w->state;
             if (s == State::done) continue;
             all_done = false;
-            // Idle threads are blocked in accept or waiting on a kept connection: wake them.
-            // A busy thread finishes its request and then sees stopping_.
+            // Idle threads are blocked in accept: wake them. A busy thread finishes its
+            // request and then sees stopping_. The listening socket is left alone: it may be
+            // shared with other processes (prefork, systemd, spawn-fcgi).
             if (s == State::idle) pthread_kill(w->thread.native_handle(), SIGUSR1);
         }
         if (all_done) break;
@@ -247,6 +259,70 @@ int Server::run() {
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     for (auto& w : workers) w->thread.join();
+    log_.info("stopped");
+    return 0;
+}
+
+int Server::supervise() {
+    std::map<pid_t, std::chrono::steady_clock::time_point> children;
+    auto spawn = [&] {
+        pid_t pid = fork();
+        if (pid < 0) {
+            log_.error(std::string("fork failed: ") + std::strerror(errno));
+            return;
+        }
+        if (pid == 0) {
+            // The child serves; it stops if the supervisor dies, whatever the reason.
+            prctl(PR_SET_PDEATHSIG, SIGTERM);
+            std::_Exit(serve_threads());
+        }
+        children[pid] = std::chrono::steady_clock::now();
+    };
+    for (int i = 0; i < config_.processes; ++i) spawn();
+    log_.info("supervising " + std::to_string(config_.processes) + " worker processes");
+
+    sigset_t signals;
+    sigemptyset(&signals);
+    for (int s : {SIGTERM, SIGINT, SIGHUP, SIGCHLD}) sigaddset(&signals, s);
+    int signal_number = 0;
+    while (true) {
+        if (sigwait(&signals, &signal_number) != 0) continue;
+        if (signal_number == SIGHUP) {
+            log_.info("SIGHUP ignored (restart the worker to reload its configuration)");
+            continue;
+        }
+        if (signal_number != SIGCHLD) break;
+        int status = 0;
+        pid_t pid;
+        while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+            auto it = children.find(pid);
+            if (it == children.end()) continue;
+            bool quick = std::chrono::steady_clock::now() - it->second < std::chrono::seconds(1);
+            children.erase(it);
+            std::string how = WIFSIGNALED(status) ? std::string("killed by ") + strsignal(WTERMSIG(status))
+                                                  : "exited with status " + std::to_string(WEXITSTATUS(status));
+            log_.error("worker process " + std::to_string(pid) + " " + how + ", starting another");
+            if (quick) std::this_thread::sleep_for(std::chrono::seconds(1));  // no fork storm
+            spawn();
+        }
+    }
+    log_.info(std::string("stopping on ") + strsignal(signal_number) + ": stopping worker processes");
+    for (auto& [pid, started] : children) kill(pid, SIGTERM);
+    auto deadline = std::chrono::steady_clock::now() + config_.stop_timeout + std::chrono::seconds(5);
+    while (!children.empty()) {
+        int status = 0;
+        pid_t pid = waitpid(-1, &status, WNOHANG);
+        if (pid > 0) {
+            children.erase(pid);
+            continue;
+        }
+        if (std::chrono::steady_clock::now() > deadline) {
+            log_.warning("worker processes did not stop in time: killing them");
+            for (auto& [child, started] : children) kill(child, SIGKILL);
+            break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
     log_.info("stopped");
     return 0;
 }

@@ -5,6 +5,7 @@
 /// thread, each thread with its own Postgres connection, turns each FastCGI request into a
 /// plain Request for the App, writes the Response back, and logs one line.
 /// SIGTERM/SIGINT: stop accepting, finish the requests in flight, return 0.
+/// With processes > 1, a supervising process forks that many workers and respawns any that dies.
 
 #include <atomic>
 #include <memory>
@@ -28,6 +29,11 @@ public:
 private:
     struct Worker;
     int open_listener() const;
+    /// The threads of one process, until a stop signal.
+    int serve_threads();
+    /// Several processes on the same socket (processes > 1): respawns any that dies.
+    int supervise();
+    int wait_for_stop_signal() const;
     void serve_forever(Worker& worker);
 
     const Config& config_;
