@@ -14,9 +14,10 @@ namespace {
 /// Rules for a new account, shared by /register and /users-mgt (400 naming the problem).
 void validate_account(std::string_view login, std::string_view password) {
     if (login.empty() || login.size() > 64) throw HttpError(400, "login must have 1 to 64 characters");
+    // Printable ASCII without ':': a login must fit in Basic credentials and in a token.
     for (unsigned char c : login)
-        if (c < 0x20 || c == 0x7f || c == ':' || c == ' ')
-            throw HttpError(400, "login must not contain spaces, colons or control characters");
+        if (c <= 0x20 || c >= 0x7f || c == ':')
+            throw HttpError(400, "login must be printable ASCII without spaces or colons");
     if (password.size() < 4) throw HttpError(400, "password must have at least 4 characters");
     if (password.size() > 72) throw HttpError(400, "password must have at most 72 bytes (bcrypt)");
     if (password.find('\0') != std::string_view::npos) throw HttpError(400, "password must not contain NUL");

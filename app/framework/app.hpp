@@ -15,7 +15,7 @@
 #include <string>
 #include <string_view>
 
-#include "framework/auth/security.hpp"
+#include "framework/security.hpp"
 #include "framework/config.hpp"
 #include "framework/context.hpp"
 #include "framework/log.hpp"

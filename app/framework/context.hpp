@@ -6,7 +6,7 @@
 #include <optional>
 #include <string>
 
-#include "framework/auth/security.hpp"
+#include "framework/security.hpp"
 #include "framework/db/database.hpp"
 #include "framework/http_error.hpp"
 #include "framework/params.hpp"

@@ -1,6 +1,5 @@
 #include "framework/decode.hpp"
 
-#include <cstdint>
 
 namespace kiva {
 
@@ -31,43 +30,6 @@ std::string percent_decode(std::string_view text, bool plus_is_space) {
         out.push_back(plus_is_space && c == '+' ? ' ' : c);
     }
     return out;
-}
-
-bool is_valid_utf8(std::string_view bytes) {
-    const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
-    const auto* end = p + bytes.size();
-    while (p < end) {
-        unsigned char c = *p;
-        if (c < 0x80) {
-            ++p;
-            continue;
-        }
-        int extra;
-        uint32_t cp;
-        if (c >= 0xC2 && c <= 0xDF) {
-            extra = 1;
-            cp = c & 0x1F;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            extra = 2;
-            cp = c & 0x0F;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            extra = 3;
-            cp = c & 0x07;
-        } else {
-            return false;  // continuation byte first, overlong C0/C1, or beyond U+10FFFF
-        }
-        if (end - p <= extra) return false;
-        for (int k = 1; k <= extra; ++k) {
-            unsigned char cc = p[k];
-            if ((cc & 0xC0) != 0x80) return false;
-            cp = (cp << 6) | (cc & 0x3F);
-        }
-        if ((extra == 2 && cp < 0x800) || (extra == 3 && cp < 0x10000)) return false;  // overlong
-        if (cp >= 0xD800 && cp <= 0xDFFF) return false;                                // surrogate
-        if (cp > 0x10FFFF) return false;
-        p += extra + 1;
-    }
-    return true;
 }
 
 void parse_urlencoded(std::string_view text,

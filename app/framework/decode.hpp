@@ -6,14 +6,13 @@
 #include <string>
 #include <string_view>
 
+#include "framework/utf8.hpp"
+
 namespace kiva {
 
 /// Decodes %XX escapes; a '%' not followed by two hex digits stays a literal '%'
 /// (so `filter=C%` means "C%"). With plus_is_space, '+' decodes to a space (forms, query strings).
 std::string percent_decode(std::string_view text, bool plus_is_space = true);
-
-/// True when bytes are well-formed UTF-8 (no overlongs, no surrogates, at most U+10FFFF).
-bool is_valid_utf8(std::string_view bytes);
 
 /// Calls on_pair(name, value) for each `name=value` of an application/x-www-form-urlencoded
 /// text (query strings too), both percent-decoded. Empty pieces (`a=1&&b=2`) are skipped;

@@ -1,4 +1,4 @@
-#include "framework/auth/security.hpp"
+#include "framework/security.hpp"
 
 #include <cstdlib>
 #include <fstream>
