@@ -7,8 +7,8 @@ namespace api {
 using namespace kiva;
 
 static Response get_stuff(Context& c, std::optional<std::string> filter) {
-    if (filter && !filter->empty()) return json(c.db.rows("get_stuff_like", {{"filter", *filter}}));
-    return json(c.db.rows("get_stuff_all"));
+    if (filter && !filter->empty()) return json(c.db.stream("get_stuff_like", {{"filter", *filter}}));
+    return json(c.db.stream("get_stuff_all"));
 }
 
 static Response post_stuff(Context& c, std::string stuff) {

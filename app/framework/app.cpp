@@ -70,7 +70,10 @@ Outcome App::handle(const Request& request, db::Database& db) const {
     } catch (...) {
         out.response = error(request, std::current_exception());
     }
-    if (request.method() == "HEAD") out.response.body.clear();
+    if (request.method() == "HEAD") {
+        out.response.body.clear();
+        out.response.stream = nullptr;  // a stream not read is drained when dropped
+    }
     out.user = std::move(ctx.user);
     return out;
 }

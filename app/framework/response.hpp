@@ -3,6 +3,7 @@
 /// Response: what a handler returns. JSON by default, built with RapidJSON.
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -18,6 +19,9 @@ struct Response {
     std::string body;
     std::string content_type = "application/json";
     std::vector<std::pair<std::string, std::string>> headers;
+    /// A body made while it is sent (a streamed list), instead of `body`: called once with a
+    /// function that sends each piece.
+    std::function<void(const std::function<void(std::string_view)>& send)> stream;
 
     Response& header(std::string name, std::string value) {
         headers.emplace_back(std::move(name), std::move(value));

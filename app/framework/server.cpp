@@ -48,12 +48,19 @@ void write_response(FCGX_Stream* out, const Response& r) {
     head.append("Status: ").append(std::to_string(r.status)).append(" ").append(status_reason(r.status)).append("\r\n");
     if (r.status != 204 && r.status != 304) {
         add_header(head, "Content-Type", r.content_type);
-        add_header(head, "Content-Length", std::to_string(r.body.size()));
+        // A streamed body has no length known in advance: the front end chunks it.
+        if (!r.stream) add_header(head, "Content-Length", std::to_string(r.body.size()));
     }
     for (const auto& [name, value] : r.headers) add_header(head, name, value);
     head.append("\r\n");
     FCGX_PutStr(head.data(), static_cast<int>(head.size()), out);
-    if (!r.body.empty() && r.status != 204) FCGX_PutStr(r.body.data(), static_cast<int>(r.body.size()), out);
+    if (r.stream) {
+        r.stream([out](std::string_view piece) {
+            FCGX_PutStr(piece.data(), static_cast<int>(piece.size()), out);
+        });
+    } else if (!r.body.empty() && r.status != 204) {
+        FCGX_PutStr(r.body.data(), static_cast<int>(r.body.size()), out);
+    }
 }
 
 /// Reads and throws away what is left of a request body (so the connection stays usable).
@@ -75,16 +82,27 @@ int read_body(FCGX_Stream* in, std::string_view length_text, std::size_t limit, 
         drain(in);
         return 413;
     }
-    // Without Content-Length (a chunked body), read until the end, at most limit + 1 bytes.
-    std::size_t want = declared >= 0 ? static_cast<std::size_t>(declared) : limit + 1;
-    out.resize(want);
-    std::size_t got = 0;
-    while (got < want) {
-        int n = FCGX_GetStr(out.data() + got, static_cast<int>(want - got), in);
-        if (n <= 0) break;
-        got += static_cast<std::size_t>(n);
+    if (declared >= 0) {
+        out.resize(static_cast<std::size_t>(declared));
+        std::size_t got = 0;
+        while (got < out.size()) {
+            int n = FCGX_GetStr(out.data() + got, static_cast<int>(out.size() - got), in);
+            if (n <= 0) break;
+            got += static_cast<std::size_t>(n);
+        }
+        out.resize(got);
+        return 0;
     }
-    out.resize(got);
+    // No Content-Length (most GETs, or a chunked body): read until the end, at most
+    // limit + 1 bytes, growing as data comes (an empty body allocates nothing).
+    out.clear();
+    char chunk[8192];
+    int n;
+    while ((n = FCGX_GetStr(chunk, sizeof chunk, in)) > 0) {
+        out.append(chunk, static_cast<std::size_t>(n));
+        if (out.size() > limit) break;
+    }
+    std::size_t got = out.size();
     if (got > limit) {
         drain(in);
         return 413;

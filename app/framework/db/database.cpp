@@ -3,6 +3,8 @@
 #include <libpq-fe.h>
 
 #include <cstdio>
+#include <memory>
+#include <utility>
 #include <stdexcept>
 
 namespace kiva::db {
@@ -113,8 +115,13 @@ void Database::open() {
 
 void Database::set_login(std::string_view login) { pending_login_ = std::string(login); }
 
-ResultHandle Database::send(const std::string& statement, const std::vector<const char*>& values) {
+ResultHandle Database::send(const Query& query, const std::vector<const char*>& values) {
+    const std::string& statement = query.name;
     int n = static_cast<int>(values.size());
+    // Plain reads before the first write run on their own (one round trip): at READ COMMITTED
+    // each statement takes its own snapshot anyway, and nothing they do needs rolling back.
+    if (!in_transaction_ && query.plain_read)
+        return ResultHandle(PQexecPrepared(conn_, statement.c_str(), n, values.data(), nullptr, nullptr, 0));
     bool begin = !in_transaction_;
     bool login = pending_login_.has_value() && !unprepared_.count(set_login_statement);
     if (!begin && !login)
@@ -181,7 +188,7 @@ ResultHandle Database::execute(const Query& query, const std::vector<const char*
     bool first = !in_transaction_;
     for (int attempt = 0;; ++attempt) {
         if (!conn_) open();
-        ResultHandle r = send(query.name, values);
+        ResultHandle r = send(query, values);
         if (r && PQstatus(conn_) == CONNECTION_OK) {
             auto status = PQresultStatus(r.get());
             if (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK) return r;
@@ -200,7 +207,14 @@ ResultHandle Database::execute(const Query& query, const std::vector<const char*
     }
 }
 
-ResultHandle Database::run(const Query& query, QueryKind expected, Args args) {
+const Query& Database::prepare_call(std::string_view name, QueryKind expected, Args args,
+                                    std::vector<const char*>& values) const {
+    const Query* found = queries_.find(name);
+    if (!found) throw std::logic_error("no query named " + std::string(name) + " in the queries file");
+    const Query& query = *found;
+    if (streaming_)
+        throw std::logic_error("query " + query.name + " called while a row stream is being read: "
+                               "stream() must be a request's last query");
     if (query.kind != expected)
         throw std::logic_error("query " + query.name + " (" + query.origin + ") is declared with suffix \"" +
                                std::string(suffix(query.kind)) + "\" but was called as if it had \"" +
@@ -212,45 +226,121 @@ ResultHandle Database::run(const Query& query, QueryKind expected, Args args) {
             throw std::logic_error("query " + query.name + " (" + query.origin + ") has no parameter :" +
                                    std::string(arg.name()));
     }
-    std::vector<const char*> values;
+    values.clear();
     values.reserve(query.params.size());
     for (const auto& p : query.params) {
-        const Arg* found = nullptr;
+        const Arg* found_arg = nullptr;
         for (const auto& arg : args)
-            if (arg.name() == p) found = &arg;
-        if (!found)
+            if (arg.name() == p) found_arg = &arg;
+        if (!found_arg)
             throw std::logic_error("query " + query.name + " (" + query.origin + ") needs argument :" + p);
-        values.push_back(found->value() ? found->value()->c_str() : nullptr);
+        values.push_back(found_arg->value() ? found_arg->value()->c_str() : nullptr);
     }
+    return query;
+}
+
+ResultHandle Database::run(std::string_view name, QueryKind expected, Args args) {
+    std::vector<const char*> values;
+    const Query& query = prepare_call(name, expected, args, values);
     return execute(query, values);
 }
 
-namespace {
-const Query& lookup(const QueryFile& file, std::string_view name) {
-    const Query* q = file.find(name);
-    if (!q) throw std::logic_error("no query named " + std::string(name) + " in the queries file");
-    return *q;
-}
-}  // namespace
-
-Rows Database::rows(std::string_view name, Args args) {
-    return Rows(run(lookup(queries_, name), QueryKind::rows, args));
-}
+Rows Database::rows(std::string_view name, Args args) { return Rows(run(name, QueryKind::rows, args)); }
 
 std::optional<Row> Database::row(std::string_view name, Args args) {
-    ResultHandle r = run(lookup(queries_, name), QueryKind::row, args);
+    ResultHandle r = run(name, QueryKind::row, args);
     if (PQntuples(r.get()) == 0) return std::nullopt;
     return Row(std::move(r));
 }
 
-Value Database::value(std::string_view name, Args args) {
-    return Value(run(lookup(queries_, name), QueryKind::value, args));
-}
+Value Database::value(std::string_view name, Args args) { return Value(run(name, QueryKind::value, args)); }
 
 int64_t Database::exec(std::string_view name, Args args) {
-    ResultHandle r = run(lookup(queries_, name), QueryKind::count, args);
+    ResultHandle r = run(name, QueryKind::count, args);
     const char* tuples = PQcmdTuples(r.get());
     return tuples && *tuples ? std::stoll(tuples) : 0;
+}
+
+RowStream Database::stream(std::string_view name, Args args) {
+    std::vector<const char*> values;
+    const Query& query = prepare_call(name, QueryKind::rows, args, values);
+    // Inside a transaction the connection must be free for COMMIT: read the rows first.
+    if (in_transaction_ || !query.plain_read || lost_ || unprepared_.count(query.name))
+        return RowStream(Rows(execute(query, values)));
+    for (int attempt = 0;; ++attempt) {
+        if (!conn_) open();
+        int n = static_cast<int>(values.size());
+        // The first row is read now, so that an error is still an error status, not a cut list.
+        if (PQsendQueryPrepared(conn_, query.name.c_str(), n, values.data(), nullptr, nullptr, 0) &&
+            PQsetSingleRowMode(conn_)) {
+            ResultHandle first(PQgetResult(conn_));
+            auto status = first ? PQresultStatus(first.get()) : PGRES_FATAL_ERROR;
+            if (status == PGRES_SINGLE_TUPLE || status == PGRES_TUPLES_OK) {
+                streaming_ = true;
+                return RowStream(*this, std::move(first));
+            }
+            if (first && PQstatus(conn_) == CONNECTION_OK) {
+                while (PGresult* rest = PQgetResult(conn_)) PQclear(rest);
+                fail(first.release(), query);
+            }
+        }
+        // A plain read outside a transaction can always be tried again on a new connection.
+        std::string why = trimmed(conn_ ? PQerrorMessage(conn_) : "no connection");
+        drop();
+        if (attempt == 0) {
+            log_.warning("database connection lost (" + why + "), reconnecting");
+            continue;
+        }
+        throw DbUnavailable("database connection lost during query " + query.name + ": " + why);
+    }
+}
+
+RowStream::RowStream(RowStream&& other) noexcept
+    : db_(std::exchange(other.db_, nullptr)), pending_(std::move(other.pending_)), rows_(std::move(other.rows_)) {}
+
+RowStream::~RowStream() {
+    if (!db_) return;
+    // Not (fully) read: drain the rest, or the connection stays busy.
+    pending_.reset();
+    while (PGresult* r = PQgetResult(db_->conn_)) PQclear(r);
+    db_->streaming_ = false;
+}
+
+void RowStream::write_json(const std::function<void(std::string_view)>& flush, std::size_t chunk) {
+    std::string buffer;
+    buffer.reserve(chunk + 1024);
+    js::StringOutput out{buffer};
+    js::Writer writer(out);
+    auto row_written = [&] {
+        if (buffer.size() < chunk) return;
+        flush(buffer);
+        buffer.clear();
+    };
+    writer.StartArray();
+    if (rows_) {
+        for (RowRef row : *rows_) {
+            write(writer, row);
+            row_written();
+        }
+    } else if (db_) {
+        // Single-row mode: one result per row, then a last, empty PGRES_TUPLES_OK.
+        ResultHandle current = std::move(pending_);
+        while (current) {
+            auto status = PQresultStatus(current.get());
+            if (status == PGRES_SINGLE_TUPLE) {
+                write(writer, RowRef(current.get(), 0));
+                row_written();
+            } else if (status != PGRES_TUPLES_OK) {
+                db_->log_.error("row stream failed midway, the list is cut: " +
+                                trimmed(PQresultErrorMessage(current.get())));
+            }
+            current.reset(PQgetResult(db_->conn_));
+        }
+        db_->streaming_ = false;
+        db_ = nullptr;
+    }
+    writer.EndArray();
+    flush(buffer);
 }
 
 void Database::finish(bool commit) {
@@ -286,3 +376,16 @@ void Database::finish(bool commit) {
 }
 
 }  // namespace kiva::db
+
+namespace kiva {
+
+Response json(db::RowStream rows, int status) {
+    Response r;
+    r.status = status;
+    // std::function needs a copyable target: the stream is shared with the one call.
+    auto shared = std::make_shared<db::RowStream>(std::move(rows));
+    r.stream = [shared](const std::function<void(std::string_view)>& send) { shared->write_json(send); };
+    return r;
+}
+
+}  // namespace kiva

@@ -2,10 +2,12 @@
 /// @file
 /// Database: one thread's Postgres connection, running named queries inside the request's
 /// transaction. Handlers call queries by name with named arguments; SQL never comes from
-/// the client. BEGIN is sent lazily with the first query (pipelined, one round trip), and
-/// the framework commits or rolls back when the response is known.
+/// the client. Plain reads (see is_plain_read) that come before any write run on their own;
+/// the first other query starts the transaction (BEGIN pipelined with it: one round trip),
+/// and the framework commits or rolls back when the response is known.
 
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <optional>
 #include <string>
@@ -18,6 +20,7 @@
 #include "framework/db/query_file.hpp"
 #include "framework/db/result.hpp"
 #include "framework/log.hpp"
+#include "framework/response.hpp"
 
 struct pg_conn;  // libpq's PGconn
 
@@ -51,6 +54,32 @@ private:
 
 using Args = std::initializer_list<Arg>;
 
+class Database;
+
+/// The rows of a query read one at a time while the answer is sent (`json(c.db.stream(...))`),
+/// so that a large list never sits whole in memory. Outside a transaction, a plain read is
+/// streamed from the server in single-row mode; otherwise the rows are read first.
+/// It must be the request's last query. Rows not consumed are drained when it is destroyed.
+class RowStream {
+public:
+    RowStream(RowStream&& other) noexcept;
+    RowStream& operator=(RowStream&&) = delete;
+    ~RowStream();
+
+    /// Writes the rows as a JSON list of objects, calling flush(text) whenever `chunk` bytes
+    /// are ready (and once at the end). A failure midway ends the list early (logged).
+    void write_json(const std::function<void(std::string_view)>& flush, std::size_t chunk = 16384);
+
+private:
+    friend class Database;
+    RowStream(Database& db, ResultHandle first) : db_(&db), pending_(std::move(first)) {}
+    explicit RowStream(Rows rows) : rows_(std::move(rows)) {}
+
+    Database* db_ = nullptr;  ///< set while rows are still coming from the server
+    ResultHandle pending_;    ///< the first single-row result, read before the answer starts
+    std::optional<Rows> rows_;
+};
+
 class Database {
 public:
     /// Does not connect yet: see connect().
@@ -67,6 +96,8 @@ public:
     Value value(std::string_view query, Args args = {});
     /// A `!` query: the number of rows it affected.
     int64_t exec(std::string_view query, Args args = {});
+    /// A query without suffix, its rows streamed into the answer: `return json(c.db.stream(...))`.
+    RowStream stream(std::string_view query, Args args = {});
 
     // --- used by the framework, not by handlers ---
 
@@ -81,9 +112,12 @@ public:
     void finish(bool commit);
 
 private:
-    ResultHandle run(const Query& query, QueryKind expected, Args args);
+    friend class RowStream;
+    const Query& prepare_call(std::string_view name, QueryKind expected, Args args,
+                              std::vector<const char*>& values) const;
+    ResultHandle run(std::string_view name, QueryKind expected, Args args);
     ResultHandle execute(const Query& query, const std::vector<const char*>& values);
-    ResultHandle send(const std::string& statement, const std::vector<const char*>& values);
+    ResultHandle send(const Query& query, const std::vector<const char*>& values);
     void open();
     void drop();
     [[noreturn]] void fail(pg_result* result, const Query& query);
@@ -96,9 +130,18 @@ private:
     bool in_transaction_ = false;
     /// The connection was lost in the middle of this request: nothing more can run in it.
     bool lost_ = false;
+    /// A RowStream is reading from the connection: nothing else may run until it is done.
+    bool streaming_ = false;
     std::optional<std::string> pending_login_;
     /// Statements the server refused to prepare (their error), on this connection.
     std::unordered_map<std::string, std::string> unprepared_;
 };
 
 }  // namespace kiva::db
+
+namespace kiva {
+
+/// A streamed JSON list: `return json(c.db.stream("get_stuff_all"));`.
+Response json(db::RowStream rows, int status = 200);
+
+}  // namespace kiva

@@ -112,12 +112,51 @@ std::string translate_parameters(std::string_view sql, std::vector<std::string>&
     return out;
 }
 
+bool is_plain_read(std::string_view sql) {
+    // Words outside literals, quoted identifiers and comments, upper-cased.
+    std::vector<std::string> words;
+    std::size_t i = 0, n = sql.size();
+    while (i < n) {
+        char c = sql[i];
+        if (c == '\'' || c == '"') {
+            auto end = sql.find(c, i + 1);
+            while (end != std::string_view::npos && end + 1 < n && sql[end + 1] == c) end = sql.find(c, end + 2);
+            if (end == std::string_view::npos) return false;
+            i = end + 1;
+        } else if (c == '-' && i + 1 < n && sql[i + 1] == '-') {
+            auto nl = sql.find('\n', i);
+            i = nl == std::string_view::npos ? n : nl;
+        } else if (c == '/' && i + 1 < n && sql[i + 1] == '*') {
+            auto end = sql.find("*/", i + 2);
+            if (end == std::string_view::npos) return false;
+            i = end + 2;
+        } else if (c == '$' && i + 1 < n && !std::isdigit(static_cast<unsigned char>(sql[i + 1]))) {
+            return false;  // dollar quotes: do not guess, use a transaction
+        } else if (is_ident_start(c)) {
+            std::string word;
+            while (i < n && is_ident_char(sql[i])) word.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(sql[i++]))));
+            words.push_back(std::move(word));
+        } else {
+            ++i;
+        }
+    }
+    if (words.empty()) return false;
+    const std::string& first = words.front();
+    if (first != "SELECT" && first != "WITH" && first != "VALUES" && first != "TABLE") return false;
+    for (const auto& w : words)
+        if (w == "INSERT" || w == "UPDATE" || w == "DELETE" || w == "MERGE" || w == "INTO" || w == "CALL" ||
+            w == "LOCK" || w == "SHARE" || w == "NEXTVAL" || w == "SETVAL")
+            return false;
+    return true;
+}
+
 QueryFile QueryFile::parse(std::string_view text, const std::string& source) {
     QueryFile file;
     struct Pending {
         Query query;
         std::string body;
         int line = 0;
+        bool transaction = false;  ///< `-- kiva: transaction` in the description
     };
     std::vector<Pending> pending;
     int lineno = 0;
@@ -163,7 +202,10 @@ QueryFile QueryFile::parse(std::string_view text, const std::string& source) {
                 throw QueryFileError(where + "SQL before the first \"-- name:\" line");
             continue;
         }
-        if (in_description && trimmed.substr(0, 2) == "--") continue;  // the query's description
+        if (in_description && trimmed.substr(0, 2) == "--") {  // the query's description
+            if (trimmed.find("kiva: transaction") != std::string_view::npos) pending.back().transaction = true;
+            continue;
+        }
         in_description = false;
         pending.back().body.append(line).push_back('\n');
     }
@@ -175,6 +217,7 @@ QueryFile QueryFile::parse(std::string_view text, const std::string& source) {
         if (body.empty()) throw QueryFileError(where + "query \"" + q.name + "\" has no SQL");
         try {
             q.sql = translate_parameters(body, q.params);
+            q.plain_read = !p.transaction && is_plain_read(body);
         } catch (const std::invalid_argument& e) {
             throw QueryFileError(where + "query \"" + q.name + "\": " + e.what());
         }

@@ -28,6 +28,8 @@ struct Query {
     std::string sql;                  ///< with $1..$n
     std::vector<std::string> params;  ///< params[i] is $(i+1)
     std::string origin;               ///< "file:line" of the name line
+    /// A plain read (see is_plain_read): run outside the transaction until a write comes.
+    bool plain_read = false;
 };
 
 /// A syntax error in a queries file, with file:line in what().
@@ -51,6 +53,12 @@ private:
     std::vector<Query> queries_;
     std::unordered_map<std::string, std::size_t> index_;
 };
+
+/// True when sql is a plain read: it starts with SELECT, WITH, VALUES or TABLE and has
+/// none of the words INSERT, UPDATE, DELETE, MERGE, INTO, CALL, LOCK, SHARE (FOR UPDATE /
+/// FOR SHARE), NEXTVAL, SETVAL (outside literals and comments). A query whose description
+/// says `-- kiva: transaction` (a SELECT calling a function that writes) is never one.
+bool is_plain_read(std::string_view sql);
 
 /// Rewrites `:name` parameters of one SQL text to `$n`, skipping string literals,
 /// quoted identifiers, dollar quotes, comments and `::` casts. Throws std::invalid_argument
