@@ -1,0 +1,115 @@
+"""The worker as a process, without nginx: where it listens (unix socket, TCP, the socket
+inherited on fd 0 as spawn-fcgi and mod_fcgid give it), and how it stops (SIGTERM finishes
+the requests in flight, then exits 0)."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+
+import fcgi
+from harness import STACK, free_port
+
+
+class WorkerProcess:
+    """A second worker on the stack's database, with its own configuration."""
+
+    def __init__(self, listen, stdin=None, **options):
+        conf = open(os.path.join(STACK.state, "run/kiva.conf")).read().splitlines()
+        conf = [line for line in conf if not line.startswith(("listen", "log_level"))]
+        conf += ["log_level = info"] + ([f"listen = {listen}"] if listen else [])
+        conf += [f"{k} = {v}" for k, v in options.items()]
+        self.dir = tempfile.mkdtemp(prefix="kiva-worker-")
+        self.conf = os.path.join(self.dir, "kiva.conf")
+        with open(self.conf, "w") as f:
+            f.write("\n".join(conf) + "\n")
+        self.log = open(os.path.join(self.dir, "worker.log"), "w+")
+        self.process = subprocess.Popen([STACK.env["KIVA"], "--config", self.conf], stdin=stdin,
+                                        stdout=self.log, stderr=subprocess.STDOUT)
+
+    def output(self):
+        self.log.flush()
+        with open(self.log.name, errors="backslashreplace") as f:
+            return f.read()
+
+    def wait_ready(self, address):
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                if fcgi.call(address, "GET", "/stuff/1")[0] == 200:
+                    return
+            except OSError:
+                time.sleep(0.02)
+        raise AssertionError("worker not ready:\n" + self.output())
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(30)
+
+
+class TestWorkerProcess(unittest.TestCase):
+    def test_unix_socket(self):
+        path = os.path.join(tempfile.mkdtemp(prefix="kiva-sock-"), "w.sock")
+        worker = WorkerProcess(f"unix:{path}")
+        worker.wait_ready(path)
+        self.assertEqual(oct(os.stat(path).st_mode & 0o777), "0o660")
+        status, headers, body = fcgi.call(path, "GET", "/stuff/1")
+        self.assertEqual((status, headers["Content-Type"]), (200, "application/json"))
+        self.assertEqual(json.loads(body)["sid"], 1)
+        self.assertEqual(worker.stop(), 0)
+
+    def test_tcp_loopback(self):
+        port = free_port()
+        worker = WorkerProcess(f"127.0.0.1:{port}")
+        worker.wait_ready(("127.0.0.1", port))
+        self.assertEqual(fcgi.call(("127.0.0.1", port), "GET", "/nope")[0], 404)
+        self.assertEqual(worker.stop(), 0)
+
+    def test_inherited_socket_on_fd0(self):
+        # As spawn-fcgi and mod_fcgid do: the listening socket is the worker's stdin.
+        path = os.path.join(tempfile.mkdtemp(prefix="kiva-sock-"), "fd0.sock")
+        listener = socket.socket(socket.AF_UNIX)
+        listener.bind(path)
+        listener.listen(16)
+        worker = WorkerProcess("", stdin=listener.fileno(), threads=1)
+        listener.close()
+        worker.wait_ready(path)
+        self.assertIn("inherited socket (fd 0)", worker.output())
+        self.assertEqual(worker.stop(), 0)
+
+    def test_no_socket_is_a_clear_error(self):
+        worker = WorkerProcess("", stdin=subprocess.DEVNULL)
+        self.assertEqual(worker.process.wait(10), 2)
+        self.assertIn("no socket to serve", worker.output())
+
+    def test_sigterm_finishes_requests_in_flight(self):
+        path = os.path.join(tempfile.mkdtemp(prefix="kiva-sock-"), "stop.sock")
+        worker = WorkerProcess(f"unix:{path}", threads=2)
+        worker.wait_ready(path)
+        name = f"in-flight-{os.getpid()}-{time.time_ns()}"
+        body = f"stuff={name}".encode()
+        request = fcgi.Request(path, "POST", "/stuff", body=body,
+                               content_type="application/x-www-form-urlencoded")
+        request.send_body(body[:5])          # the worker is now reading this request's body
+        time.sleep(0.2)
+        worker.process.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+        self.assertIsNone(worker.process.poll(), "the worker left before finishing its request")
+        request.send_body(body[5:])
+        status, _, answer = request.response()
+        self.assertEqual(status, 201, answer)
+        self.assertEqual(worker.process.wait(10), 0)
+        self.assertIn("stopping on", worker.output())
+        # A stopped worker takes no new request: its socket refuses or nobody answers.
+        with self.assertRaises(OSError):
+            fcgi.call(path, "GET", "/stuff/1")
+
+    def test_configuration_errors_stop_at_start(self):
+        worker = WorkerProcess("unix:/tmp/unused.sock", threads="many")
+        self.assertEqual(worker.process.wait(10), 2)
+        self.assertIn("threads must be an integer", worker.output())
