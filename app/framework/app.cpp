@@ -16,7 +16,10 @@ bool has(const std::vector<AuthScheme>& schemes, AuthScheme s) {
 
 /// A login echoed in an error message: bounded, so a huge header does not make a huge answer.
 std::string shown(std::string_view login) {
-    return login.size() <= 100 ? std::string(login) : std::string(login.substr(0, 100)) + "...";
+    if (login.size() <= 100) return std::string(login);
+    std::size_t cut = 100;
+    while (cut > 0 && (static_cast<unsigned char>(login[cut]) & 0xC0) == 0x80) --cut;  // whole characters
+    return std::string(login.substr(0, cut)) + "...";
 }
 
 }  // namespace

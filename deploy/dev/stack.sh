@@ -115,11 +115,13 @@ for _ in $(seq 100); do [ -S "$run/kiva.sock" ] && break; kill -0 "$worker_pid" 
 [ -S "$run/kiva.sock" ] || { say "the worker did not start"; exit 1; }
 
 # --- nginx ------------------------------------------------------------------------------
+access_log=${ACCESS_LOG:-$log/nginx-access.log}
+[ "$access_log" = off ] || access_log="$access_log kiva"
 render() {
   sed -e "s|@PREFIX@|$prefix|g" -e "s|@UPSTREAM@|kiva_workers|g" -e "s|@BODY_LIMIT@|$nginx_body_limit|g" \
       -e "s|@RUN@|$run|g" -e "s|@LOG@|$log|g" -e "s|@SOCKET@|$run/kiva.sock|g" -e "s|@PORT@|$port|g" \
       -e "s|@NGINX_TMP@|$state/nginx/tmp|g" -e "s|@NGINX_WORKERS@|${NGINX_WORKERS:-1}|g" \
-      -e "s|@ACCESS_LOG@|${ACCESS_LOG:-$log/nginx-access.log}|g" \
+      -e "s|@ACCESS_LOG@|$access_log|g" \
       -e "s|@USER_LINE@|$([ "$(id -u)" = 0 ] && echo 'user root root;')|g" \
       -e "s|@EXTRA_LOCATIONS@|${NGINX_EXTRA:-}|g" "$1"
 }
