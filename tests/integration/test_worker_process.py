@@ -113,3 +113,44 @@ class TestWorkerProcess(unittest.TestCase):
         worker = WorkerProcess("unix:/tmp/unused.sock", threads="many")
         self.assertEqual(worker.process.wait(10), 2)
         self.assertIn("threads must be an integer", worker.output())
+
+
+class TestConfiguredSchemes(unittest.TestCase):
+    """Options the shared stack does not use: JWT tokens, and the httpd scheme."""
+
+    def start(self, **options):
+        path = os.path.join(tempfile.mkdtemp(prefix="kiva-sock-"), "w.sock")
+        worker = WorkerProcess(f"unix:{path}", **options)
+        worker.wait_ready(path)
+        self.addCleanup(worker.stop)
+        return path
+
+    def test_jwt_tokens(self):
+        path = self.start(token_type="jwt")
+        basic = {"HTTP_AUTHORIZATION": "Basic " + __import__("base64").b64encode(b"hobbes:susie").decode()}
+        status, _, body = fcgi.call(path, "GET", "/login", headers=basic)
+        self.assertEqual(status, 200, body)
+        token = json.loads(body)
+        self.assertEqual(token.count("."), 2, token)
+        header = json.loads(__import__("base64").urlsafe_b64decode(token.split(".")[0] + "=="))
+        self.assertEqual(header["alg"], "HS256")
+        bearer = {"HTTP_AUTHORIZATION": "Bearer " + token}
+        status, _, body = fcgi.call(path, "GET", "/qui-suis-je", headers=bearer)
+        self.assertEqual((status, json.loads(body)), (200, "hobbes"))
+        tampered = {"HTTP_AUTHORIZATION": "Bearer " + token[:-2] + ("A" if token[-2] != "A" else "B") + token[-1]}
+        status, headers, body = fcgi.call(path, "GET", "/qui-suis-je", headers=tampered)
+        self.assertEqual((status, json.loads(body)), (401, {"error": "invalid token"}))
+        self.assertEqual(headers["WWW-Authenticate"], 'Bearer realm="kiva"')
+
+    def test_httpd_scheme_trusts_remote_user(self):
+        path = self.start(auth="httpd")
+        status, _, body = fcgi.call(path, "GET", "/hello", headers={"REMOTE_USER": "susie"})
+        self.assertEqual((status, json.loads(body)), (200, "hello susie!"))
+        status, headers, body = fcgi.call(path, "GET", "/hello")
+        self.assertEqual(status, 401)
+        self.assertNotIn("WWW-Authenticate", headers)  # no challenge: the front end authenticates
+
+    def test_remote_user_is_ignored_without_httpd(self):
+        path = self.start()
+        status, _, _ = fcgi.call(path, "GET", "/hello", headers={"REMOTE_USER": "calvin"})
+        self.assertEqual(status, 401)
