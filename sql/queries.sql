@@ -20,11 +20,8 @@ SELECT sid, stuff FROM Stuff WHERE sid = :sid;
 -- name: add_stuff$
 INSERT INTO Stuff(stuff) VALUES (:stuff) RETURNING sid;
 
--- name: check_stuff_sid^
--- Locks the row, so that a concurrent delete cannot slip between check and change.
-SELECT sid FROM Stuff WHERE sid = :sid FOR UPDATE;
-
 -- name: upd_stuff_sid!
+-- The row count says whether the thing existed: no separate check, no race, one round trip.
 UPDATE Stuff SET stuff = :stuff WHERE sid = :sid;
 
 -- name: del_stuff_sid!

@@ -16,26 +16,23 @@ static Response post_stuff(Context& c, std::string stuff) {
     return json(object{{"sid", sid}}, 201);
 }
 
-static void ensure_stuff(Context& c, int64_t sid) {
-    if (!c.db.row("check_stuff_sid", {{"sid", sid}}))
-        throw HttpError(404, "no such stuff: " + std::to_string(sid));
+[[noreturn]] static void no_such_stuff(int64_t sid) {
+    throw HttpError(404, "no such stuff: " + std::to_string(sid));
 }
 
 static Response get_stuff_sid(Context& c, int64_t sid) {
     auto stuff = c.db.row("get_stuff_sid", {{"sid", sid}});
-    if (!stuff) throw HttpError(404, "no such stuff: " + std::to_string(sid));
+    if (!stuff) no_such_stuff(sid);
     return json(*stuff);
 }
 
 static Response put_stuff_sid(Context& c, int64_t sid, std::string stuff) {
-    ensure_stuff(c, sid);
-    c.db.exec("upd_stuff_sid", {{"sid", sid}, {"stuff", stuff}});
+    if (c.db.exec("upd_stuff_sid", {{"sid", sid}, {"stuff", stuff}}) == 0) no_such_stuff(sid);
     return no_content();
 }
 
 static Response delete_stuff_sid(Context& c, int64_t sid) {
-    ensure_stuff(c, sid);
-    c.db.exec("del_stuff_sid", {{"sid", sid}});
+    if (c.db.exec("del_stuff_sid", {{"sid", sid}}) == 0) no_such_stuff(sid);
     return no_content();
 }
 

@@ -59,9 +59,61 @@ void Logger::log(LogLevel level, std::string_view message) const {
         }
     }
     line.push_back('\n');
-    // A single write keeps concurrent lines whole; a failed log write is not worth dying for.
-    ssize_t ignored = ::write(STDERR_FILENO, line.data(), line.size());
-    (void)ignored;
+    {
+        std::lock_guard lock(mutex_);
+        if (background_) {
+            pending_.append(line);
+            if (pending_.size() > (64 << 10)) wake_.notify_one();
+            return;
+        }
+    }
+    write_out(line);
+}
+
+void Logger::write_out(std::string_view text) const {
+    // Whole lines per write keep concurrent writers apart; a failed log write is not worth dying for.
+    while (!text.empty()) {
+        ssize_t n = ::write(STDERR_FILENO, text.data(), text.size());
+        if (n <= 0) return;
+        text.remove_prefix(static_cast<std::size_t>(n));
+    }
+}
+
+void Logger::start_background() const {
+    std::lock_guard lock(mutex_);
+    if (background_) return;
+    background_ = true;
+    stopping_ = false;
+    writer_ = std::thread([this] {
+        std::string batch;
+        std::unique_lock lock(mutex_);
+        while (true) {
+            wake_.wait_for(lock, std::chrono::milliseconds(20), [this] { return stopping_; });
+            batch.swap(pending_);
+            bool stop = stopping_;
+            lock.unlock();
+            write_out(batch);
+            batch.clear();
+            lock.lock();
+            if (stop) break;
+        }
+    });
+}
+
+void Logger::stop_background() const {
+    std::thread writer;
+    {
+        std::lock_guard lock(mutex_);
+        if (!background_) return;
+        stopping_ = true;
+        writer.swap(writer_);
+    }
+    wake_.notify_one();
+    writer.join();
+    std::lock_guard lock(mutex_);
+    background_ = false;
+    write_out(pending_);  // anything logged while the writer was finishing
+    pending_.clear();
 }
 
 }  // namespace kiva

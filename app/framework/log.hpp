@@ -1,11 +1,17 @@
 #pragma once
 /// @file
 /// Logger: one line per event on stderr (the front end's error log under mod_fcgid).
-/// Lines are written with a single write(2) so threads and processes do not interleave.
+/// Lines are written whole with write(2), so threads and processes do not interleave.
+/// While a server runs, a background thread writes them in batches: a request thread only
+/// appends its line to a buffer, and no write(2) sits on the request path.
 
+#include <condition_variable>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 
 namespace kiva {
 
@@ -19,6 +25,9 @@ class Logger {
 public:
     explicit Logger(LogLevel level = LogLevel::info, std::string name = "kiva")
         : level_(level), name_(std::move(name)) {}
+    ~Logger() { stop_background(); }
+    Logger(const Logger&) = delete;
+    Logger& operator=(const Logger&) = delete;
 
     bool enabled(LogLevel level) const { return level >= level_ && level_ != LogLevel::off; }
     void log(LogLevel level, std::string_view message) const;
@@ -27,9 +36,25 @@ public:
     void warning(std::string_view m) const { log(LogLevel::warning, m); }
     void error(std::string_view m) const { log(LogLevel::error, m); }
 
+    /// From now on lines are written by a background thread, every 20 ms at most (sooner when
+    /// much is waiting). Call it in the process that serves (after any fork).
+    void start_background() const;
+    /// Writes what is waiting and returns to direct writes.
+    void stop_background() const;
+
 private:
+    void write_out(std::string_view text) const;
+
     LogLevel level_;
     std::string name_;
+
+    // The background writer (mutable: logging is logically const).
+    mutable std::mutex mutex_;
+    mutable std::condition_variable wake_;
+    mutable std::string pending_;
+    mutable bool background_ = false;
+    mutable bool stopping_ = false;
+    mutable std::thread writer_;
 };
 
 }  // namespace kiva

@@ -244,6 +244,7 @@ int Server::wait_for_stop_signal() const {
 }
 
 int Server::serve_threads() {
+    log_.start_background();  // this process's log lines leave the request path
     std::vector<std::unique_ptr<Worker>> workers;
     for (int i = 0; i < config_.threads; ++i) {
         auto w = std::make_unique<Worker>();
@@ -272,12 +273,14 @@ int Server::serve_threads() {
         if (all_done) break;
         if (std::chrono::steady_clock::now() > deadline) {
             log_.warning("stop timeout: exiting with requests still in flight");
+            log_.stop_background();
             std::_Exit(1);
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     for (auto& w : workers) w->thread.join();
     log_.info("stopped");
+    log_.stop_background();
     return 0;
 }
 
