@@ -1,0 +1,543 @@
+#!/usr/bin/env python3
+"""make bench: kiva through nginx against baselines measured in the same run.
+
+Started by bench/run.sh (which builds the release binary and the responder). Starts a private
+stack with deploy/dev/stack.sh (PostgreSQL with 10,000 extra Stuff rows and the demo users,
+the worker, nginx), the hand-written responder and a second worker without password cache,
+runs bounded wrk rounds in alternating order, measures the cold start, stops everything and
+prints one table; the details go to bench/results/<timestamp>.json. See bench/README.md.
+
+Exit status: 0 when every run was clean (targets missed or not), 1 when a scenario had errors
+(non-2xx or socket errors) or the stack failed, 130 on Ctrl-C.
+"""
+
+import base64
+import datetime
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+import coldstart
+
+BENCH = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(BENCH)
+MIB = 1024 * 1024
+
+
+def env(name, default):
+    return os.environ.get(name) or default
+
+
+KIVA = os.path.abspath(env("KIVA", os.path.join(ROOT, "build-bench", "kiva")))
+RESPONDER = os.path.abspath(env("RESPONDER", os.path.join(os.path.dirname(KIVA), "kiva-bench-responder")))
+DURATION = env("BENCH_DURATION", "10s")
+CONNECTIONS = int(env("BENCH_CONNECTIONS", "16"))
+WRK_THREADS = int(env("BENCH_WRK_THREADS", "1"))
+WARMUP = env("BENCH_WARMUP", "1s")            # "0" skips the warm-up pass
+NOCACHE_DURATION = env("BENCH_NOCACHE_DURATION", "5s")
+NOCACHE_CONNECTIONS = int(env("BENCH_NOCACHE_CONNECTIONS", "4"))
+COLD_RUNS = int(env("BENCH_COLD_RUNS", "20"))
+THREADS = int(env("THREADS", "4"))            # worker threads, and the responder's
+STUFF_ROWS = int(env("STUFF_ROWS", "10000"))
+RESULTS = env("BENCH_RESULTS", os.path.join(BENCH, "results"))
+PREFIX = "/api"
+NOCACHE_PREFIX = "/api-nocache"
+BASELINE_PREFIX = "/baseline"
+USER, PASSWORD = "bench-user", "bench-password-42"
+
+
+def say(msg):
+    print(f"bench: {msg}", file=sys.stderr, flush=True)
+
+
+class Failure(Exception):
+    pass
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def fastcgi_location(prefix, sock):
+    """An nginx location like nginx/kiva-api.conf.in's, on one line (stack.sh inserts it with sed)."""
+    return (f"location {prefix}/ {{ fastcgi_split_path_info ^({prefix})(/.*)$; "
+            "include /etc/nginx/fastcgi_params; fastcgi_param SCRIPT_NAME $fastcgi_script_name; "
+            "fastcgi_param PATH_INFO $fastcgi_path_info; "
+            "fastcgi_param HTTP_AUTHORIZATION $http_authorization; client_max_body_size 1M; "
+            f"fastcgi_pass unix:{sock}; }}")
+
+
+def rss_of(pid):
+    """VmRSS in bytes of a process, None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def find_process(argv):
+    """The pid of the process whose command line is exactly argv."""
+    want = "\0".join(argv) + "\0"
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline") as f:
+                if f.read() == want:
+                    return int(entry)
+        except OSError:
+            continue
+    return None
+
+
+def wait_for_socket(path, proc, what, timeout=10):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if os.path.exists(path):
+            return
+        if proc.poll() is not None:
+            raise Failure(f"{what} exited with status {proc.returncode}")
+        time.sleep(0.02)
+    raise Failure(f"{what} did not create {path}")
+
+
+class Bench:
+    def __init__(self):
+        self.state = tempfile.mkdtemp(prefix="kiva-bench-")
+        os.chmod(self.state, 0o755)  # the postgres account must reach its directory
+        self.port, self.pgport = free_port(), free_port()
+        self.run_dir = os.path.join(self.state, "run")
+        self.baseline_sock = os.path.join(self.run_dir, "baseline.sock")
+        self.nocache_sock = os.path.join(self.run_dir, "kiva-nocache.sock")
+        self.conninfo = f"host={self.state}/pg port={self.pgport} dbname=kiva user=kiva"
+        self.procs = {}  # name -> Popen, stopped in reverse order
+        self.logs = []
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    # --- processes ----------------------------------------------------------------------
+    def spawn(self, name, argv, **kw):
+        log = open(os.path.join(self.state, f"{name}.log"), "w")
+        self.logs.append(log)
+        self.procs[name] = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                            start_new_session=True, **kw)
+        return self.procs[name]
+
+    def log_text(self, name, tail=30):
+        try:
+            with open(os.path.join(self.state, f"{name}.log"), errors="backslashreplace") as f:
+                return "".join(f.readlines()[-tail:])
+        except OSError:
+            return ""
+
+    def start(self):
+        extra = " ".join([fastcgi_location(BASELINE_PREFIX, self.baseline_sock),
+                          fastcgi_location(NOCACHE_PREFIX, self.nocache_sock)])
+        stack_env = dict(os.environ, STATE=self.state, PORT=str(self.port), PGPORT=str(self.pgport),
+                         PREFIX=PREFIX, KIVA=KIVA, THREADS=str(THREADS), PROCESSES="1",
+                         STUFF_ROWS=str(STUFF_ROWS), ACCESS_LOG="off", NGINX_EXTRA=extra)
+        say(f"starting the stack in {self.state} (nginx :{self.port}, PostgreSQL :{self.pgport})")
+        stack = self.spawn("stack", [os.path.join(ROOT, "deploy/dev/stack.sh")], env=stack_env)
+        deadline = time.time() + 180
+        while "stack: kiva serving" not in self.log_text("stack", tail=1000):
+            if stack.poll() is not None:
+                raise Failure("the stack exited:\n" + self.log_text("stack"))
+            if time.time() > deadline:
+                raise Failure("the stack did not start in time:\n" + self.log_text("stack"))
+            time.sleep(0.1)
+        self.kiva_conf = os.path.join(self.run_dir, "kiva.conf")
+        self.worker_pid = find_process([KIVA, "--config", self.kiva_conf])
+        if not self.worker_pid:
+            raise Failure("cannot find the worker process")
+
+        # The hand-written responder, same thread count, on its own socket.
+        self.spawn("responder", [RESPONDER, self.baseline_sock, self.conninfo, str(THREADS)])
+        wait_for_socket(self.baseline_sock, self.procs["responder"], "the responder")
+
+        # A second worker, the same configuration without the password cache (scenario 4).
+        with open(self.kiva_conf) as f:
+            lines = [l for l in f.read().splitlines()
+                     if not re.match(r"\s*(listen|password_cache_ttl)\s*=", l)]
+        self.nocache_conf = os.path.join(self.run_dir, "kiva-nocache.conf")
+        with open(self.nocache_conf, "w") as f:
+            f.write("\n".join(lines + [f"listen = unix:{self.nocache_sock}", "password_cache_ttl = 0"]) + "\n")
+        self.spawn("kiva-nocache", [KIVA, "--config", self.nocache_conf])
+        wait_for_socket(self.nocache_sock, self.procs["kiva-nocache"], "the second worker")
+
+    def stop(self):
+        for name in reversed(list(self.procs)):
+            p = self.procs[name]
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+                try:
+                    p.wait(60)
+                except subprocess.TimeoutExpired:
+                    say(f"{name} did not stop on SIGTERM: killed")
+                    p.kill()
+                    p.wait()
+        for log in self.logs:
+            log.close()
+
+    def check_alive(self):
+        for name, p in self.procs.items():
+            if p.poll() is not None:
+                raise Failure(f"{name} exited with status {p.returncode}:\n" + self.log_text(name))
+
+    # --- HTTP ---------------------------------------------------------------------------
+    def http(self, method, path, data=None, auth=None, token=None):
+        headers = {}
+        if data is not None:
+            data = "&".join(f"{k}={v}" for k, v in data.items()).encode()
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        if auth:
+            headers["Authorization"] = "Basic " + base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+        if token:
+            headers["Authorization"] = "Bearer " + token
+        req = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                return r.status, r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read()
+
+    def expect(self, method, path, status, **kw):
+        got, body = self.http(method, path, **kw)
+        if got != status:
+            raise Failure(f"{method} {path}: expected {status}, got {got} {body[:300]!r}")
+        return body
+
+    def prepare(self):
+        """Checks every target answers as expected; registers the bench user; gets a token."""
+        self.expect("GET", "/ceiling", 200)
+        ours = self.expect("GET", f"{PREFIX}/stuff/42", 200)
+        theirs = self.expect("GET", f"{BASELINE_PREFIX}/stuff/42", 200)
+        if json.loads(ours) != json.loads(theirs):
+            raise Failure(f"the responder and kiva disagree: {theirs!r} vs {ours!r}")
+        self.expect("GET", f"{BASELINE_PREFIX}/stuff/999999", 404)
+        body = self.expect("GET", f"{PREFIX}/stuff", 200)
+        self.rows = len(json.loads(body))
+        self.big_bytes = len(body)
+        if self.rows < STUFF_ROWS:
+            raise Failure(f"GET {PREFIX}/stuff returned {self.rows} rows, expected at least {STUFF_ROWS}")
+        # A user hashed with the worker's own password_cost (the demo users have cost 4).
+        self.expect("POST", f"{PREFIX}/register", 201, data={"login": USER, "pword": PASSWORD})
+        self.token = json.loads(self.expect("GET", f"{PREFIX}/login", 200, auth=(USER, PASSWORD)))
+        for prefix in (PREFIX, NOCACHE_PREFIX):
+            if json.loads(self.expect("GET", f"{prefix}/whoami", 200, auth=(USER, PASSWORD))) != USER:
+                raise Failure(f"{prefix}/whoami does not answer {USER}")
+        if json.loads(self.expect("GET", f"{PREFIX}/whoami", 200, token=self.token)) != USER:
+            raise Failure("whoami with the token does not answer the bench user")
+        sid = json.loads(self.expect("POST", f"{PREFIX}/stuff", 201, data={"stuff": "bench-check"}))["sid"]
+        self.expect("DELETE", f"{PREFIX}/stuff/{sid}", 204)
+
+    def psql(self, sql):
+        out = subprocess.run(["psql", "-X", "-At", "-v", "ON_ERROR_STOP=1", "-h", os.path.join(self.state, "pg"),
+                              "-p", str(self.pgport), "-U", "kiva", "-d", "kiva", "-c", sql],
+                             check=True, capture_output=True, text=True)
+        return out.stdout.strip()
+
+
+# --- wrk --------------------------------------------------------------------------------
+def basic(user, password):
+    return "Authorization: Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def targets(b):
+    """name -> (label, wrk arguments after the options, connections, duration)."""
+    get = os.path.join(BENCH, "stuff-get.lua")
+    report = os.path.join(BENCH, "report.lua")
+    write = os.path.join(BENCH, "stuff-write.lua")
+    u = b.url
+    return {
+        "ceiling": ("ceiling: nginx return 200", ["-s", report, f"{u}/ceiling"]),
+        "responder": ("responder: libfcgi+libpq", ["-s", get, f"{u}{BASELINE_PREFIX}/", "--", BASELINE_PREFIX]),
+        "s1": ("1 GET /stuff/<id>", ["-s", get, f"{u}{PREFIX}/", "--", PREFIX]),
+        "s2": ("2 GET /whoami Bearer", ["-s", report, "-H", "Authorization: Bearer " + b.token, f"{u}{PREFIX}/whoami"]),
+        "s3": ("3 GET /whoami Basic, cached", ["-s", report, "-H", basic(USER, PASSWORD), f"{u}{PREFIX}/whoami"]),
+        "s4": ("4 GET /whoami Basic, no cache",
+               ["-s", report, "-H", basic(USER, PASSWORD), f"{u}{NOCACHE_PREFIX}/whoami"]),
+        "s5": ("5 POST+DELETE /stuff", ["-s", write, f"{u}{PREFIX}/", "--", PREFIX]),
+        "s6": ("6 GET /stuff (all rows)", ["-s", report, f"{u}{PREFIX}/stuff"]),
+    }
+
+
+def wrk(args, connections, duration):
+    cmd = ["wrk", f"-t{min(WRK_THREADS, connections)}", f"-c{connections}", f"-d{duration}", "--latency",
+           "--timeout", "10s"] + args
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    m = re.search(r"^BENCH (.*)$", out.stdout, re.M)
+    if out.returncode != 0 or not m:
+        raise Failure(f"wrk failed ({out.returncode}): {' '.join(cmd)}\n{out.stdout}\n{out.stderr}")
+    r = {k: int(v) for k, v in (kv.split("=") for kv in m.group(1).split())}
+    # wrk's own lines, as a cross-check of what done() printed.
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out.stdout)
+    sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out.stdout)
+    r["non2xx"] = max(r["status"], r["bad"], int(non2xx.group(1)) if non2xx else 0)
+    r["socket_errors"] = (r["connect"] + r["read"] + r["write"] + r["timeout"]) if not sock else \
+        sum(int(x) for x in sock.groups())
+    r["errors"] = r["non2xx"] + r["socket_errors"]
+    r["rps"] = r["requests"] / (r["duration_us"] / 1e6)
+    r["command"] = " ".join(cmd)
+    return r
+
+
+def main():
+    for tool in ("wrk", "nginx", "psql"):
+        if not shutil.which(tool):
+            raise Failure(f"{tool} not found (make bench installs it)")
+    for binary in (KIVA, RESPONDER):
+        if not os.access(binary, os.X_OK):
+            raise Failure(f"{binary} not found (bench/run.sh builds it)")
+    t_start = time.time()
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    b = Bench()
+    results = {"timestamp": stamp, "machine": machine(), "settings": {
+        "duration": DURATION, "connections": CONNECTIONS, "wrk_threads": WRK_THREADS, "warmup": WARMUP,
+        "nocache_duration": NOCACHE_DURATION, "nocache_connections": NOCACHE_CONNECTIONS,
+        "cold_runs": COLD_RUNS, "worker_threads": THREADS, "stuff_rows": STUFF_ROWS, "kiva": KIVA,
+        "responder": RESPONDER}}
+    ok = interrupted = False
+    try:
+        b.start()
+        b.prepare()
+        results["settings"].update(rows=b.rows, big_response_bytes=b.big_bytes)
+        tg = targets(b)
+        order = ["ceiling", "responder", "s1", "s2", "s3", "s5", "s6"]
+        runs = {name: [] for name in tg}
+        rss = {"start": rss_of(b.worker_pid)}
+        rss_after = {name: [] for name in tg}
+
+        def pid_for(name):
+            return {"responder": b.procs["responder"].pid, "s4": b.procs["kiva-nocache"].pid,
+                    "ceiling": None}.get(name, b.worker_pid)
+
+        if WARMUP not in ("0", "0s"):
+            say(f"warm-up: {WARMUP} per target (not reported)")
+            for name in order + ["s4"]:
+                wrk(tg[name][1], NOCACHE_CONNECTIONS if name == "s4" else CONNECTIONS, WARMUP)
+            cleanup_writes(b)
+        rounds = [order, list(reversed(order))]
+        for i, rnd in enumerate(rounds):
+            say(f"round {'AB'[i]}: {', '.join(rnd)} ({DURATION} each, {CONNECTIONS} connections)")
+            for name in rnd:
+                r = wrk(tg[name][1], CONNECTIONS, DURATION)
+                b.check_alive()
+                pid = pid_for(name)
+                r["rss_after"] = rss_of(pid) if pid else None
+                rss_after[name].append(r["rss_after"])
+                runs[name].append(r)
+                say(f"  {name:9} {r['rps']:10.0f} req/s  p99 {r['p99_us'] / 1000:7.2f} ms  errors {r['errors']}")
+                if name == "s5":
+                    cleanup_writes(b)
+        say(f"scenario 4 once: {NOCACHE_DURATION}, {NOCACHE_CONNECTIONS} connections")
+        r = wrk(tg["s4"][1], NOCACHE_CONNECTIONS, NOCACHE_DURATION)
+        r["rss_after"] = rss_of(b.procs["kiva-nocache"].pid)
+        rss_after["s4"].append(r["rss_after"])
+        runs["s4"].append(r)
+        say(f"  s4        {r['rps']:10.1f} req/s  p99 {r['p99_us'] / 1000:7.2f} ms  errors {r['errors']}")
+        b.check_alive()
+        rss["end"] = rss_of(b.worker_pid)
+
+        say(f"cold start: {COLD_RUNS} spawns of kiva, then of the responder")
+        cold_dir = os.path.join(b.state, "cold")
+        os.makedirs(cold_dir)
+        cold_log = os.path.join(b.state, "cold.log")
+        cold_kiva = coldstart.summary(coldstart.measure(
+            coldstart.kiva_command(KIVA, b.kiva_conf, cold_dir), COLD_RUNS, log_path=cold_log, workdir=cold_dir))
+        cold_resp = coldstart.summary(coldstart.measure(
+            lambda sock: [RESPONDER, sock, b.conninfo, str(THREADS)], COLD_RUNS, prefix=BASELINE_PREFIX,
+            log_path=cold_log, workdir=cold_dir))
+        b.check_alive()
+        results["worker_log_lines"] = count_lines(os.path.join(b.state, "stack.log"))
+        ok = True
+    except KeyboardInterrupt:
+        interrupted = True
+        raise
+    finally:
+        b.stop()
+        if (ok or interrupted) and not os.environ.get("BENCH_KEEP"):
+            shutil.rmtree(b.state, ignore_errors=True)
+        else:
+            say(f"state and logs kept in {b.state}")
+
+    results["elapsed_s"] = round(time.time() - t_start, 1)
+    results["loadavg_after"] = os.getloadavg()
+    summarize(results, tg, runs, rss, rss_after, cold_kiva, cold_resp, b)
+    os.makedirs(RESULTS, exist_ok=True)
+    path = os.path.join(RESULTS, f"{stamp}.json")
+    with open(path, "w") as f:
+        json.dump(results, f, indent=2)
+    print_report(results)
+    shown = os.path.relpath(path) if path.startswith(os.getcwd() + os.sep) else path
+    print(f"\nresults: {shown}   (run took {results['elapsed_s']:.0f} s)")
+    errors = sum(r["errors"] for rs in runs.values() for r in rs)
+    if errors:
+        say(f"{errors} errors (non-2xx or socket errors): the numbers are not valid")
+        return 1
+    return 0
+
+
+def cleanup_writes(b):
+    """Rows left by scenario 5 (a POST answered after wrk stopped reading) are removed."""
+    b.psql("DELETE FROM Stuff WHERE stuff LIKE 'bench-%'")
+
+
+def count_lines(path):
+    try:
+        with open(path, "rb") as f:
+            return sum(1 for _ in f)
+    except OSError:
+        return None
+
+
+def machine():
+    model = "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    try:
+        nginx = subprocess.run(["nginx", "-v"], capture_output=True, text=True).stderr.strip().split("/")[-1]
+        wrk_v = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split()[1]
+        pg = re.search(r"\d+\.\d+", subprocess.run(["psql", "--version"], capture_output=True, text=True).stdout).group()
+    except (OSError, IndexError, AttributeError):
+        nginx = wrk_v = pg = "?"
+    return {"nproc": os.cpu_count(), "cpu": model, "kernel": platform.release(),
+            "nginx": nginx, "wrk": wrk_v, "postgresql": pg, "host": platform.node(),
+            "loadavg_before": os.getloadavg()}
+
+
+def summarize(results, tg, runs, rss, rss_after, cold_kiva, cold_resp, b):
+    def mean(xs):
+        return statistics.fmean(xs) if xs else None
+
+    s = {}
+    for name, rs in runs.items():
+        if not rs:
+            continue
+        s[name] = {
+            "label": tg[name][0],
+            "rps": mean([r["rps"] for r in rs]),
+            # half the difference between the two rounds, relative to the mean
+            "spread_pct": 50 * (max(r["rps"] for r in rs) - min(r["rps"] for r in rs)) / mean([r["rps"] for r in rs]),
+            "p50_ms": mean([r["p50_us"] / 1000 for r in rs]),
+            "p99_ms": mean([r["p99_us"] / 1000 for r in rs]),
+            "errors": sum(r["errors"] for r in rs),
+            "rss_after": rs[-1]["rss_after"],
+            "runs": rs,
+        }
+    ceil, resp, s1 = s["ceiling"]["rps"], s["responder"]["rps"], s["s1"]["rps"]
+    for v in s.values():
+        v["x_ceiling"] = v["rps"] / ceil
+        v["x_responder"] = v["rps"] / resp
+    s["s5"]["pairs_per_s"] = mean([r["deleted"] / (r["duration_us"] / 1e6) for r in runs["s5"]])
+    s["s6"]["rows_per_s"] = s["s6"]["rps"] * b.rows
+
+    checks = {}
+
+    def check(key, ok, measured, target, involved=()):
+        # The rounds disagree by more than 10 % on a number the verdict depends on.
+        noisy = any(s[n]["spread_pct"] > 10 for n in involved if len(s[n]["runs"]) > 1)
+        checks[key] = {"pass": bool(ok), "measured": measured, "target": target, "noisy": noisy}
+
+    p99_ratio = s["s1"]["p99_ms"] / s["responder"]["p99_ms"]
+    check("s1", s1 >= 0.9 * resp and p99_ratio <= 1.3,
+          f"{s1 / resp:.2f}x resp, p99 {p99_ratio:.2f}x", ">=0.9x resp, p99<=1.3x", ("s1", "responder"))
+    for k in ("s2", "s3"):
+        check(k, s[k]["rps"] >= 0.8 * s1, f"{s[k]['rps'] / s1:.2f}x s1", ">=0.8x s1", (k, "s1"))
+    check("s5", s["s5"]["rps"] >= 0.5 * s1, f"{s['s5']['rps'] / s1:.2f}x s1", ">=0.5x s1", ("s5", "s1"))
+    rss_s1 = rss_after["s1"][0]
+    rss_s6 = max(x for x in rss_after["s6"] if x is not None)
+    growth = (rss_s6 - rss_s1) / MIB
+    rows_ratio = s["s6"]["rows_per_s"] / s1
+    check("s6", rows_ratio >= 100 and growth <= 2,
+          f"{rows_ratio:.0f}x s1, RSS {growth:+.1f} MiB", "rows/s>=100x s1, RSS+<=2MiB", ("s6", "s1"))
+    end_rss = rss["end"]
+    check("rss", end_rss is not None and end_rss < 16 * MIB, f"{end_rss / MIB:.1f} MiB", "<16 MiB")
+    check("cold", cold_kiva["median_ms"] < 30, f"{cold_kiva['median_ms']:.1f} ms", "<30 ms")
+    results.update(scenarios=s, checks=checks, cold_start={"kiva": cold_kiva, "responder": cold_resp},
+                   rss={"start": rss["start"], "after_s1_first": rss_s1, "after_s6_max": rss_s6,
+                        "end": end_rss, "after": rss_after})
+
+
+def print_report(results):
+    m, st, s, c = results["machine"], results["settings"], results["scenarios"], results["checks"]
+    cold = results["cold_start"]
+    la = results.get("loadavg_after") or (0, 0, 0)
+    print()
+    print(f"kiva bench {results['timestamp']}: {m['nproc']} cores {m['cpu']}, Linux {m['kernel']}, "
+          f"nginx {m['nginx']}, PostgreSQL {m['postgresql']}, wrk {m['wrk']}")
+    print(f"load average before {m['loadavg_before'][0]:.2f}, after {la[0]:.2f}; "
+          f"wrk -t{st['wrk_threads']} -c{st['connections']} -d{st['duration']} per target, two rounds in "
+          f"alternating order, mean shown (+-: half the gap between rounds)")
+    busy = max(m["loadavg_before"][0], la[0])
+    if busy > 0.5 * (m["nproc"] or 1):
+        print(f"warning: the machine was busy (load average {busy:.2f} on {m['nproc']} cores) before or "
+              "after the run: other processes share the cores, expect noisy numbers")
+    print(f"scenario 4 once (-c{st['nocache_connections']} -d{st['nocache_duration']}); "
+          f"worker {st['worker_threads']} threads; {st['rows']} rows; cold start {st['cold_runs']} spawns")
+    head = (f"{'scenario':<29} {'req/s':>8} {'+-%':>4} {'p50 ms':>7} {'p99 ms':>7} {'err':>3} {'RSS MiB':>7} "
+            f"{'x ceil':>6} {'x resp':>6}  {'target':<27} {'measured':<24} verdict")
+    print()
+    print(head)
+    print("-" * len(head))
+
+    def mib(x):
+        return f"{x / MIB:.1f}" if x else "-"
+
+    def row(label, rps="", spread="", p50="", p99="", err="", rss="", xc="", xr="", chk=None):
+        verdict = (("PASS" if chk["pass"] else "MISS") + (" (noisy)" if chk.get("noisy") else "")) if chk else ""
+        line = (f"{label:<29} {rps:>8} {spread:>4} {p50:>7} {p99:>7} {err:>3} {rss:>7} {xc:>6} {xr:>6}  "
+                f"{chk['target'] if chk else '':<27} {chk['measured'] if chk else '':<24} {verdict}")
+        print(line.rstrip())
+
+    for name in ("ceiling", "responder", "s1", "s2", "s3", "s4", "s5", "s6"):
+        v = s[name]
+        row(v["label"], f"{v['rps']:.0f}" if v["rps"] >= 100 else f"{v['rps']:.1f}",
+            f"{v['spread_pct']:.0f}" if len(v["runs"]) > 1 else "", f"{v['p50_ms']:.2f}", f"{v['p99_ms']:.2f}",
+            str(v["errors"]), mib(v["rss_after"]), f"{v['x_ceiling']:.3f}", f"{v['x_responder']:.2f}",
+            c.get(name))
+        if name == "s5":
+            row("  POST+DELETE pairs/s", f"{v['pairs_per_s']:.0f}")
+        if name == "s6":
+            row("  rows/s", f"{v['rows_per_s']:.0f}")
+    row("7 cold start kiva (p50, p90)", p50=f"{cold['kiva']['median_ms']:.2f}",
+        p99=f"{cold['kiva']['p90_ms']:.2f}", chk=c["cold"])
+    row("  cold start responder", p50=f"{cold['responder']['median_ms']:.2f}",
+        p99=f"{cold['responder']['p90_ms']:.2f}")
+    row("worker RSS at the end", rss=mib(results["rss"]["end"]), chk=c["rss"])
+
+
+if __name__ == "__main__":
+    def on_signal(signum, frame):
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)  # also when started with SIGINT ignored (a background job)
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        say("interrupted: everything stopped")
+        sys.exit(130)
+    except (Failure, subprocess.CalledProcessError) as e:
+        say(f"FAILED: {e}")
+        sys.exit(1)

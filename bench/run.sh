@@ -1,0 +1,26 @@
+#!/bin/bash
+# make bench: builds a release worker and the hand-written responder, then runs bench/bench.py
+# (stack, wrk rounds, cold start, table, bench/results/<timestamp>.json). See bench/README.md.
+# Environment: BUILD_BENCH (build-bench), BENCH_DURATION (10s), BENCH_CONNECTIONS (16),
+# BENCH_WARMUP (1s, 0 skips), BENCH_NOCACHE_DURATION (5s), BENCH_COLD_RUNS (20), BENCH_KEEP=1
+# keeps the state directory and its logs, KIVA and RESPONDER use prebuilt binaries.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${BUILD_BENCH:-$root/build-bench}
+jobs=$(nproc)
+
+if [ -z "${KIVA:-}" ]; then
+  echo "bench: building the release worker in $build" >&2
+  cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DKIVA_TESTS=OFF >/dev/null
+  cmake --build "$build" -j "$jobs" --target kiva kiva-pass2csv >/dev/null
+  export KIVA=$build/kiva
+fi
+if [ -z "${RESPONDER:-}" ]; then
+  mkdir -p "$build"
+  # shellcheck disable=SC2046  # pkg-config's flags are meant to be split
+  g++ -std=c++20 -O2 -Wall -Wextra -Werror -o "$build/kiva-bench-responder" "$root/bench/responder.cpp" \
+    $(pkg-config --cflags --libs fcgi libpq) -lpthread
+  export RESPONDER=$build/kiva-bench-responder
+fi
+exec python3 "$root/bench/bench.py"
