@@ -1,0 +1,61 @@
+-- The named queries of kiva, loaded by the worker at start and prepared once per
+-- connection. Suffixes: none = list of rows, ^ = one row or none, $ = one value or none,
+-- ! = row count. Parameters are :named; handlers call queries by name.
+
+-- name: now$
+-- The database's clock, for /version.
+SELECT CURRENT_TIMESTAMP;
+
+-- ---------------------------------------------------------------- Stuff
+
+-- name: get_stuff_all
+SELECT sid, stuff FROM Stuff ORDER BY sid;
+
+-- name: get_stuff_like
+SELECT sid, stuff FROM Stuff WHERE stuff LIKE :filter ORDER BY sid;
+
+-- name: get_stuff_sid^
+SELECT sid, stuff FROM Stuff WHERE sid = :sid;
+
+-- name: add_stuff$
+INSERT INTO Stuff(stuff) VALUES (:stuff) RETURNING sid;
+
+-- name: check_stuff_sid^
+-- Locks the row, so that a concurrent delete cannot slip between check and change.
+SELECT sid FROM Stuff WHERE sid = :sid FOR UPDATE;
+
+-- name: upd_stuff_sid!
+UPDATE Stuff SET stuff = :stuff WHERE sid = :sid;
+
+-- name: del_stuff_sid!
+DELETE FROM Stuff WHERE sid = :sid;
+
+-- ---------------------------------------------------------------- Users
+
+-- name: user_perms^
+-- The password hash and admin flag of a login (authentication and group callbacks).
+SELECT pword, isAdmin AS isadmin FROM Utilisateur WHERE login = :login;
+
+-- name: add_user$
+INSERT INTO Utilisateur(login, pword, isAdmin) VALUES (:login, :pword, :admin) RETURNING id;
+
+-- ---------------------------------------------------------------- Owned objects
+
+-- name: get_owned
+SELECT oid, object, owner FROM Owned ORDER BY oid;
+
+-- name: can_access_owned^
+-- Whether login owns object oid; no row when there is no such object.
+SELECT u.login = :login AS owned
+FROM Owned AS o JOIN Utilisateur AS u ON (o.owner = u.id)
+WHERE o.oid = :oid;
+
+-- name: get_object_oid^
+SELECT oid, object FROM Owned WHERE oid = :oid;
+
+-- name: can_access_user^
+-- Whether login is user uid; no row when there is no such user.
+SELECT u.login = :login AS self FROM Utilisateur AS u WHERE u.id = :uid;
+
+-- name: get_owned_uid
+SELECT oid, object, owner FROM Owned WHERE owner = :uid ORDER BY oid;
