@@ -49,6 +49,15 @@ void App::check() const {
 }
 
 Outcome App::handle(const Request& request, db::Database& db) const {
+    Outcome out = run(request, db);
+    if (request.method() == "HEAD") {
+        out.response.body.clear();
+        out.response.stream = nullptr;  // a stream not read is drained when dropped
+    }
+    return out;
+}
+
+Outcome App::run(const Request& request, db::Database& db) const {
     Outcome out;
     RouteTable::Match match;
     table_.match(request.method(), request.path(), match);
@@ -72,10 +81,6 @@ Outcome App::handle(const Request& request, db::Database& db) const {
         db.finish(out.response.status < 400);
     } catch (...) {
         out.response = error(request, std::current_exception());
-    }
-    if (request.method() == "HEAD") {
-        out.response.body.clear();
-        out.response.stream = nullptr;  // a stream not read is drained when dropped
     }
     out.user = std::move(ctx.user);
     return out;

@@ -65,6 +65,7 @@ public:
     const RouteTable& table() const { return table_; }
 
 private:
+    Outcome run(const Request& request, db::Database& db) const;
     Response dispatch(Context& c, const RouteData& route) const;
     std::optional<std::string> authenticate(Context& c, const std::vector<AuthScheme>& schemes,
                                             bool required) const;

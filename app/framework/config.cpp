@@ -112,9 +112,13 @@ std::chrono::seconds parse_duration(std::string_view text) {
 
 void set_option(Config& c, std::string_view key, std::string_view raw) {
     std::string_view value = trim(raw);
-    // Allow "quoted values" so that values with leading spaces or '#' can be written.
-    if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
-        value = value.substr(1, value.size() - 2);
+    // "Quoted values" may hold anything; otherwise " #" starts a comment.
+    if (auto close = value.find('"', 1); !value.empty() && value.front() == '"' && close != std::string_view::npos &&
+                                         (trim(value.substr(close + 1)).empty() || trim(value.substr(close + 1)).front() == '#')) {
+        value = value.substr(1, close - 1);
+    } else if (auto hash = value.find(" #"); hash != std::string_view::npos) {
+        value = trim(value.substr(0, hash));
+    }
     std::string v(value);
     if (key == "app_name") {
         if (v.empty()) throw std::invalid_argument("app_name must not be empty");

@@ -11,6 +11,25 @@
 
 namespace kiva {
 
+namespace {
+
+/// Every string (and member name) of a parsed JSON value is UTF-8: RapidJSON 1.1 decodes a
+/// lone low surrogate escape ("\udc00") into bytes that are not.
+bool strings_are_utf8(const rapidjson::Value& v, int depth = 0) {
+    if (depth > 200) return false;
+    if (v.IsString()) return is_valid_utf8({v.GetString(), v.GetStringLength()});
+    if (v.IsArray()) {
+        for (const auto& item : v.GetArray())
+            if (!strings_are_utf8(item, depth + 1)) return false;
+    } else if (v.IsObject()) {
+        for (auto it = v.MemberBegin(); it != v.MemberEnd(); ++it)
+            if (!strings_are_utf8(it->name, depth + 1) || !strings_are_utf8(it->value, depth + 1)) return false;
+    }
+    return true;
+}
+
+}  // namespace
+
 void bad_parameter(std::string_view name, std::string_view what) {
     throw HttpError(400, "parameter \"" + std::string(name) + "\" must be " + std::string(what));
 }
@@ -69,7 +88,7 @@ Json ParamConverter<Json>::convert(const ParamValue& p) {
     // A JSON parameter sent as text (a form field or query string) is parsed.
     rapidjson::Document doc;
     doc.Parse(p.text.data(), p.text.size());  // the text was checked to be UTF-8 when decoded
-    if (doc.HasParseError() || !is_valid_utf8(p.text)) bad_parameter(p.name, "valid JSON");
+    if (doc.HasParseError() || !is_valid_utf8(p.text) || !strings_are_utf8(doc)) bad_parameter(p.name, "valid JSON");
     return Json(doc);
 }
 
@@ -114,6 +133,7 @@ void Params::load() {
     load_body();
 }
 
+
 void Params::load_body() {
     const std::string& body = request_.body();
     if (body.empty()) return;
@@ -132,6 +152,7 @@ void Params::load_body() {
                                      " (at byte " + std::to_string(body_json_.GetErrorOffset()) + ")");
         }
         if (!body_json_.IsObject()) throw HttpError(400, "JSON body must be an object");
+        if (!strings_are_utf8(body_json_)) throw HttpError(400, "JSON body is not valid UTF-8");
         const rapidjson::Value& object = body_json_;  // const iterators: no C++20 ambiguity
         for (auto it = object.MemberBegin(); it != object.MemberEnd(); ++it)
             add(std::string(it->name.GetString(), it->name.GetStringLength()), {}, &it->value);

@@ -59,6 +59,14 @@ PathPattern::PathPattern(std::string_view pattern) : text_(pattern) {
     }
 }
 
+std::string PathPattern::shape() const {
+    static const char* const kinds[] = {"", "<str>", "<int>", "<float>", "<path>"};
+    std::string out;
+    for (const auto& s : segments_)
+        out += "/" + (s.kind == PathSegment::Kind::literal ? s.text : std::string(kinds[static_cast<int>(s.kind)]));
+    return out.empty() ? "/" : out;
+}
+
 std::vector<std::string> PathPattern::names() const {
     std::vector<std::string> out;
     for (const auto& s : segments_)

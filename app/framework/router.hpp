@@ -33,6 +33,8 @@ public:
                std::vector<std::pair<std::string_view, std::string_view>>& captures) const;
 
     const std::string& text() const { return text_; }
+    /// The pattern without capture names ("/stuff/<int>"): two routes of one shape collide.
+    std::string shape() const;
     const std::vector<PathSegment>& segments() const { return segments_; }
     /// The capture names, in order.
     std::vector<std::string> names() const;
@@ -70,7 +72,7 @@ public:
     void add(std::string method, std::string_view pattern, RouteData data) {
         PathPattern parsed(pattern);
         for (const auto& e : entries_)
-            if (e.method == method && e.pattern.text() == parsed.text())
+            if (e.method == method && e.pattern.shape() == parsed.shape())
                 throw std::invalid_argument("route declared twice: " + method + " " + parsed.text());
         entries_.push_back(Entry{std::move(method), std::move(parsed), std::move(data)});
     }

@@ -39,57 +39,72 @@ std::string_view suffix(QueryKind kind) {
     return "?";
 }
 
+/// Where the literal or comment starting at i ends (the index after it), i itself when none
+/// starts there. Throws std::invalid_argument when it never ends. Knows PostgreSQL's
+/// 'strings' ('' inside), E'escaped \' strings', "identifiers", -- and nested /* */ comments,
+/// and $tag$ dollar quotes.
+std::size_t skip_literal(std::string_view sql, std::size_t i) {
+    std::size_t n = sql.size();
+    char c = sql[i];
+    if (c == '\'' || c == '"') {
+        bool escapes = c == '\'' && i > 0 && (sql[i - 1] == 'E' || sql[i - 1] == 'e') &&
+                       (i == 1 || !is_ident_char(sql[i - 2]));
+        for (std::size_t j = i + 1; j < n; ++j) {
+            if (escapes && sql[j] == '\\') {
+                ++j;
+            } else if (sql[j] == c) {
+                if (j + 1 < n && sql[j + 1] == c) {
+                    ++j;  // a doubled quote stands for itself
+                    continue;
+                }
+                return j + 1;
+            }
+        }
+        throw std::invalid_argument(c == '\'' ? "unterminated string literal" : "unterminated quoted identifier");
+    }
+    if (c == '-' && i + 1 < n && sql[i + 1] == '-') {
+        auto nl = sql.find('\n', i);
+        return nl == std::string_view::npos ? n : nl;
+    }
+    if (c == '/' && i + 1 < n && sql[i + 1] == '*') {
+        int depth = 0;
+        for (std::size_t j = i; j + 1 < n; ++j) {
+            if (sql[j] == '/' && sql[j + 1] == '*') {
+                ++depth;
+                ++j;
+            } else if (sql[j] == '*' && sql[j + 1] == '/') {
+                ++j;
+                if (--depth == 0) return j + 1;
+            }
+        }
+        throw std::invalid_argument("unterminated comment");
+    }
+    if (c == '$' && (i == 0 || !is_ident_char(sql[i - 1])) && i + 1 < n &&
+        !std::isdigit(static_cast<unsigned char>(sql[i + 1]))) {
+        // $tag$...$tag$ with a possibly empty tag; `$1` is no quote.
+        std::size_t j = i + 1;
+        while (j < n && is_ident_char(sql[j])) ++j;
+        if (j >= n || sql[j] != '$') return i;
+        std::string_view tag = sql.substr(i, j + 1 - i);
+        auto end = sql.find(tag, j + 1);
+        if (end == std::string_view::npos) throw std::invalid_argument("unterminated dollar-quoted string");
+        return end + tag.size();
+    }
+    return i;
+}
+
 std::string translate_parameters(std::string_view sql, std::vector<std::string>& params) {
     std::string out;
     out.reserve(sql.size());
     std::size_t i = 0, n = sql.size();
-    auto copy_until = [&](std::string_view end, const char* what) {
-        auto stop = sql.find(end, i);
-        if (stop == std::string_view::npos)
-            throw std::invalid_argument(std::string("unterminated ") + what);
-        out.append(sql.substr(i, stop + end.size() - i));
-        i = stop + end.size();
-    };
     while (i < n) {
+        if (std::size_t end = skip_literal(sql, i); end != i) {
+            out.append(sql.substr(i, end - i));
+            i = end;
+            continue;
+        }
         char c = sql[i];
-        if (c == '\'' || c == '"') {
-            // '' and "" inside are doubled quotes: the scan just restarts after them.
-            std::size_t j = i + 1;
-            while (true) {
-                j = sql.find(c, j);
-                if (j == std::string_view::npos)
-                    throw std::invalid_argument(c == '\'' ? "unterminated string literal"
-                                                          : "unterminated quoted identifier");
-                if (j + 1 < n && sql[j + 1] == c) {
-                    j += 2;
-                    continue;
-                }
-                break;
-            }
-            out.append(sql.substr(i, j + 1 - i));
-            i = j + 1;
-        } else if (c == '-' && i + 1 < n && sql[i + 1] == '-') {
-            auto nl = sql.find('\n', i);
-            if (nl == std::string_view::npos) nl = n;
-            out.append(sql.substr(i, nl - i));
-            i = nl;
-        } else if (c == '/' && i + 1 < n && sql[i + 1] == '*') {
-            copy_until("*/", "comment");
-        } else if (c == '$' && (i == 0 || !is_ident_char(sql[i - 1])) && i + 1 < n &&
-                   !std::isdigit(static_cast<unsigned char>(sql[i + 1]))) {
-            // A dollar quote $tag$...$tag$ (tag possibly empty); $1 is left as it is.
-            std::size_t j = i + 1;
-            while (j < n && is_ident_char(sql[j])) ++j;
-            if (j < n && sql[j] == '$') {
-                std::string tag(sql.substr(i, j + 1 - i));
-                out.append(tag);
-                i = j + 1;
-                copy_until(tag, "dollar-quoted string");
-            } else {
-                out.push_back(c);
-                ++i;
-            }
-        } else if (c == ':' && i + 1 < n && sql[i + 1] == ':') {
+        if (c == ':' && i + 1 < n && sql[i + 1] == ':') {
             out.append("::");  // a cast, not a parameter
             i += 2;
         } else if (c == ':' && i + 1 < n && is_ident_start(sql[i + 1]) &&
@@ -117,22 +132,15 @@ bool is_plain_read(std::string_view sql) {
     std::vector<std::string> words;
     std::size_t i = 0, n = sql.size();
     while (i < n) {
-        char c = sql[i];
-        if (c == '\'' || c == '"') {
-            auto end = sql.find(c, i + 1);
-            while (end != std::string_view::npos && end + 1 < n && sql[end + 1] == c) end = sql.find(c, end + 2);
-            if (end == std::string_view::npos) return false;
-            i = end + 1;
-        } else if (c == '-' && i + 1 < n && sql[i + 1] == '-') {
-            auto nl = sql.find('\n', i);
-            i = nl == std::string_view::npos ? n : nl;
-        } else if (c == '/' && i + 1 < n && sql[i + 1] == '*') {
-            auto end = sql.find("*/", i + 2);
-            if (end == std::string_view::npos) return false;
-            i = end + 2;
-        } else if (c == '$' && i + 1 < n && !std::isdigit(static_cast<unsigned char>(sql[i + 1]))) {
-            return false;  // dollar quotes: do not guess, use a transaction
-        } else if (is_ident_start(c)) {
+        std::size_t end;
+        try {
+            end = skip_literal(sql, i);
+        } catch (const std::invalid_argument&) {
+            return false;
+        }
+        if (end != i) {
+            i = end;
+        } else if (is_ident_start(sql[i])) {
             std::string word;
             while (i < n && is_ident_char(sql[i])) word.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(sql[i++]))));
             words.push_back(std::move(word));
@@ -211,7 +219,14 @@ QueryFile QueryFile::parse(std::string_view text, const std::string& source) {
     }
     for (auto& p : pending) {
         auto& q = file.queries_[file.index_[p.query.name]];
+        // Blank and comment lines at the end (a ruler before the next query) are not its SQL.
         std::string_view body = trim(p.body);
+        while (true) {
+            auto last_nl = body.rfind('\n');
+            std::string_view last = trim(last_nl == std::string_view::npos ? body : body.substr(last_nl + 1));
+            if (last.substr(0, 2) != "--" || last_nl == std::string_view::npos) break;
+            body = trim(body.substr(0, last_nl));
+        }
         while (!body.empty() && body.back() == ';') body = trim(body.substr(0, body.size() - 1));
         auto where = source + ":" + std::to_string(p.line) + ": ";
         if (body.empty()) throw QueryFileError(where + "query \"" + q.name + "\" has no SQL");
