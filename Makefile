@@ -19,7 +19,8 @@ help:
 	@echo "make test     build and run every test (unit, integration, sanitizers, fuzz smoke, deployment)"
 	@echo "make fuzz     long fuzzing runs (FUZZ_SECONDS per target, default 300)"
 	@echo "make bench    benchmark through nginx against baselines measured in the same run"
-	@echo "make deploy   build, test and ship to the target of deploy/deploy.conf (DRY_RUN=1 prints)"
+	@echo "make deploy   build, test and ship to the target of deploy/deploy.local.conf (DRY_RUN=1 prints)"
+	@echo "make deploy-init  create the schema (and DEMO_DATA=1 the demo users) on a new database"
 	@echo "make clean    remove build directories (not var/, the dev database)"
 
 build:
@@ -47,13 +48,18 @@ bench:
 	@$(DEPS) build run bench
 	@bench/run.sh
 
+# Deployment (deploy/README.md): DEPLOY_CONF=FILE (default deploy/deploy.local.conf),
+# DRY_RUN=1 prints every command and runs none; deploy-init: DEMO_DATA=1 adds the demo users.
+# Only the build packages are installed here: a developer's machine needs ssh and rsync,
+# not the servers of the deploy package group.
+DEPLOY_CONF ?= deploy/deploy.local.conf
 deploy:
-	@$(DEPS) build deploy
-	@deploy/deploy.sh deploy
+	@$(DEPS) build
+	@DEPLOY_CONF="$(DEPLOY_CONF)" DRY_RUN="$(DRY_RUN)" deploy/deploy.sh deploy
 
 deploy-init:
-	@$(DEPS) build deploy
-	@deploy/deploy.sh init
+	@$(DEPS) build
+	@DEPLOY_CONF="$(DEPLOY_CONF)" DRY_RUN="$(DRY_RUN)" DEMO_DATA="$(DEMO_DATA)" deploy/deploy.sh init
 
 clean:
 	rm -rf build build-*

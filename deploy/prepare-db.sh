@@ -1,0 +1,150 @@
+#!/bin/bash
+# One-time preparation of the database server for a kiva instance, run as root on that
+# server (or as any account for which the --psql command connects as a superuser).
+# Idempotent: it creates what is missing, re-applies privileges and limits, keeps passwords.
+#
+# Usage: deploy/prepare-db.sh --instance NAME --app-host ADDRESS [options]
+#   --instance NAME           database NAME (- as _), roles NAME and NAME_owner (- as _)
+#   --app-host ADDRESS        the application server, as pg_hba sees it (10.0.0.5 or 10.0.0.5/32)
+#   --pg-hba FILE             put the instance's rules at the top of this pg_hba.conf (a block
+#                             between BEGIN/END markers, replaced when run again; a backup is
+#                             kept) and reload; without it, the lines to add are printed
+#   --secrets-dir DIR         where generated passwords are kept (/root/kiva-secrets, 0700)
+#   --runtime-password-file F use this password for the runtime role (else generated once)
+#   --owner-password-file F   use this password for the owner role (else generated once)
+#   --runtime-connections N   the runtime role's connection limit (30)
+#   --pg-socket-dir DIR --pg-port PORT   where the cluster listens (Debian's defaults)
+#   --psql-user USER          the superuser account that runs psql (postgres), via runuser
+# Afterwards: give SECRETS/NAME.runtime.password to deploy/prepare-target.sh on the app server
+# (--db-password-file) and SECRETS/NAME.owner.password to the deployers (DB_OWNER_PASSWORD_FILE).
+set -euo pipefail
+KIVA_TOOL=prepare-db
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+. "$here/lib/common.sh"
+
+usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+instance="" app_host="" pg_hba="" secrets=/root/kiva-secrets runtime_pw_file="" owner_pw_file=""
+connections=30 socket_dir="" port="" psql_user=postgres
+while [ $# -gt 0 ]; do
+  case $1 in
+    -h|--help) usage 0 ;;
+    --*) [ $# -ge 2 ] || die "$1 needs a value" ;;
+    *) die "unexpected argument '$1' (see --help)" ;;
+  esac
+  case $1 in
+    --instance) instance=$2 ;;
+    --app-host) app_host=$2 ;;
+    --pg-hba) pg_hba=$2 ;;
+    --secrets-dir) secrets=$2 ;;
+    --runtime-password-file) runtime_pw_file=$2 ;;
+    --owner-password-file) owner_pw_file=$2 ;;
+    --runtime-connections) connections=$2 ;;
+    --pg-socket-dir) socket_dir=$2 ;;
+    --pg-port) port=$2 ;;
+    --psql-user) psql_user=$2 ;;
+    *) die "unknown option $1 (see --help)" ;;
+  esac
+  shift 2
+done
+[ -n "$instance" ] && [ -n "$app_host" ] || die "--instance and --app-host are required (see --help)"
+check_instance "$instance"
+[[ "$app_host" =~ ^[0-9a-fA-F.:]+(/[0-9]+)?$ ]] || die "bad --app-host '$app_host' (an IP address, optionally /mask)"
+[[ "$app_host" == */* ]] || { [[ "$app_host" == *:* ]] && app_host="$app_host/128" || app_host="$app_host/32"; }
+[[ "$connections" =~ ^[0-9]+$ ]] || die "bad --runtime-connections '$connections'"
+
+db=$(sql_name "$instance")
+runtime=$db
+owner=${db}_owner
+
+# psql as the superuser account.
+psql_admin() {
+  local args=(psql -X -q -v ON_ERROR_STOP=1 ${socket_dir:+-h "$socket_dir"} ${port:+-p "$port"} "$@")
+  if [ "$(id -un)" = "$psql_user" ]; then "${args[@]}"; else runuser -u "$psql_user" -- "${args[@]}"; fi
+}
+psql_admin -d postgres -Atc "SELECT 1" >/dev/null ||
+  die "cannot connect to PostgreSQL as $psql_user (is the server running? --pg-socket-dir/--pg-port?)"
+
+# ------------------------------------------------------------------ passwords
+install -d -m 0700 "$secrets"
+# password_for ROLE GIVEN_FILE: the password file to use (given, kept from before, or new).
+password_for() {
+  local kind=$1 given=$2 file=$secrets/$instance.$1.password
+  if [ -n "$given" ]; then
+    [ -r "$given" ] || die "cannot read $given"
+    [ -s "$given" ] || die "$given is empty"
+    if [ "$(realpath "$given")" != "$(realpath -m "$file")" ]; then
+      (umask 077 && head -n 1 "$given" >"$file")
+    fi
+  elif [ -s "$file" ]; then
+    say "$kind password: kept from $file" >&2
+  else
+    say "$kind password: generated into $file" >&2
+    (umask 077 && openssl rand -base64 33 | tr -d '/+=\n' | head -c 32 >"$file" && echo >>"$file")
+  fi
+  chmod 0600 "$file"
+  printf '%s' "$file"
+}
+runtime_pw=$(password_for runtime "$runtime_pw_file")
+owner_pw=$(password_for owner "$owner_pw_file")
+# A psql \set argument in single quotes: ' doubled, \ escaped.
+psql_quote() { local v; v=$(head -n 1 "$1"); v=${v//\\/\\\\}; v=${v//\'/\'\'}; printf "'%s'" "$v"; }
+
+# ------------------------------------------------------------------ roles and database
+say "roles $owner (owner) and $runtime (runtime, $connections connections), database $db"
+# The passwords go to psql on its standard input, never on a command line.
+{
+  printf '\\set owner_password %s\n' "$(psql_quote "$owner_pw")"
+  printf '\\set runtime_password %s\n' "$(psql_quote "$runtime_pw")"
+  cat "$root/sql/roles.sql"
+} | psql_admin -d postgres -v database="$db" -v owner="$owner" -v runtime="$runtime" \
+      -v runtime_connections="$connections" -f - >/dev/null ||
+  die "sql/roles.sql failed (above)"
+
+ssl=$(psql_admin -d postgres -Atc "SHOW ssl")
+[ "$ssl" = on ] || warn "ssl is off on this server: the app roles are only allowed over TLS (hostssl); set ssl = on"
+enc=$(psql_admin -d postgres -Atc "SHOW password_encryption")
+[ "$enc" = scram-sha-256 ] || warn "password_encryption is $enc: scram-sha-256 is expected"
+
+# ------------------------------------------------------------------ pg_hba
+block=$(render "$here/postgres/pg_hba.conf.in" "INSTANCE=$instance" "DATABASE=$db" "RUNTIME=$runtime" \
+  "OWNER=$owner" "APP_HOST=$app_host")
+if [ -z "$pg_hba" ]; then
+  say "add these lines at the top of pg_hba.conf (before any other rule), then reload PostgreSQL:"
+  printf '%s\n' "$block"
+else
+  [ -f "$pg_hba" ] || die "no file $pg_hba"
+  begin="# BEGIN kiva instance $instance "
+  end="# END kiva instance $instance"
+  new=$(mktemp)
+  {
+    printf '%s\n' "$block"
+    awk -v b="$begin" -v e="$end" 'index($0, b) == 1 {skip = 1} !skip {print} $0 == e {skip = 0}' "$pg_hba"
+  } >"$new"
+  if cmp -s "$new" "$pg_hba"; then
+    say "$pg_hba already has the rules of $instance"
+    rm -f "$new"
+  else
+    backup="$pg_hba.kiva-$(date +%Y%m%d%H%M%S)"
+    cp -p "$pg_hba" "$backup"
+    cat "$new" >"$pg_hba"   # keeps the file's owner and mode
+    rm -f "$new"
+    say "rules of $instance written at the top of $pg_hba (backup: $backup)"
+    errors=$(psql_admin -d postgres -Atc "SELECT line_number || ': ' || error FROM pg_hba_file_rules WHERE error IS NOT NULL")
+    if [ -n "$errors" ]; then
+      cp -p "$backup" "$pg_hba"
+      die "PostgreSQL rejects the new pg_hba.conf ($errors): the previous file was put back"
+    fi
+    psql_admin -d postgres -Atc "SELECT pg_reload_conf()" >/dev/null
+    say "PostgreSQL reloaded"
+  fi
+fi
+
+cat >&2 <<EOF
+$KIVA_TOOL: instance $instance is ready in PostgreSQL.
+  - the runtime role's password: $runtime_pw
+      -> to the application server: deploy/prepare-target.sh --db-password-file FILE
+  - the owner role's password:   $owner_pw
+      -> to the deployers, as DB_OWNER_PASSWORD_FILE in their deploy configuration
+  Copy them over ssh (scp), never by mail or in the repository.
+EOF

@@ -1,0 +1,219 @@
+#!/bin/bash
+# One-time preparation of an application server for a kiva instance, run as root on that
+# server (copy or clone the repository there). Idempotent: run it again to add a key, change
+# the database password, or repair modes; it never deletes nor overwrites a secret.
+#
+# Usage: deploy/prepare-target.sh --instance NAME --db-host HOST [options]
+#   --instance NAME          the instance (unix user, /home/NAME, database NAME with - as _)
+#   --db-host HOST           database server, as in the worker's conninfo (for ~/.pgpass)
+#   --db-port PORT           (5432)
+#   --db-password-file FILE  the runtime role's password (from deploy/prepare-db.sh): written
+#                            to ~NAME/.pgpass (0600); without it, an existing line is kept
+#   --authorized-key FILE    a deployer's ssh public key (repeat for several); appended once
+#   --apache-user USER       Apache runs the worker (mod_fcgid) as USER (www-data): add USER to
+#                            group NAME and give it its own password file (conf/apache.pgpass)
+#   --systemd                install deploy/systemd/kiva@.{socket,service} and enable
+#                            kiva@NAME.socket (needs systemd)
+#   --sudo-restart           let NAME run `systemctl restart kiva@NAME.service`, nothing else
+#                            (/etc/sudoers.d/kiva-NAME, checked with visudo)
+#   --no-packages            do not install missing packages (rsync, postgresql-client)
+#
+# What it makes (owner NAME, group NAME):
+#   /home/NAME           0750  the app directory (home of NAME, login shell bash, no password)
+#     .ssh/              0700  authorized_keys 0600: deployers' keys, key authentication only
+#     .pgpass            0600  the runtime role's password for the worker (libpq)
+#     bin/ sql/          0750  the binary and SQL, installed by make deploy
+#     conf/              0750  kiva.conf (0640, by make deploy), token.secret (0640, made here
+#                              once, never leaves this host)
+#     log/               0750  deploy.log (one line per deploy)
+#     www/               0755  static files of the vhost (empty)
+#     .incoming/         0750  the upload area of make deploy
+set -euo pipefail
+KIVA_TOOL=prepare-target
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib/common.sh"
+
+usage() { sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+instance="" db_host="" db_port=5432 db_password_file="" apache_user="" systemd=0 sudo_restart=0
+packages=1
+keys=()
+while [ $# -gt 0 ]; do
+  case $1 in
+    -h|--help) usage 0 ;;
+    --systemd) systemd=1; shift; continue ;;
+    --sudo-restart) sudo_restart=1; shift; continue ;;
+    --no-packages) packages=0; shift; continue ;;
+    --*) [ $# -ge 2 ] || die "$1 needs a value" ;;
+    *) die "unexpected argument '$1' (see --help)" ;;
+  esac
+  case $1 in
+    --instance) instance=$2 ;;
+    --db-host) db_host=$2 ;;
+    --db-port) db_port=$2 ;;
+    --db-password-file) db_password_file=$2 ;;
+    --authorized-key) keys+=("$2") ;;
+    --apache-user) apache_user=$2 ;;
+    *) die "unknown option $1 (see --help)" ;;
+  esac
+  shift 2
+done
+[ -n "$instance" ] && [ -n "$db_host" ] || die "--instance and --db-host are required (see --help)"
+check_instance "$instance"
+[[ "$db_host" =~ ^[A-Za-z0-9.:/_-]+$ ]] || die "bad --db-host '$db_host'"
+[[ "$db_port" =~ ^[0-9]+$ ]] || die "bad --db-port '$db_port'"
+[ "$(id -u)" = 0 ] || die "run as root (it creates a user and sets owners)"
+if [ -n "$apache_user" ]; then id "$apache_user" >/dev/null 2>&1 || die "no user $apache_user (--apache-user)"; fi
+if [ -n "$db_password_file" ]; then [ -r "$db_password_file" ] || die "cannot read $db_password_file"; fi
+for k in "${keys[@]}"; do
+  [ -r "$k" ] || die "cannot read the public key $k"
+  grep -qE '^(ssh-|ecdsa-|sk-)' "$k" || die "$k does not look like an ssh public key (ssh-ed25519 AAAA...)"
+done
+
+user=$instance
+home=/home/$instance
+db=$(sql_name "$instance")
+runtime=$db
+
+# ------------------------------------------------------------------ packages
+if [ "$packages" = 1 ]; then
+  missing=""
+  command -v rsync >/dev/null || missing="$missing rsync"
+  command -v psql >/dev/null || missing="$missing postgresql-client"
+  if [ -n "$missing" ]; then
+    command -v apt-get >/dev/null || die "install$missing (needed by make deploy)"
+    say "installing$missing"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing ||
+      { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing; }
+  fi
+fi
+
+# ------------------------------------------------------------------ user and directories
+if id "$user" >/dev/null 2>&1; then
+  say "user $user exists"
+  [ "$(getent passwd "$user" | cut -d: -f6)" = "$home" ] || die "user $user exists with another home than $home"
+else
+  say "creating user $user (home $home, no password: ssh keys only)"
+  adduser --quiet --disabled-password --comment "kiva instance $instance" --shell /bin/bash --home "$home" "$user"
+fi
+group=$(id -gn "$user")
+# "!" (what adduser --disabled-password leaves) marks a locked account, which sshd refuses
+# even with a key when UsePAM is off; "*" is "no password" without the lock.
+if [ "$(getent shadow "$user" | cut -d: -f2)" = "!" ]; then usermod -p '*' "$user"; fi
+
+# ensure_dir PATH MODE [OWNER]: creates or repairs.
+ensure_dir() {
+  local path=$1 mode=$2 owner=${3:-$user:$group}
+  [ -d "$path" ] || say "creating $path"
+  install -d -m "$mode" -o "${owner%%:*}" -g "${owner#*:}" "$path"
+}
+ensure_dir "$home" 0750
+for d in bin sql conf log .incoming; do ensure_dir "$home/$d" 0750; done
+ensure_dir "$home/www" 0755
+ensure_dir "$home/.ssh" 0700
+
+# ------------------------------------------------------------------ ssh keys
+ak=$home/.ssh/authorized_keys
+touch "$ak"
+for k in "${keys[@]}"; do
+  while IFS= read -r line; do
+    [ -z "$line" ] && continue
+    if grep -qxF "$line" "$ak"; then
+      say "key already authorized: ${line:0:40}..."
+    else
+      say "authorizing key ${line:0:40}..."
+      printf '%s\n' "$line" >>"$ak"
+    fi
+  done <"$k"
+done
+chown "$user:$group" "$ak"; chmod 0600 "$ak"
+[ -s "$ak" ] || warn "no key in $ak yet: make deploy cannot log in (--authorized-key FILE)"
+
+# ------------------------------------------------------------------ token secret
+secret=$home/conf/token.secret
+if [ -s "$secret" ]; then
+  say "token secret exists (kept)"
+else
+  say "generating the token secret $secret"
+  (umask 077 && openssl rand -hex 32 >"$secret.new" && mv -f "$secret.new" "$secret")
+fi
+chown "$user:$group" "$secret"; chmod 0640 "$secret"
+
+# ------------------------------------------------------------------ database password
+# write_pgpass FILE OWNER: sets the line of host:port:db:runtime (other lines are kept).
+pgpass_escape() { sed -e 's/\\/\\\\/g' -e 's/:/\\:/g' <<<"$1"; }
+write_pgpass() {
+  local file=$1 owner=$2 password prefix tmpf
+  password=$(head -n 1 "$db_password_file")
+  [ -n "$password" ] || die "$db_password_file is empty"
+  prefix="$(pgpass_escape "$db_host"):$db_port:$db:$runtime:"
+  tmpf=$(mktemp "$file.XXXXXX")
+  chmod 0600 "$tmpf"
+  if [ -f "$file" ]; then grep -vF "$prefix" "$file" >"$tmpf" || true; fi
+  printf '%s%s\n' "$prefix" "$(pgpass_escape "$password")" >>"$tmpf"
+  chown "$owner" "$tmpf"
+  mv -f "$tmpf" "$file"
+}
+if [ -n "$db_password_file" ]; then
+  say "writing the runtime role's password to $home/.pgpass ($db_host:$db_port:$db:$runtime)"
+  write_pgpass "$home/.pgpass" "$user:$group"
+elif [ -f "$home/.pgpass" ]; then
+  say "$home/.pgpass exists (kept)"
+else
+  warn "no $home/.pgpass: the worker cannot log in to the database (--db-password-file FILE)"
+fi
+[ -f "$home/.pgpass" ] && chmod 0600 "$home/.pgpass"
+
+# ------------------------------------------------------------------ Apache (mod_fcgid)
+if [ -n "$apache_user" ]; then
+  if id -nG "$apache_user" | tr ' ' '\n' | grep -qxF "$group"; then
+    say "$apache_user is in group $group"
+  else
+    say "adding $apache_user to group $group (Apache must be restarted to see it)"
+    usermod -a -G "$group" "$apache_user"
+  fi
+  if [ -n "$db_password_file" ]; then
+    say "writing $home/conf/apache.pgpass for $apache_user (mode 0600)"
+    write_pgpass "$home/conf/apache.pgpass" "$apache_user:$group"
+  elif [ ! -f "$home/conf/apache.pgpass" ]; then
+    warn "no $home/conf/apache.pgpass: the mod_fcgid worker cannot log in (--db-password-file FILE)"
+  fi
+fi
+
+# ------------------------------------------------------------------ systemd and sudo
+if [ "$systemd" = 1 ]; then
+  if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+    changed=0
+    for u in kiva@.socket kiva@.service; do
+      if ! cmp -s "$here/systemd/$u" "/etc/systemd/system/$u"; then
+        say "installing /etc/systemd/system/$u"
+        install -m 0644 "$here/systemd/$u" "/etc/systemd/system/$u"
+        changed=1
+      fi
+    done
+    [ "$changed" = 0 ] || systemctl daemon-reload
+    say "enabling kiva@$instance.socket (the worker starts on the first request or the first deploy)"
+    systemctl enable --now "kiva@$instance.socket"
+  else
+    warn "no systemd here: install deploy/systemd/kiva@.socket and kiva@.service by hand"
+  fi
+fi
+if [ "$sudo_restart" = 1 ]; then
+  if [ -d /etc/sudoers.d ] && command -v visudo >/dev/null; then
+    rule="$user ALL=(root) NOPASSWD: $(command -v systemctl || echo /usr/bin/systemctl) restart kiva@$instance.service"
+    f=/etc/sudoers.d/kiva-$instance
+    tmpf=$(mktemp)
+    printf '# make deploy restarts the worker of %s, and nothing else.\n%s\n' "$instance" "$rule" >"$tmpf"
+    visudo -cqf "$tmpf" || { rm -f "$tmpf"; die "visudo rejects: $rule"; }
+    install -m 0440 "$tmpf" "$f"; rm -f "$tmpf"
+    say "sudo rule in $f: $rule"
+  else
+    warn "sudo is not installed: the deploy cannot restart the systemd worker (install sudo and run again with --sudo-restart)"
+  fi
+fi
+
+cat >&2 <<EOF
+$KIVA_TOOL: $instance is ready on $(uname -n). In the deployer's deploy/deploy.local.conf:
+    INSTANCE=$instance
+    TARGET_HOST=<this host's name>
+    DATABASE=host=$db_host port=$db_port dbname=$db user=$runtime sslmode=verify-full sslrootcert=<CA file>
+EOF

@@ -1,0 +1,330 @@
+#!/usr/bin/env python3
+"""A systemd stand-in for the deployment test, where no init system runs: it reads the
+SHIPPED units deploy/systemd/kiva@.socket and kiva@.service for one instance and honours what
+the worker depends on:
+
+  socket   ListenStream (a unix socket path), SocketUser, SocketGroup, SocketMode,
+           DirectoryMode, Backlog: the supervisor binds the socket itself and keeps it open
+           for its whole life, across every restart of the worker;
+  service  ExecStart, Environment, User, Group (with the user's supplementary groups),
+           WorkingDirectory, UMask, Restart (no, on-failure, always), RestartSec, KillSignal,
+           TimeoutStopSec; the worker gets the socket as fd 3 with LISTEN_FDS=1 and
+           LISTEN_PID=<its pid>, like socket activation. It is started by the first
+           connection (or by a restart request), restarted after a failure (non-zero exit,
+           or a signal other than SIGTERM/SIGINT/SIGHUP/SIGPIPE) when Restart= says so.
+
+A restart (`systemctl restart`) is a stop then a start: KillSignal to the old worker, which
+finishes its requests in flight; meanwhile the socket stays open, so new connections wait in
+the backlog and nothing is refused. Ask for one with SIGHUP to the supervisor, or with
+`fake_systemd.py restart --control DIR`, which waits until it is done (what deploy.conf's
+RESTART_COMMAND runs as the app user; the control directory is writable by the unit's group
+only). Other settings of the units (hardening) are listed as not emulated.
+
+  fake_systemd.py run --units DIR --instance NAME --control DIR [--log FILE]
+  fake_systemd.py restart --control DIR [--timeout SECONDS]
+  fake_systemd.py status --control DIR
+"""
+
+import argparse
+import grp
+import json
+import os
+import pwd
+import select
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+EMULATED = {
+    "Socket": {"ListenStream", "SocketUser", "SocketGroup", "SocketMode", "DirectoryMode", "Backlog", "Accept"},
+    "Service": {"Type", "User", "Group", "WorkingDirectory", "Environment", "ExecStart", "Restart",
+                "RestartSec", "KillSignal", "TimeoutStopSec", "UMask", "StandardError", "SyslogIdentifier"},
+}
+CLEAN_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGPIPE}
+
+
+def log(message):
+    print(f"fake-systemd: {message}", file=sys.stderr, flush=True)
+
+
+def parse_unit(path, instance):
+    """INI-like unit file -> {section: [(key, value), ...]} with %i and %% expanded."""
+    sections, current = {}, None
+    with open(path) as f:
+        lines = f.read().replace("\\\n", " ").splitlines()
+    for raw in lines:
+        line = raw.strip()
+        if not line or line[0] in "#;":
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            current = sections.setdefault(line[1:-1], [])
+            continue
+        key, _, value = line.partition("=")
+        value = value.strip().replace("%i", instance).replace("%%", "%")
+        current.append((key.strip(), value))
+    return sections
+
+
+def one(section, key, default=None):
+    values = [v for k, v in section if k == key]
+    return values[-1] if values else default
+
+
+def seconds(text):
+    text = text.strip()
+    for suffix, factor in (("ms", 0.001), ("min", 60), ("s", 1), ("m", 60)):
+        if text.endswith(suffix):
+            return float(text[: -len(suffix)]) * factor
+    return float(text)
+
+
+class Supervisor:
+    def __init__(self, units, instance, control, log_path):
+        sock_unit = parse_unit(os.path.join(units, "kiva@.socket"), instance)
+        svc_unit = parse_unit(os.path.join(units, "kiva@.service"), instance)
+        self.sock_cfg = sock_unit.get("Socket", [])
+        self.svc = svc_unit.get("Service", [])
+        for name, section in (("Socket", self.sock_cfg), ("Service", self.svc)):
+            ignored = sorted({k for k, _ in section} - EMULATED[name])
+            if ignored:
+                log(f"[{name}] not emulated: {', '.join(ignored)}")
+        self.instance = instance
+        self.control = control
+        self.log_path = log_path
+        self.process = None
+        self.started_at = []
+        self.restart_at = None
+        self.stopping = False
+        self.hup = False
+        self.starts = 0
+
+    # --- the socket -----------------------------------------------------------------------
+    def bind(self):
+        path = one(self.sock_cfg, "ListenStream")
+        if not path or not path.startswith("/"):
+            raise SystemExit(f"fake-systemd: only a unix socket path is emulated (ListenStream={path})")
+        self.path = path
+        parent = os.path.dirname(path)
+        if not os.path.isdir(parent):
+            os.makedirs(parent, int(one(self.sock_cfg, "DirectoryMode", "0755"), 8))
+        if os.path.exists(path):
+            os.unlink(path)
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(path)
+        user = one(self.sock_cfg, "SocketUser", "root")
+        group = one(self.sock_cfg, "SocketGroup", "root")
+        os.chown(path, pwd.getpwnam(user).pw_uid, grp.getgrnam(group).gr_gid)
+        os.chmod(path, int(one(self.sock_cfg, "SocketMode", "0666"), 8))
+        self.sock.listen(int(one(self.sock_cfg, "Backlog", "128")))
+        log(f"listening on {path} ({user}:{group} {one(self.sock_cfg, 'SocketMode', '0666')})")
+
+    # --- the service ----------------------------------------------------------------------
+    def start(self):
+        exec_start = shlex.split(one(self.svc, "ExecStart"))
+        if exec_start[0][0] in "-@+!":
+            exec_start[0] = exec_start[0].lstrip("-@+!")
+        user = one(self.svc, "User", "root")
+        pw = pwd.getpwnam(user)
+        group = one(self.svc, "Group")
+        gid = grp.getgrnam(group).gr_gid if group else pw.pw_gid
+        env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8",
+               "HOME": pw.pw_dir, "USER": user, "LOGNAME": user, "SHELL": pw.pw_shell,
+               "LISTEN_FDS": "1", "LISTEN_FDNAMES": f"kiva@{self.instance}.socket",
+               "INVOCATION_ID": os.urandom(16).hex()}
+        for _, value in (kv for kv in self.svc if kv[0] == "Environment"):
+            for assignment in shlex.split(value):
+                name, _, val = assignment.partition("=")
+                env[name] = val
+        umask = int(one(self.svc, "UMask", "0022"), 8)
+        fd = self.sock.fileno()
+
+        def child_setup():
+            os.dup2(fd, 3)
+            os.set_inheritable(3, True)
+            os.umask(umask)
+
+        # LISTEN_PID must be the worker's own pid: a shell sets it and execs the worker.
+        argv = ["/bin/sh", "-c", 'LISTEN_PID=$$; export LISTEN_PID; exec "$0" "$@"'] + exec_start
+        out = open(self.log_path, "ab", buffering=0)
+        self.process = subprocess.Popen(
+            argv, env=env, cwd=one(self.svc, "WorkingDirectory", "/"), user=pw.pw_uid, group=gid,
+            extra_groups=os.getgrouplist(user, gid), stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+            pass_fds=(3,), preexec_fn=child_setup, start_new_session=True)
+        out.close()
+        self.starts += 1
+        now = time.time()
+        self.started_at = [t for t in self.started_at if now - t < 10] + [now]
+        log(f"started kiva@{self.instance}.service as pid {self.process.pid} (user {user})")
+        self.write_status()
+
+    def stop(self):
+        if not self.process or self.process.poll() is not None:
+            self.process = None
+            return
+        sig = getattr(signal, one(self.svc, "KillSignal", "SIGTERM"))
+        timeout = seconds(one(self.svc, "TimeoutStopSec", "90s"))
+        log(f"stopping pid {self.process.pid} with {sig.name}")
+        self.process.send_signal(sig)
+        try:
+            rc = self.process.wait(timeout)
+        except Exception:
+            log(f"pid {self.process.pid} did not stop in {timeout}s: SIGKILL")
+            self.process.kill()
+            rc = self.process.wait()
+        log(f"pid {self.process.pid} stopped ({self.describe(rc)})")
+        self.process = None
+
+    @staticmethod
+    def describe(rc):
+        return f"signal {signal.Signals(-rc).name}" if rc < 0 else f"exit {rc}"
+
+    def restart(self):
+        log(f"restart of kiva@{self.instance}.service requested")
+        self.restart_at = None
+        self.stop()
+        self.start()
+
+    def reap(self):
+        if not self.process:
+            return
+        rc = self.process.poll()
+        if rc is None:
+            return
+        pid = self.process.pid
+        self.process = None
+        clean = rc == 0 or (rc < 0 and signal.Signals(-rc) in CLEAN_SIGNALS)
+        policy = one(self.svc, "Restart", "no")
+        again = policy == "always" or (policy == "on-failure" and not clean)
+        log(f"pid {pid} exited ({self.describe(rc)}){', restarting' if again else ''}")
+        if again:
+            if len(self.started_at) >= 5:
+                log("start limit hit (5 starts in 10 s): not restarting until the next connection")
+            else:
+                self.restart_at = time.time() + seconds(one(self.svc, "RestartSec", "100ms"))
+        self.write_status()
+
+    def write_status(self):
+        status = {"pid": self.process.pid if self.process else None, "starts": self.starts}
+        tmp = os.path.join(self.control, ".status.tmp")
+        with open(tmp, "w") as f:
+            json.dump(status, f)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, os.path.join(self.control, "status.json"))
+
+    # --- control ----------------------------------------------------------------------------
+    def requests(self):
+        for name in sorted(os.listdir(self.control)):
+            if not name.startswith("request."):
+                continue
+            ident = name[len("request."):]
+            path = os.path.join(self.control, name)
+            try:
+                with open(path) as f:
+                    what = f.read().strip()
+                os.unlink(path)
+            except OSError:
+                continue
+            if what == "restart":
+                try:
+                    self.restart()
+                    answer = "ok"
+                except Exception as e:  # reported to the client
+                    answer = f"failed: {e}"
+            else:
+                answer = f"failed: unknown request {what!r}"
+            tmp = os.path.join(self.control, f".response.{ident}")
+            with open(tmp, "w") as f:
+                f.write(answer + "\n")
+            os.chmod(tmp, 0o664)
+            os.replace(tmp, os.path.join(self.control, f"response.{ident}"))
+
+    def run(self):
+        group = one(self.svc, "Group") or pwd.getpwnam(one(self.svc, "User", "root")).pw_name
+        os.makedirs(self.control, exist_ok=True)
+        os.chown(self.control, 0, grp.getgrnam(group).gr_gid)
+        os.chmod(self.control, 0o2770)
+        self.bind()
+        self.write_status()
+        signal.signal(signal.SIGTERM, lambda *_: setattr(self, "stopping", True))
+        signal.signal(signal.SIGINT, lambda *_: setattr(self, "stopping", True))
+        signal.signal(signal.SIGHUP, lambda *_: setattr(self, "hup", True))
+        log(f"supervising kiva@{self.instance} (pid {os.getpid()}); control directory {self.control}")
+        try:
+            while not self.stopping:
+                self.reap()
+                if self.hup:
+                    self.hup = False
+                    self.restart()
+                self.requests()
+                if self.restart_at and time.time() >= self.restart_at:
+                    self.restart_at = None
+                    self.start()
+                if self.process is None and self.restart_at is None:
+                    # Socket activation: the first connection starts the worker.
+                    try:
+                        readable, _, _ = select.select([self.sock], [], [], 0.05)
+                    except InterruptedError:
+                        readable = []
+                    if readable:
+                        log("connection on the socket: starting the worker")
+                        self.start()
+                else:
+                    time.sleep(0.05)
+        finally:
+            self.stop()
+            self.sock.close()
+            try:
+                os.unlink(self.path)
+            except OSError:
+                pass
+            log("stopped")
+
+
+def client(control, what, timeout):
+    ident = f"{os.getpid()}.{os.urandom(4).hex()}"
+    tmp = os.path.join(control, f".request.{ident}")
+    with open(tmp, "w") as f:
+        f.write(what + "\n")
+    os.replace(tmp, os.path.join(control, f"request.{ident}"))
+    response = os.path.join(control, f"response.{ident}")
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if os.path.exists(response):
+            with open(response) as f:
+                answer = f.read().strip()
+            os.unlink(response)
+            print(f"fake-systemd: {what}: {answer}")
+            return 0 if answer == "ok" else 1
+        time.sleep(0.05)
+    print(f"fake-systemd: {what}: no answer in {timeout}s (is the supervisor running?)", file=sys.stderr)
+    return 1
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run")
+    run.add_argument("--units", required=True)
+    run.add_argument("--instance", required=True)
+    run.add_argument("--control", required=True)
+    run.add_argument("--log", default="/dev/stderr")
+    for name in ("restart", "status"):
+        p = sub.add_parser(name)
+        p.add_argument("--control", required=True)
+        p.add_argument("--timeout", type=float, default=90)
+    args = parser.parse_args()
+    if args.command == "run":
+        Supervisor(args.units, args.instance, args.control, args.log).run()
+        return 0
+    if args.command == "status":
+        with open(os.path.join(args.control, "status.json")) as f:
+            print(f.read())
+        return 0
+    return client(args.control, args.command, args.timeout)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

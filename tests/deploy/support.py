@@ -1,0 +1,167 @@
+"""What the deployment test shares: constants, checks, shell commands, an HTTPS client and a
+request loop (see e2e.py)."""
+
+import base64
+import http.client
+import json
+import os
+import socket
+import subprocess
+import threading
+import time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+INSTANCE = "kiva-e2e"
+HOME = f"/home/{INSTANCE}"
+DB = "kiva_e2e"
+OWNER = "kiva_e2e_owner"
+SOCKET = f"/run/kiva/{INSTANCE}.sock"
+BODY_LIMIT = 256 * 1024
+KEEP = os.environ.get("KIVA_DEPLOY_KEEP") == "1"
+BUILD_DIR = os.environ.get("KIVA_DEPLOY_BUILD_DIR", "build-release")
+PGBIN = sorted((d for d in os.listdir("/usr/lib/postgresql")), key=lambda v: int(v))[-1] \
+    if os.path.isdir("/usr/lib/postgresql") else None
+PGBIN = f"/usr/lib/postgresql/{PGBIN}/bin" if PGBIN else None
+START = time.time()
+
+
+def say(message):
+    print(f"[{time.time() - START:6.1f}s] {message}", flush=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Abort(Exception):
+    """A step failed so that what follows cannot run."""
+
+
+class Checks:
+    def __init__(self):
+        self.passed = 0
+        self.failed = []
+
+    def check(self, name, ok, detail=""):
+        if ok:
+            self.passed += 1
+            print(f"  ok   {name}", flush=True)
+        else:
+            self.failed.append(name)
+            print(f"  FAIL {name}{': ' + str(detail) if detail else ''}", flush=True)
+        return ok
+
+    def require(self, name, ok, detail=""):
+        if not self.check(name, ok, detail):
+            raise Abort(name)
+
+
+CHECKS = Checks()
+
+
+def sh(cmd, check=True, **kwargs):
+    """Runs a command (list), returns CompletedProcess with text output."""
+    kwargs.setdefault("stdout", subprocess.PIPE)
+    kwargs.setdefault("stderr", subprocess.STDOUT)
+    r = subprocess.run(cmd, text=True, **kwargs)
+    if check and r.returncode != 0:
+        raise Abort(f"{' '.join(cmd)} failed ({r.returncode}):\n{r.stdout}")
+    return r
+
+
+# --------------------------------------------------------------------------- HTTP
+class Front:
+    """One front end: name, HTTPS and HTTP ports."""
+
+    def __init__(self, name, https, http):
+        self.name, self.https, self.http = name, https, http
+
+
+class Reply:
+    def __init__(self, status, headers, body):
+        self.status, self.headers, self.body = status, headers, body
+
+    def json(self):
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            return None
+
+
+def request(ctx, port, method, path, body=None, headers=None, auth=None, token=None, timeout=30):
+    hdrs = dict(headers or {})
+    if auth:
+        hdrs["Authorization"] = "Basic " + base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+    if token:
+        hdrs["Authorization"] = "Bearer " + token
+    if isinstance(body, dict):
+        body = "&".join(f"{k}={v}" for k, v in body.items()).encode()
+        hdrs.setdefault("Content-Type", "application/x-www-form-urlencoded")
+    conn = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=timeout) if ctx \
+        else http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request(method, path, body=body, headers=hdrs)
+        r = conn.getresponse()
+        return Reply(r.status, {k.lower(): v for k, v in r.getheaders()}, r.read())
+    finally:
+        conn.close()
+
+
+class Load:
+    """Client threads looping GET /api/version and GET /api/stuff/1 on front ends, counting
+    answers that are not 2xx and connection errors as failures."""
+
+    def __init__(self, ctx, fronts):
+        self.ctx, self.fronts = ctx, fronts
+        self.stop_flag = False
+        self.lock = threading.Lock()
+        self.ok = {}
+        self.failures = []          # (front, time, what)
+        self.apps = {}              # (front, app) -> count
+        self.threads = []
+
+    def start(self):
+        for front, count in self.fronts:
+            for _ in range(count):
+                t = threading.Thread(target=self.loop, args=(front,), daemon=True)
+                t.start()
+                self.threads.append(t)
+        return self
+
+    def loop(self, front):
+        conn, i = None, 0
+        while not self.stop_flag:
+            path = "/api/version" if i % 2 == 0 else "/api/stuff/1"
+            i += 1
+            try:
+                if conn is None:
+                    conn = http.client.HTTPSConnection("127.0.0.1", front.https, context=self.ctx, timeout=30)
+                conn.request("GET", path)
+                r = conn.getresponse()
+                body = r.read()
+                now = time.time()
+                with self.lock:
+                    if 200 <= r.status < 300:
+                        self.ok[front.name] = self.ok.get(front.name, 0) + 1
+                        if path == "/api/version":
+                            key = (front.name, json.loads(body)["app"])
+                            self.apps[key] = self.apps.get(key, 0) + 1
+                    else:
+                        self.failures.append((front.name, now, f"{path} {r.status} {body[:120]!r}"))
+                if r.getheader("Connection", "").lower() == "close" or i % 50 == 0:
+                    conn.close()
+                    conn = None
+            except Exception as e:  # counted, never raised
+                with self.lock:
+                    self.failures.append((front.name, time.time(), f"{path} {e!r}"))
+                if conn:
+                    conn.close()
+                conn = None
+
+    def stop(self):
+        self.stop_flag = True
+        for t in self.threads:
+            t.join(60)
+        return self
