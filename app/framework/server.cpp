@@ -4,12 +4,17 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstddef>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -26,6 +31,47 @@ namespace {
 
 /// SIGUSR1 only interrupts a thread blocked in accept or read (no SA_RESTART).
 void on_wakeup(int) {}
+
+/// The FastCGI parameter that marks a wake-up request (sent by the worker to itself).
+constexpr const char* wake_param = "KIVA_WAKE";
+
+/// Connects to the listening socket and sends a FastCGI request that only wakes whichever
+/// thread accepts it. Stopping this way interrupts nothing: a signal could cut a connection
+/// libfcgi has just accepted. False when the socket has no address to connect to.
+bool send_wake(int listen_fd) {
+    sockaddr_storage address{};
+    socklen_t length = sizeof address;
+    if (getsockname(listen_fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) return false;
+    if (address.ss_family == AF_UNIX) {
+        auto* un = reinterpret_cast<sockaddr_un*>(&address);
+        if (length <= offsetof(sockaddr_un, sun_path) || un->sun_path[0] == '\0') return false;
+    } else if (address.ss_family == AF_INET) {
+        auto* in = reinterpret_cast<sockaddr_in*>(&address);
+        if (in->sin_addr.s_addr == htonl(INADDR_ANY)) in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    } else if (address.ss_family == AF_INET6) {
+        auto* in6 = reinterpret_cast<sockaddr_in6*>(&address);
+        if (IN6_IS_ADDR_UNSPECIFIED(&in6->sin6_addr)) in6->sin6_addr = in6addr_loopback;
+    } else {
+        return false;
+    }
+    int fd = socket(address.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) return false;
+    bool sent = false;
+    if (connect(fd, reinterpret_cast<sockaddr*>(&address), length) == 0 || errno == EINPROGRESS) {
+        // BEGIN_REQUEST (responder), PARAMS {KIVA_WAKE=1}, empty PARAMS, empty STDIN.
+        static const unsigned char request[] = {
+            1, 1, 0, 1, 0, 8, 0, 0,   0, 1, 0, 0, 0, 0, 0, 0,
+            1, 4, 0, 1, 0, 12, 4, 0,  9, 1, 'K', 'I', 'V', 'A', '_', 'W', 'A', 'K', 'E', '1', 0, 0, 0, 0,
+            1, 4, 0, 1, 0, 0, 0, 0,
+            1, 5, 0, 1, 0, 0, 0, 0,
+        };
+        pollfd p{fd, POLLOUT, 0};
+        if (poll(&p, 1, 100) == 1 && (p.revents & POLLOUT))
+            sent = send(fd, request, sizeof request, MSG_NOSIGNAL) == static_cast<ssize_t>(sizeof request);
+    }
+    close(fd);
+    return sent;
+}
 
 enum class State { starting, idle, busy, done };
 
@@ -170,6 +216,13 @@ void Server::serve_forever(Worker& worker) {
             log_.error("FastCGI accept failed: " + std::string(std::strerror(-rc)) + ", thread stops");
             break;
         }
+        if (FCGX_GetParam(wake_param, fcgi.envp)) {
+            // A stopping worker's wake-up (maybe another process's): answer it and go on,
+            // which is back to the loop's test for this thread when it is stopping too.
+            FCGX_PutS("Status: 204 No Content\r\n\r\n", fcgi.out);
+            FCGX_Finish_r(&fcgi);
+            continue;
+        }
         auto start = std::chrono::steady_clock::now();
         Request::Env env;
         for (char** p = fcgi.envp; *p; ++p) {
@@ -259,18 +312,23 @@ int Server::serve_threads() {
     log_.info(std::string("stopping on ") + strsignal(signal_number) + ": finishing requests in flight");
     stopping_ = true;
     auto deadline = std::chrono::steady_clock::now() + config_.stop_timeout;
+    bool can_wake = true;
     while (true) {
-        bool all_done = true;
+        int running = 0, idle = 0;
         for (auto& w : workers) {
             State s = w->state;
             if (s == State::done) continue;
-            all_done = false;
-            // Idle threads are blocked in accept: wake them. A busy thread finishes its
-            // request and then sees stopping_. The listening socket is left alone: it may be
-            // shared with other processes (prefork, systemd, spawn-fcgi).
-            if (s == State::idle) pthread_kill(w->thread.native_handle(), SIGUSR1);
+            ++running;
+            if (s != State::idle) continue;  // a busy thread stops after its request
+            ++idle;
+            // Without an address to connect to, a signal interrupts an idle thread's accept.
+            if (!can_wake) pthread_kill(w->thread.native_handle(), SIGUSR1);
         }
-        if (all_done) break;
+        if (running == 0) break;
+        // Idle threads are blocked in accept: a wake-up request for each brings them back to
+        // the loop. The listening socket itself is left alone: it may be shared with other
+        // processes (prefork, systemd, spawn-fcgi).
+        for (int i = 0; i < idle && can_wake; ++i) can_wake = send_wake(listen_fd_);
         if (std::chrono::steady_clock::now() > deadline) {
             log_.warning("stop timeout: exiting with requests still in flight");
             log_.stop_background();
