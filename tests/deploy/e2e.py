@@ -117,7 +117,9 @@ class DeployTest(Target):
         CHECKS.check(f"{front.name}: create / read / delete round trip", ok, detail)
         r = request(ctx, front.https, "POST", "/api/stuff", body=b"stuff=" + b"x" * BODY_LIMIT,
                     headers={"Content-Type": "application/x-www-form-urlencoded"})
-        CHECKS.check(f"{front.name}: a body over the worker's limit is 413", r.status == 413, (r.status, r.body[:120]))
+        CHECKS.check(f"{front.name}: a body over the worker's limit is 413 in JSON",
+                     r.status == 413 and r.headers.get("content-type", "").startswith("application/json")
+                     and "error" in (r.json() or {}), (r.status, r.headers.get("content-type"), r.body[:120]))
 
     def verify_units(self):
         """The shipped units, checked offline by systemd itself (no init system runs here)."""
