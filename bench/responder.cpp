@@ -19,8 +19,10 @@ static const char* conninfo;
 
 static void reply(FCGX_Request& r, const char* status, const std::string& body) {
     char head[160];
-    int n = std::snprintf(head, sizeof head, "Status: %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
-                          status, body.size());
+    int n =
+        std::snprintf(head, sizeof head,
+                      "Status: %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
+                      status, body.size());
     FCGX_PutStr(head, n, r.out);
     FCGX_PutStr(body.data(), static_cast<int>(body.size()), r.out);
 }
@@ -29,16 +31,25 @@ static void json_string(std::string& out, const char* s) {
     out += '"';
     for (; *s; ++s) {
         unsigned char c = static_cast<unsigned char>(*s);
-        if (c == '"' || c == '\\') { out += '\\'; out += static_cast<char>(c); }
-        else if (c < 0x20) { char u[8]; std::snprintf(u, sizeof u, "\\u%04x", c); out += u; }
-        else out += static_cast<char>(c);
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += static_cast<char>(c);
+        } else if (c < 0x20) {
+            char u[8];
+            std::snprintf(u, sizeof u, "\\u%04x", c);
+            out += u;
+        } else
+            out += static_cast<char>(c);
     }
     out += '"';
 }
 
 static void serve() {
     PGconn* db = PQconnectdb(conninfo);
-    if (PQstatus(db) != CONNECTION_OK) { std::fprintf(stderr, "responder: %s", PQerrorMessage(db)); std::exit(1); }
+    if (PQstatus(db) != CONNECTION_OK) {
+        std::fprintf(stderr, "responder: %s", PQerrorMessage(db));
+        std::exit(1);
+    }
     PQclear(PQprepare(db, "get", "SELECT sid, stuff FROM Stuff WHERE sid = $1", 1, nullptr));
     FCGX_Request r;
     FCGX_InitRequest(&r, listen_fd, 0);
@@ -73,7 +84,10 @@ static void serve() {
 }
 
 int main(int argc, char** argv) {
-    if (argc < 3) { std::fprintf(stderr, "usage: %s SOCKET CONNINFO [THREADS]\n", argv[0]); return 2; }
+    if (argc < 3) {
+        std::fprintf(stderr, "usage: %s SOCKET CONNINFO [THREADS]\n", argv[0]);
+        return 2;
+    }
     conninfo = argv[2];
     int threads = argc > 3 ? std::atoi(argv[3]) : 4;
     sigset_t stop;  // the main thread waits for these; the serving threads never see them
@@ -85,7 +99,10 @@ int main(int argc, char** argv) {
     FCGX_Init();
     unlink(argv[1]);
     listen_fd = FCGX_OpenSocket(argv[1], 1024);
-    if (listen_fd < 0 || chmod(argv[1], 0660) != 0) { std::perror("responder: listen"); return 1; }
+    if (listen_fd < 0 || chmod(argv[1], 0660) != 0) {
+        std::perror("responder: listen");
+        return 1;
+    }
     for (int i = 0; i < threads; ++i) std::thread(serve).detach();
     int sig = 0;
     sigwait(&stop, &sig);

@@ -23,7 +23,9 @@ std::optional<bool> is_user(Context& c, std::string_view login, int64_t uid, Mod
     return res->get<bool>("self");
 }
 
-Response get_owned(Context& c) { return json(c.db.stream("get_owned")); }
+Response get_owned(Context& c) {
+    return json(c.db.stream("get_owned"));
+}
 
 Response get_object_oid(Context& c, int64_t oid) {
     auto res = c.db.row("get_object_oid", {{"oid", oid}});
@@ -31,7 +33,9 @@ Response get_object_oid(Context& c, int64_t oid) {
     return json(*res);
 }
 
-Response get_owned_uid(Context& c, int64_t uid) { return json(c.db.stream("get_owned_uid", {{"uid", uid}})); }
+Response get_owned_uid(Context& c, int64_t uid) {
+    return json(c.db.stream("get_owned_uid", {{"uid", uid}}));
+}
 
 }  // namespace
 

@@ -7,7 +7,8 @@ namespace api {
 using namespace kiva;
 
 static Response get_stuff(Context& c, std::optional<std::string> filter) {
-    if (filter && !filter->empty()) return json(c.db.stream("get_stuff_like", {{"filter", *filter}}));
+    if (filter && !filter->empty())
+        return json(c.db.stream("get_stuff_like", {{"filter", *filter}}));
     return json(c.db.stream("get_stuff_all"));
 }
 

@@ -13,14 +13,16 @@ namespace {
 
 /// Rules for a new account, shared by /register and /users-mgt (400 naming the problem).
 void validate_account(std::string_view login, std::string_view password) {
-    if (login.empty() || login.size() > 64) throw HttpError(400, "login must have 1 to 64 characters");
+    if (login.empty() || login.size() > 64)
+        throw HttpError(400, "login must have 1 to 64 characters");
     // Printable ASCII without ':': a login must fit in Basic credentials and in a token.
     for (unsigned char c : login)
         if (c <= 0x20 || c >= 0x7f || c == ':')
             throw HttpError(400, "login must be printable ASCII without spaces or colons");
     if (password.size() < 4) throw HttpError(400, "password must have at least 4 characters");
     if (password.size() > 72) throw HttpError(400, "password must have at most 72 bytes (bcrypt)");
-    if (password.find('\0') != std::string_view::npos) throw HttpError(400, "password must not contain NUL");
+    if (password.find('\0') != std::string_view::npos)
+        throw HttpError(400, "password must not contain NUL");
 }
 
 /// The body of POST /users-mgt: {"u": {"login": str, "password": str, "isAdmin": bool = false}}.
@@ -42,8 +44,10 @@ struct NewUser {
                 throw problem("unexpected field \"" + std::string(key) + "\"");
         }
         NewUser u;
-        if (!v.HasMember("login") || !v["login"].IsString()) throw problem("login must be a string");
-        if (!v.HasMember("password") || !v["password"].IsString()) throw problem("password must be a string");
+        if (!v.HasMember("login") || !v["login"].IsString())
+            throw problem("login must be a string");
+        if (!v.HasMember("password") || !v["password"].IsString())
+            throw problem("password must be a string");
         u.login.assign(v["login"].GetString(), v["login"].GetStringLength());
         u.password.assign(v["password"].GetString(), v["password"].GetStringLength());
         if (v.HasMember("isAdmin")) {
@@ -68,7 +72,9 @@ bool is_in_group(Context& c, std::string_view login, std::string_view group) {
 
 Response post_register(Context& c, std::string login, std::string pword) {
     validate_account(login, pword);
-    auto id = c.db.value("add_user", {{"login", login}, {"pword", c.security.hash_password(pword)}, {"admin", false}});
+    auto id = c.db.value(
+        "add_user",
+        {{"login", login}, {"pword", c.security.hash_password(pword)}, {"admin", false}});
     return json(id, 201);
 }
 
@@ -80,10 +86,18 @@ Response post_users_mgt(Context& c, NewUser u) {
     return json(id, 201);
 }
 
-Response get_hello(Context&, std::string user) { return json("hello " + user + "!"); }
-Response get_admin(Context&, std::string user) { return json("hello admin " + user + "!"); }
-Response get_whoami(Context&, std::string user) { return json(user); }
-Response get_login(Context& c, std::string user) { return json(c.security.create_token(user)); }
+Response get_hello(Context&, std::string user) {
+    return json("hello " + user + "!");
+}
+Response get_admin(Context&, std::string user) {
+    return json("hello admin " + user + "!");
+}
+Response get_whoami(Context&, std::string user) {
+    return json(user);
+}
+Response get_login(Context& c, std::string user) {
+    return json(c.security.create_token(user));
+}
 
 }  // namespace
 
@@ -92,7 +106,8 @@ void users(App& app, Routes r) {
     app.group_check(is_in_group);
 
     const auto basic = AuthScheme::basic, param = AuthScheme::param, token = AuthScheme::token;
-    r.post("/register", OPEN, post_register, kiva::param<std::string>("login"), kiva::param<std::string>("pword"));
+    r.post("/register", OPEN, post_register, kiva::param<std::string>("login"),
+           kiva::param<std::string>("pword"));
     r.post("/users-mgt", group("ADMIN"), post_users_mgt, kiva::param<NewUser>("u"));
     r.get("/hello", AUTH, get_hello, current_user());
     r.get("/admin", group("ADMIN"), get_admin, current_user());

@@ -18,7 +18,8 @@ bool has(const std::vector<AuthScheme>& schemes, AuthScheme s) {
 std::string shown(std::string_view login) {
     if (login.size() <= 100) return std::string(login);
     std::size_t cut = 100;
-    while (cut > 0 && (static_cast<unsigned char>(login[cut]) & 0xC0) == 0x80) --cut;  // whole characters
+    while (cut > 0 && (static_cast<unsigned char>(login[cut]) & 0xC0) == 0x80)
+        --cut;  // whole characters
     return std::string(login.substr(0, cut)) + "...";
 }
 
@@ -37,14 +38,16 @@ void App::check() const {
             if (!object_checks_.count(o.domain))
                 throw std::runtime_error(where + " needs object permission \"" + o.domain +
                                          "\", which is not registered");
-            if (std::find(e.data.params.begin(), e.data.params.end(), o.param) == e.data.params.end())
+            if (std::find(e.data.params.begin(), e.data.params.end(), o.param) ==
+                e.data.params.end())
                 throw std::runtime_error(where + ": object permission parameter \"" + o.param +
                                          "\" is not a declared parameter of the route");
         }
         const auto& schemes = a.schemes().empty() ? security_.default_schemes() : a.schemes();
         bool passwords = has(schemes, AuthScheme::basic) || has(schemes, AuthScheme::param);
         if (!a.closed() && passwords && !password_lookup_)
-            throw std::runtime_error(where + " accepts passwords, but no password lookup is registered");
+            throw std::runtime_error(where +
+                                     " accepts passwords, but no password lookup is registered");
     }
 }
 
@@ -65,7 +68,8 @@ Outcome App::run(const Request& request, db::Database& db) const {
         if (match.allow.empty()) {
             out.response = error_response(404, "not found");
         } else {
-            out.response = error_response(405, "method " + std::string(request.method()) + " not allowed");
+            out.response =
+                error_response(405, "method " + std::string(request.method()) + " not allowed");
             out.response.header("Allow", match.allow);
         }
         return out;
@@ -93,21 +97,28 @@ Response App::dispatch(Context& c, const RouteData& route) const {
     bool open = a.level() == Authorize::Level::open;
     c.user = authenticate(c, schemes, !open);
     if (c.user) c.db.set_login(*c.user);
-    auto decision = decide_access(a, c.user.has_value(), [&](const std::string& g) {
-        return group_check_(c, *c.user, g);
-    });
+    auto decision = decide_access(
+        a, c.user.has_value(), [&](const std::string& g) { return group_check_(c, *c.user, g); });
     switch (decision.access) {
-        case Access::allow: break;
-        case Access::closed: throw HttpError(403, "access denied: this route is closed");
-        case Access::unauthenticated: throw HttpError(401, "authentication required");
-        case Access::not_in_group: throw HttpError(403, "not in group \"" + decision.group + "\"");
+        case Access::allow:
+            break;
+        case Access::closed:
+            throw HttpError(403, "access denied: this route is closed");
+        case Access::unauthenticated:
+            throw HttpError(401, "authentication required");
+        case Access::not_in_group:
+            throw HttpError(403, "not in group \"" + decision.group + "\"");
     }
     Response r = route.invoke(c, [&] {
-        // Unexpected parameters are refused, as FlaskSimpleAuth does: a typo is not silently ignored.
+        // Unexpected parameters are refused, as FlaskSimpleAuth does: a typo is not silently
+        // ignored.
         for (const auto& name : c.params.names()) {
-            bool declared = std::find(route.params.begin(), route.params.end(), name) != route.params.end();
-            bool credentials = (name == "USER" || name == "PASS") && has(schemes, AuthScheme::param);
-            if (!declared && !credentials) throw HttpError(400, "unexpected parameter \"" + shown(name) + "\"");
+            bool declared =
+                std::find(route.params.begin(), route.params.end(), name) != route.params.end();
+            bool credentials =
+                (name == "USER" || name == "PASS") && has(schemes, AuthScheme::param);
+            if (!declared && !credentials)
+                throw HttpError(400, "unexpected parameter \"" + shown(name) + "\"");
         }
         check_objects(c, a);
     });
@@ -118,7 +129,8 @@ void App::check_objects(Context& c, const Authorize& a) const {
     for (const auto& rule : a.objects()) {
         int64_t id = c.params.get<int64_t>(rule.param);
         auto it = object_checks_.find(rule.domain);
-        std::optional<bool> verdict = it->second(c, c.login(), id, mode_of_method(c.request.method()));
+        std::optional<bool> verdict =
+            it->second(c, c.login(), id, mode_of_method(c.request.method()));
         if (!verdict) throw HttpError(404, "object not found");
         if (!*verdict)
             throw HttpError(403, "permission denied on " + rule.domain + ":" + std::to_string(id));
@@ -146,7 +158,9 @@ std::optional<std::string> App::authenticate(Context& c, const std::vector<AuthS
         if (!header.empty()) {
             auth::Credentials credentials = auth::parse_authorization(header);
             if (credentials.scheme == auth::Scheme::basic) {
-                if (!basic) throw auth::AuthError(token_only ? "missing token" : "unexpected authorization scheme");
+                if (!basic)
+                    throw auth::AuthError(token_only ? "missing token"
+                                                     : "unexpected authorization scheme");
                 check_password(c, credentials.login, credentials.password);
                 return credentials.login;
             }
@@ -175,7 +189,8 @@ void App::check_password(Context& c, const std::string& login, const std::string
     if (cache.known_good(login, password, now)) return;
     std::optional<std::string> hash = password_lookup_(c, login);
     if (!hash) throw auth::AuthError("no such user: " + shown(login));
-    if (!auth::verify_password(password, *hash)) throw auth::AuthError("invalid password for " + shown(login));
+    if (!auth::verify_password(password, *hash))
+        throw auth::AuthError("invalid password for " + shown(login));
     cache.remember(login, password, now);
 }
 
@@ -193,7 +208,8 @@ Response App::error(const Request& request, std::exception_ptr e) const {
             log_.error(line + ": " + err.what());
         else
             log_.debug(line + ": " + err.what());
-        return error_response(status, status >= 500 && status != 503 ? "internal error" : err.client_message());
+        return error_response(
+            status, status >= 500 && status != 503 ? "internal error" : err.client_message());
     } catch (const std::exception& err) {
         log_.error(line + ": internal error: " + err.what());
     } catch (...) {

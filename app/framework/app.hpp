@@ -15,12 +15,12 @@
 #include <string>
 #include <string_view>
 
-#include "framework/security.hpp"
 #include "framework/config.hpp"
 #include "framework/context.hpp"
 #include "framework/log.hpp"
 #include "framework/response.hpp"
 #include "framework/routes.hpp"
+#include "framework/security.hpp"
 
 namespace kiva {
 
@@ -39,7 +39,7 @@ struct Outcome {
 };
 
 class App {
-public:
+  public:
     App(const Config& config, const Logger& log);
     App(const App&) = delete;
     App& operator=(const App&) = delete;
@@ -53,7 +53,9 @@ public:
 
     void password_lookup(PasswordLookup f) { password_lookup_ = std::move(f); }
     void group_check(GroupCheck f) { group_check_ = std::move(f); }
-    void object_check(std::string domain, ObjectCheck f) { object_checks_[std::move(domain)] = std::move(f); }
+    void object_check(std::string domain, ObjectCheck f) {
+        object_checks_[std::move(domain)] = std::move(f);
+    }
 
     /// Checks that every route's authorization can be decided (its groups, object domains and
     /// schemes have what they need). Throws std::runtime_error listing the problem.
@@ -64,7 +66,7 @@ public:
 
     const RouteTable& table() const { return table_; }
 
-private:
+  private:
     Outcome run(const Request& request, db::Database& db) const;
     Response dispatch(Context& c, const RouteData& route) const;
     std::optional<std::string> authenticate(Context& c, const std::vector<AuthScheme>& schemes,

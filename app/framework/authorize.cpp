@@ -21,18 +21,24 @@ Mode mode_of_method(std::string_view method) {
 
 std::string_view to_string(Mode mode) {
     switch (mode) {
-        case Mode::read: return "read";
-        case Mode::create: return "create";
-        case Mode::update: return "update";
-        case Mode::remove: return "delete";
+        case Mode::read:
+            return "read";
+        case Mode::create:
+            return "create";
+        case Mode::update:
+            return "update";
+        case Mode::remove:
+            return "delete";
     }
     return "?";
 }
 
 Authorize operator&(Authorize a, const Authorize& b) {
     using L = Authorize::Level;
-    if (a.level_ == L::close || b.level_ == L::close) a.level_ = L::close;
-    else a.level_ = std::max(a.level_, b.level_);
+    if (a.level_ == L::close || b.level_ == L::close)
+        a.level_ = L::close;
+    else
+        a.level_ = std::max(a.level_, b.level_);
     a.groups_.insert(a.groups_.end(), b.groups_.begin(), b.groups_.end());
     a.objects_.insert(a.objects_.end(), b.objects_.begin(), b.objects_.end());
     if (!b.schemes_.empty()) a.schemes_ = b.schemes_;

@@ -31,7 +31,7 @@ struct ObjectRule {
 };
 
 class Authorize {
-public:
+  public:
     enum class Level { undeclared, open, auth, close };
 
     Authorize() = default;
@@ -53,7 +53,7 @@ public:
     friend Authorize group(std::string name);
     friend Authorize permission(std::string domain, std::string param);
 
-private:
+  private:
     Level level_ = Level::undeclared;
     std::vector<std::string> groups_;
     std::vector<ObjectRule> objects_;

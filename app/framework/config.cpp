@@ -18,7 +18,8 @@ std::string_view trim(std::string_view s) {
     return s;
 }
 
-long long parse_integer(std::string_view text, long long min, long long max, std::string_view what) {
+long long parse_integer(std::string_view text, long long min, long long max,
+                        std::string_view what) {
     long long value = 0;
     auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
     if (ec != std::errc{} || end != text.data() + text.size() || value < min || value > max)
@@ -51,9 +52,12 @@ std::vector<std::string> parse_list(std::string_view text) {
 const std::vector<ConfigOption>& config_options() {
     static const std::vector<ConfigOption> options = {
         {"app_name", "application name, in /version, logs and the default realm (kiva)"},
-        {"database", "libpq connection string, e.g. \"host=/run/postgresql dbname=kiva user=kiva\""},
+        {"database",
+         "libpq connection string, e.g. \"host=/run/postgresql dbname=kiva user=kiva\""},
         {"queries", "named queries file (sql/queries.sql), relative to the configuration file"},
-        {"listen", "unix:/path.sock, /path.sock or 127.0.0.1:9000; empty: inherited socket (fd 0 or systemd)"},
+        {"listen",
+         "unix:/path.sock, /path.sock or 127.0.0.1:9000; empty: inherited socket (fd 0 or "
+         "systemd)"},
         {"socket_mode", "octal permissions of a unix socket the worker creates (0660)"},
         {"threads", "request threads per process, each with its own Postgres connection (4)"},
         {"processes", "worker processes sharing the listening socket (1)"},
@@ -75,7 +79,8 @@ const std::vector<ConfigOption>& config_options() {
 
 std::string env_name(std::string_view key) {
     std::string name = "KIVA_";
-    for (char c : key) name.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+    for (char c : key)
+        name.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
     return name;
 }
 
@@ -84,9 +89,15 @@ std::size_t parse_size(std::string_view text) {
     std::size_t unit = 1;
     if (!text.empty()) {
         switch (std::toupper(static_cast<unsigned char>(text.back()))) {
-            case 'K': unit = 1024; break;
-            case 'M': unit = 1024 * 1024; break;
-            case 'G': unit = 1024 * 1024 * 1024; break;
+            case 'K':
+                unit = 1024;
+                break;
+            case 'M':
+                unit = 1024 * 1024;
+                break;
+            case 'G':
+                unit = 1024 * 1024 * 1024;
+                break;
         }
         if (unit != 1) text.remove_suffix(1);
     }
@@ -99,11 +110,20 @@ std::chrono::seconds parse_duration(std::string_view text) {
     long long unit = 1;
     if (!text.empty() && std::isalpha(static_cast<unsigned char>(text.back()))) {
         switch (text.back()) {
-            case 's': unit = 1; break;
-            case 'm': unit = 60; break;
-            case 'h': unit = 3600; break;
-            case 'd': unit = 86400; break;
-            default: throw std::invalid_argument("a duration ends with s, m, h or d");
+            case 's':
+                unit = 1;
+                break;
+            case 'm':
+                unit = 60;
+                break;
+            case 'h':
+                unit = 3600;
+                break;
+            case 'd':
+                unit = 86400;
+                break;
+            default:
+                throw std::invalid_argument("a duration ends with s, m, h or d");
         }
         text.remove_suffix(1);
     }
@@ -113,8 +133,9 @@ std::chrono::seconds parse_duration(std::string_view text) {
 void set_option(Config& c, std::string_view key, std::string_view raw) {
     std::string_view value = trim(raw);
     // "Quoted values" may hold anything; otherwise " #" starts a comment.
-    if (auto close = value.find('"', 1); !value.empty() && value.front() == '"' && close != std::string_view::npos &&
-                                         (trim(value.substr(close + 1)).empty() || trim(value.substr(close + 1)).front() == '#')) {
+    if (auto close = value.find('"', 1);
+        !value.empty() && value.front() == '"' && close != std::string_view::npos &&
+        (trim(value.substr(close + 1)).empty() || trim(value.substr(close + 1)).front() == '#')) {
         value = value.substr(1, close - 1);
     } else if (auto hash = value.find(" #"); hash != std::string_view::npos) {
         value = trim(value.substr(0, hash));
@@ -123,24 +144,33 @@ void set_option(Config& c, std::string_view key, std::string_view raw) {
     if (key == "app_name") {
         if (v.empty()) throw std::invalid_argument("app_name must not be empty");
         c.app_name = v;
-    } else if (key == "database") c.database = v;
-    else if (key == "queries") c.queries = v;
-    else if (key == "listen") c.listen = v;
+    } else if (key == "database")
+        c.database = v;
+    else if (key == "queries")
+        c.queries = v;
+    else if (key == "listen")
+        c.listen = v;
     else if (key == "socket_mode") {
         int mode = 0;
         auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), mode, 8);
         if (ec != std::errc{} || end != v.data() + v.size() || mode < 0 || mode > 0777)
             throw std::invalid_argument("socket_mode must be octal, e.g. 0660");
         c.socket_mode = mode;
-    } else if (key == "threads") c.threads = static_cast<int>(parse_integer(v, 1, 256, "threads"));
-    else if (key == "processes") c.processes = static_cast<int>(parse_integer(v, 1, 256, "processes"));
-    else if (key == "body_limit") c.body_limit = parse_size(v);
+    } else if (key == "threads")
+        c.threads = static_cast<int>(parse_integer(v, 1, 256, "threads"));
+    else if (key == "processes")
+        c.processes = static_cast<int>(parse_integer(v, 1, 256, "processes"));
+    else if (key == "body_limit")
+        c.body_limit = parse_size(v);
     else if (key == "log_level") {
         auto level = parse_log_level(v);
-        if (!level) throw std::invalid_argument("log_level must be debug, info, warning, error or off");
+        if (!level)
+            throw std::invalid_argument("log_level must be debug, info, warning, error or off");
         c.log_level = *level;
-    } else if (key == "stop_timeout") c.stop_timeout = parse_duration(v);
-    else if (key == "realm") c.realm = v;
+    } else if (key == "stop_timeout")
+        c.stop_timeout = parse_duration(v);
+    else if (key == "realm")
+        c.realm = v;
     else if (key == "auth") {
         auto schemes = parse_list(v);
         for (const auto& s : schemes)
@@ -149,15 +179,23 @@ void set_option(Config& c, std::string_view key, std::string_view raw) {
                                             "\" (basic, param, token, httpd)");
         c.auth = schemes;
     } else if (key == "token_type") {
-        if (v != "native" && v != "jwt") throw std::invalid_argument("token_type must be native or jwt");
+        if (v != "native" && v != "jwt")
+            throw std::invalid_argument("token_type must be native or jwt");
         c.token_type = v;
-    } else if (key == "token_delay") c.token_delay = parse_duration(v);
-    else if (key == "token_secret_file") c.token_secret_file = v;
-    else if (key == "token_secret_env") c.token_secret_env = v;
-    else if (key == "password_cost") c.password_cost = static_cast<int>(parse_integer(v, 4, 31, "password_cost"));
-    else if (key == "password_cache_ttl") c.password_cache_ttl = parse_duration(v);
-    else if (key == "test_mode") c.test_mode = parse_bool(v);
-    else throw std::invalid_argument("unknown option \"" + std::string(key) + "\"");
+    } else if (key == "token_delay")
+        c.token_delay = parse_duration(v);
+    else if (key == "token_secret_file")
+        c.token_secret_file = v;
+    else if (key == "token_secret_env")
+        c.token_secret_env = v;
+    else if (key == "password_cost")
+        c.password_cost = static_cast<int>(parse_integer(v, 4, 31, "password_cost"));
+    else if (key == "password_cache_ttl")
+        c.password_cache_ttl = parse_duration(v);
+    else if (key == "test_mode")
+        c.test_mode = parse_bool(v);
+    else
+        throw std::invalid_argument("unknown option \"" + std::string(key) + "\"");
 }
 
 Config parse_config(std::string_view text, const std::string& source, Config base) {

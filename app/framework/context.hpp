@@ -6,11 +6,11 @@
 #include <optional>
 #include <string>
 
-#include "framework/security.hpp"
 #include "framework/db/database.hpp"
 #include "framework/http_error.hpp"
 #include "framework/params.hpp"
 #include "framework/request.hpp"
+#include "framework/security.hpp"
 
 namespace kiva {
 

@@ -1,6 +1,5 @@
 #include "framework/decode.hpp"
 
-
 namespace kiva {
 
 namespace {

@@ -12,7 +12,7 @@ namespace kiva {
 /// Thrown by the framework or a handler to answer `{"error": message}` with `status`.
 /// The message is sent to the client: never put secrets or internal details in it.
 class HttpError : public std::runtime_error {
-public:
+  public:
     using Header = std::pair<std::string, std::string>;
 
     HttpError(int status, const std::string& message, std::vector<Header> headers = {})
@@ -21,7 +21,7 @@ public:
     int status() const noexcept { return status_; }
     const std::vector<Header>& headers() const noexcept { return headers_; }
 
-private:
+  private:
     int status_;
     std::vector<Header> headers_;
 };

@@ -31,21 +31,28 @@ struct Raw {
     std::string_view text;
 };
 
-inline void write(Writer& w, std::nullptr_t) { w.Null(); }
-inline void write(Writer& w, bool b) { w.Bool(b); }
+inline void write(Writer& w, std::nullptr_t) {
+    w.Null();
+}
+inline void write(Writer& w, bool b) {
+    w.Bool(b);
+}
 inline void write(Writer& w, std::string_view s) {
     w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
 }
-inline void write(Writer& w, const char* s) { write(w, std::string_view(s)); }
-inline void write(Writer& w, const std::string& s) { write(w, std::string_view(s)); }
+inline void write(Writer& w, const char* s) {
+    write(w, std::string_view(s));
+}
+inline void write(Writer& w, const std::string& s) {
+    write(w, std::string_view(s));
+}
 void write(Writer& w, double d);  // non-finite numbers are written as null
 inline void write(Writer& w, const Raw& raw) {
     w.RawValue(raw.text.data(), raw.text.size(), rapidjson::kObjectType);
 }
 
 template <typename T>
-    requires(std::is_integral_v<T> && !std::is_same_v<T, bool>)
-void write(Writer& w, T n) {
+requires(std::is_integral_v<T> && !std::is_same_v<T, bool>) void write(Writer& w, T n) {
     if constexpr (std::is_signed_v<T>)
         w.Int64(static_cast<int64_t>(n));
     else
@@ -70,13 +77,14 @@ void write(Writer& w, const std::vector<T>& list) {
 /// A reference to any writable value; lives only as long as the full expression that made it.
 /// Strings are held by view, so that `{"app", "kiva"}` needs no conversion.
 class Field {
-public:
+  public:
     template <typename T>
     Field(const T& value)  // NOLINT(google-explicit-constructor): meant to convert
-        : value_(&value), write_([](Writer& w, const void* p) { write(w, *static_cast<const T*>(p)); }) {}
-    Field(const char* s) : text_(s) {}          // NOLINT
-    Field(std::string_view s) : text_(s) {}     // NOLINT
-    Field(const std::string& s) : text_(s) {}   // NOLINT
+        : value_(&value),
+          write_([](Writer& w, const void* p) { write(w, *static_cast<const T*>(p)); }) {}
+    Field(const char* s) : text_(s) {}         // NOLINT
+    Field(std::string_view s) : text_(s) {}    // NOLINT
+    Field(const std::string& s) : text_(s) {}  // NOLINT
 
     void operator()(Writer& w) const {
         if (write_)
@@ -85,7 +93,7 @@ public:
             write(w, text_);
     }
 
-private:
+  private:
     std::string_view text_;
     const void* value_ = nullptr;
     void (*write_)(Writer&, const void*) = nullptr;
@@ -94,7 +102,7 @@ private:
 /// An ad hoc JSON object, e.g. `json(object{{"sid", sid}}, 201)`.
 /// It refers to its values: build and serialize it in the same expression.
 class object {
-public:
+  public:
     object(std::initializer_list<std::pair<std::string_view, Field>> fields) : fields_(fields) {}
     friend void write(Writer& w, const object& o) {
         w.StartObject();
@@ -105,7 +113,7 @@ public:
         w.EndObject();
     }
 
-private:
+  private:
     std::vector<std::pair<std::string_view, Field>> fields_;
 };
 

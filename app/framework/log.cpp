@@ -21,11 +21,16 @@ std::optional<LogLevel> parse_log_level(std::string_view name) {
 
 std::string_view to_string(LogLevel level) {
     switch (level) {
-        case LogLevel::debug: return "DEBUG";
-        case LogLevel::info: return "INFO";
-        case LogLevel::warning: return "WARNING";
-        case LogLevel::error: return "ERROR";
-        case LogLevel::off: return "OFF";
+        case LogLevel::debug:
+            return "DEBUG";
+        case LogLevel::info:
+            return "INFO";
+        case LogLevel::warning:
+            return "WARNING";
+        case LogLevel::error:
+            return "ERROR";
+        case LogLevel::off:
+            return "OFF";
     }
     return "?";
 }
@@ -71,7 +76,8 @@ void Logger::log(LogLevel level, std::string_view message) const {
 }
 
 void Logger::write_out(std::string_view text) const {
-    // Whole lines per write keep concurrent writers apart; a failed log write is not worth dying for.
+    // Whole lines per write keep concurrent writers apart; a failed log write is not worth dying
+    // for.
     while (!text.empty()) {
         ssize_t n = ::write(STDERR_FILENO, text.data(), text.size());
         if (n <= 0) return;

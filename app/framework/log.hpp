@@ -22,7 +22,7 @@ std::optional<LogLevel> parse_log_level(std::string_view name);
 std::string_view to_string(LogLevel level);
 
 class Logger {
-public:
+  public:
     explicit Logger(LogLevel level = LogLevel::info, std::string name = "kiva")
         : level_(level), name_(std::move(name)) {}
     ~Logger() { stop_background(); }
@@ -42,7 +42,7 @@ public:
     /// Writes what is waiting and returns to direct writes.
     void stop_background() const;
 
-private:
+  private:
     void write_out(std::string_view text) const;
 
     LogLevel level_;

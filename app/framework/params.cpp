@@ -23,7 +23,8 @@ bool strings_are_utf8(const rapidjson::Value& v, int depth = 0) {
             if (!strings_are_utf8(item, depth + 1)) return false;
     } else if (v.IsObject()) {
         for (auto it = v.MemberBegin(); it != v.MemberEnd(); ++it)
-            if (!strings_are_utf8(it->name, depth + 1) || !strings_are_utf8(it->value, depth + 1)) return false;
+            if (!strings_are_utf8(it->name, depth + 1) || !strings_are_utf8(it->value, depth + 1))
+                return false;
     }
     return true;
 }
@@ -88,7 +89,8 @@ Json ParamConverter<Json>::convert(const ParamValue& p) {
     // A JSON parameter sent as text (a form field or query string) is parsed.
     rapidjson::Document doc;
     doc.Parse(p.text.data(), p.text.size());  // the text was checked to be UTF-8 when decoded
-    if (doc.HasParseError() || !is_valid_utf8(p.text) || !strings_are_utf8(doc)) bad_parameter(p.name, "valid JSON");
+    if (doc.HasParseError() || !is_valid_utf8(p.text) || !strings_are_utf8(doc))
+        bad_parameter(p.name, "valid JSON");
     return Json(doc);
 }
 
@@ -133,13 +135,13 @@ void Params::load() {
     load_body();
 }
 
-
 void Params::load_body() {
     const std::string& body = request_.body();
     if (body.empty()) return;
     std::string type(request_.content_type().substr(0, request_.content_type().find(';')));
     while (!type.empty() && type.back() == ' ') type.pop_back();
-    std::transform(type.begin(), type.end(), type.begin(), [](unsigned char c) { return std::tolower(c); });
+    std::transform(type.begin(), type.end(), type.begin(),
+                   [](unsigned char c) { return std::tolower(c); });
     bool is_json = type == "application/json" ||
                    (type.size() > 5 && type.compare(type.size() - 5, 5, "+json") == 0);
     if (is_json) {
@@ -149,7 +151,8 @@ void Params::load_body() {
         if (body_json_.HasParseError()) {
             throw HttpError(400, std::string("invalid JSON body: ") +
                                      rapidjson::GetParseError_En(body_json_.GetParseError()) +
-                                     " (at byte " + std::to_string(body_json_.GetErrorOffset()) + ")");
+                                     " (at byte " + std::to_string(body_json_.GetErrorOffset()) +
+                                     ")");
         }
         if (!body_json_.IsObject()) throw HttpError(400, "JSON body must be an object");
         if (!strings_are_utf8(body_json_)) throw HttpError(400, "JSON body is not valid UTF-8");

@@ -21,7 +21,7 @@ namespace kiva {
 
 /// A JSON value owned by the handler that receives it (type of JSON parameters).
 class Json {
-public:
+  public:
     Json() = default;
     explicit Json(const rapidjson::Value& value) { doc_.CopyFrom(value, doc_.GetAllocator()); }
     Json(const Json& other) { doc_.CopyFrom(other.doc_, doc_.GetAllocator()); }
@@ -34,7 +34,7 @@ public:
     const rapidjson::Value* operator->() const { return &doc_; }
     friend void write(js::Writer& w, const Json& j) { j.doc_.Accept(w); }
 
-private:
+  private:
     rapidjson::Document doc_;
 };
 
@@ -51,18 +51,36 @@ template <typename T>
 struct ParamConverter {
     static T convert(const ParamValue& p) { return T::from_param(p); }
 };
-template <> struct ParamConverter<std::string> { static std::string convert(const ParamValue&); };
-template <> struct ParamConverter<int64_t> { static int64_t convert(const ParamValue&); };
-template <> struct ParamConverter<int> { static int convert(const ParamValue&); };
-template <> struct ParamConverter<double> { static double convert(const ParamValue&); };
-template <> struct ParamConverter<bool> { static bool convert(const ParamValue&); };
-template <> struct ParamConverter<Json> { static Json convert(const ParamValue&); };
+template <>
+struct ParamConverter<std::string> {
+    static std::string convert(const ParamValue&);
+};
+template <>
+struct ParamConverter<int64_t> {
+    static int64_t convert(const ParamValue&);
+};
+template <>
+struct ParamConverter<int> {
+    static int convert(const ParamValue&);
+};
+template <>
+struct ParamConverter<double> {
+    static double convert(const ParamValue&);
+};
+template <>
+struct ParamConverter<bool> {
+    static bool convert(const ParamValue&);
+};
+template <>
+struct ParamConverter<Json> {
+    static Json convert(const ParamValue&);
+};
 
 /// 400 `parameter "name" must be <what>`.
 [[noreturn]] void bad_parameter(std::string_view name, std::string_view what);
 
 class Params {
-public:
+  public:
     using Captures = std::vector<std::pair<std::string_view, std::string_view>>;
 
     /// Path captures are known at once; the query string and body are decoded on first use.
@@ -100,7 +118,7 @@ public:
     /// Decodes the query string and body now (400/415 on bad input).
     void load();
 
-private:
+  private:
     static bool is_null(const ParamValue& p) { return p.json && p.json->IsNull(); }
     void add(std::string name, std::string text, const rapidjson::Value* json = nullptr);
     void load_body();

@@ -11,7 +11,7 @@
 namespace kiva {
 
 class Request {
-public:
+  public:
     /// CGI variables (REQUEST_METHOD, PATH_INFO, HTTP_AUTHORIZATION...), by view:
     /// whoever fills the request keeps the storage alive while it is handled.
     using Env = std::vector<std::pair<std::string_view, std::string_view>>;
@@ -35,7 +35,7 @@ public:
     const std::string& body() const { return body_; }
     const Env& env() const { return env_; }
 
-private:
+  private:
     Env env_;
     std::string body_;
     std::string_view method_, path_, query_, content_type_;

@@ -36,13 +36,19 @@ PathPattern::PathPattern(std::string_view pattern) : text_(pattern) {
             std::string_view inner = seg.substr(1, seg.size() - 2);
             auto colon = inner.find(':');
             std::string_view name = inner.substr(0, colon);
-            std::string_view type = colon == std::string_view::npos ? "str" : inner.substr(colon + 1);
+            std::string_view type =
+                colon == std::string_view::npos ? "str" : inner.substr(colon + 1);
             if (name.empty()) fail("capture without a name");
-            if (type == "str" || type == "string") s.kind = PathSegment::Kind::str;
-            else if (type == "int") s.kind = PathSegment::Kind::integer;
-            else if (type == "float") s.kind = PathSegment::Kind::number;
-            else if (type == "path") s.kind = PathSegment::Kind::path;
-            else fail("unknown type \"" + std::string(type) + "\" (str, int, float, path)");
+            if (type == "str" || type == "string")
+                s.kind = PathSegment::Kind::str;
+            else if (type == "int")
+                s.kind = PathSegment::Kind::integer;
+            else if (type == "float")
+                s.kind = PathSegment::Kind::number;
+            else if (type == "path")
+                s.kind = PathSegment::Kind::path;
+            else
+                fail("unknown type \"" + std::string(type) + "\" (str, int, float, path)");
             for (const auto& n : names)
                 if (n == name) fail("duplicate name \"" + std::string(name) + "\"");
             names.emplace_back(name);
@@ -63,7 +69,9 @@ std::string PathPattern::shape() const {
     static const char* const kinds[] = {"", "<str>", "<int>", "<float>", "<path>"};
     std::string out;
     for (const auto& s : segments_)
-        out += "/" + (s.kind == PathSegment::Kind::literal ? s.text : std::string(kinds[static_cast<int>(s.kind)]));
+        out += "/" + (s.kind == PathSegment::Kind::literal
+                          ? s.text
+                          : std::string(kinds[static_cast<int>(s.kind)]));
     return out.empty() ? "/" : out;
 }
 
@@ -74,8 +82,9 @@ std::vector<std::string> PathPattern::names() const {
     return out;
 }
 
-bool PathPattern::match(std::string_view path,
-                        std::vector<std::pair<std::string_view, std::string_view>>& captures) const {
+bool PathPattern::match(
+    std::string_view path,
+    std::vector<std::pair<std::string_view, std::string_view>>& captures) const {
     if (path.empty() || path.front() != '/') return false;
     std::string_view rest = path.substr(1);
     if (segments_.empty()) return rest.empty();
@@ -111,7 +120,8 @@ bool PathPattern::match(std::string_view path,
                 captures.emplace_back(s.text, seg);
                 break;
             }
-            case PathSegment::Kind::path: break;  // handled above
+            case PathSegment::Kind::path:
+                break;  // handled above
         }
         if (!last_in_path) rest = rest.substr(slash + 1);
     }

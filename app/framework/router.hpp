@@ -24,7 +24,7 @@ struct PathSegment {
 /// A parsed pattern. Types: str (default, one non-empty segment), int (64-bit signed),
 /// float, path (the rest of the path, last segment only).
 class PathPattern {
-public:
+  public:
     /// Throws std::invalid_argument on a malformed pattern (unknown type, duplicate name...).
     explicit PathPattern(std::string_view pattern);
 
@@ -39,7 +39,7 @@ public:
     /// The capture names, in order.
     std::vector<std::string> names() const;
 
-private:
+  private:
     std::string text_;
     std::vector<PathSegment> segments_;
 };
@@ -52,7 +52,7 @@ bool parse_double(std::string_view text, double& out);
 /// Route table, generic in what a route carries (the application stores handlers in it).
 template <typename RouteData>
 class Router {
-public:
+  public:
     using Captures = std::vector<std::pair<std::string_view, std::string_view>>;
 
     struct Entry {
@@ -73,7 +73,8 @@ public:
         PathPattern parsed(pattern);
         for (const auto& e : entries_)
             if (e.method == method && e.pattern.shape() == parsed.shape())
-                throw std::invalid_argument("route declared twice: " + method + " " + parsed.text());
+                throw std::invalid_argument("route declared twice: " + method + " " +
+                                            parsed.text());
         entries_.push_back(Entry{std::move(method), std::move(parsed), std::move(data)});
     }
 
@@ -106,7 +107,7 @@ public:
 
     const std::vector<Entry>& entries() const { return entries_; }
 
-private:
+  private:
     std::vector<Entry> entries_;
 };
 

@@ -35,7 +35,9 @@ struct Param {
     using type = T;
     std::string name;
     std::optional<T> fallback;
-    T extract(Context& c) const { return fallback ? c.params.get_or<T>(name, *fallback) : c.params.get<T>(name); }
+    T extract(Context& c) const {
+        return fallback ? c.params.get_or<T>(name, *fallback) : c.params.get<T>(name);
+    }
     void names(std::vector<std::string>& out) const { out.push_back(name); }
 };
 
@@ -56,12 +58,20 @@ struct CurrentUserParam {
 };
 
 template <typename T>
-Param<T> param(std::string name) { return Param<T>{std::move(name), std::nullopt}; }
+Param<T> param(std::string name) {
+    return Param<T>{std::move(name), std::nullopt};
+}
 template <typename T>
-Param<T> param(std::string name, T fallback) { return Param<T>{std::move(name), std::move(fallback)}; }
+Param<T> param(std::string name, T fallback) {
+    return Param<T>{std::move(name), std::move(fallback)};
+}
 template <typename T>
-MaybeParam<T> maybe(std::string name) { return MaybeParam<T>{std::move(name)}; }
-inline CurrentUserParam current_user() { return {}; }
+MaybeParam<T> maybe(std::string name) {
+    return MaybeParam<T>{std::move(name)};
+}
+inline CurrentUserParam current_user() {
+    return {};
+}
 
 /// Runs a route: extracts its parameters, calls `gate` (object permissions), then the handler.
 using Invoker = std::function<Response(Context&, const std::function<void()>& gate)>;
@@ -76,14 +86,15 @@ struct RouteData {
 using RouteTable = Router<RouteData>;
 
 class Routes {
-public:
+  public:
     Routes(RouteTable& table, std::string prefix) : table_(&table), prefix_(std::move(prefix)) {}
 
     /// Routes under prefix + sub ("/cmp"), as a Flask blueprint mounted with url_prefix.
     Routes group(std::string_view sub) const { return Routes(*table_, prefix_ + std::string(sub)); }
 
     template <typename H, typename... P>
-    Routes& route(std::vector<std::string> methods, std::string_view path, Authorize a, H handler, P... params) {
+    Routes& route(std::vector<std::string> methods, std::string_view path, Authorize a, H handler,
+                  P... params) {
         RouteData data{std::move(a), make_invoker(std::move(handler), params...), {}};
         (params.names(data.params), ...);
         std::string full = prefix_ + std::string(path);
@@ -96,37 +107,54 @@ public:
     }
 
     template <typename H, typename... P>
-    Routes& get(std::string_view path, Authorize a, H h, P... p) { return route({"GET"}, path, std::move(a), std::move(h), p...); }
+    Routes& get(std::string_view path, Authorize a, H h, P... p) {
+        return route({"GET"}, path, std::move(a), std::move(h), p...);
+    }
     template <typename H, typename... P>
-    Routes& post(std::string_view path, Authorize a, H h, P... p) { return route({"POST"}, path, std::move(a), std::move(h), p...); }
+    Routes& post(std::string_view path, Authorize a, H h, P... p) {
+        return route({"POST"}, path, std::move(a), std::move(h), p...);
+    }
     template <typename H, typename... P>
-    Routes& put(std::string_view path, Authorize a, H h, P... p) { return route({"PUT"}, path, std::move(a), std::move(h), p...); }
+    Routes& put(std::string_view path, Authorize a, H h, P... p) {
+        return route({"PUT"}, path, std::move(a), std::move(h), p...);
+    }
     template <typename H, typename... P>
-    Routes& patch(std::string_view path, Authorize a, H h, P... p) { return route({"PATCH"}, path, std::move(a), std::move(h), p...); }
+    Routes& patch(std::string_view path, Authorize a, H h, P... p) {
+        return route({"PATCH"}, path, std::move(a), std::move(h), p...);
+    }
     template <typename H, typename... P>
-    Routes& del(std::string_view path, Authorize a, H h, P... p) { return route({"DELETE"}, path, std::move(a), std::move(h), p...); }
+    Routes& del(std::string_view path, Authorize a, H h, P... p) {
+        return route({"DELETE"}, path, std::move(a), std::move(h), p...);
+    }
 
     /// A route that declares no authorization is closed: 403 for everyone.
     template <typename H, typename... P>
-        requires(!std::is_convertible_v<H, Authorize>)
-    Routes& get(std::string_view path, H h, P... p) { return get(path, Authorize{}, std::move(h), p...); }
+    requires(!std::is_convertible_v<H, Authorize>) Routes& get(std::string_view path, H h, P... p) {
+        return get(path, Authorize{}, std::move(h), p...);
+    }
     template <typename H, typename... P>
-        requires(!std::is_convertible_v<H, Authorize>)
-    Routes& post(std::string_view path, H h, P... p) { return post(path, Authorize{}, std::move(h), p...); }
+    requires(!std::is_convertible_v<H, Authorize>) Routes& post(std::string_view path, H h,
+                                                                P... p) {
+        return post(path, Authorize{}, std::move(h), p...);
+    }
     template <typename H, typename... P>
-        requires(!std::is_convertible_v<H, Authorize>)
-    Routes& del(std::string_view path, H h, P... p) { return del(path, Authorize{}, std::move(h), p...); }
+    requires(!std::is_convertible_v<H, Authorize>) Routes& del(std::string_view path, H h, P... p) {
+        return del(path, Authorize{}, std::move(h), p...);
+    }
 
-private:
+  private:
     template <typename H, typename... P>
     static Invoker make_invoker(H handler, P... specs) {
         static_assert(std::is_invocable_r_v<Response, H&, Context&, typename P::type...>,
                       "a handler is Response(Context&, T...) with its parameters' types in order");
-        return [handler = std::move(handler), specs...](Context& c, const std::function<void()>& gate) {
-            // Braced initialization converts parameters left to right: the first problem is reported.
+        return [handler = std::move(handler), specs...](Context& c,
+                                                        const std::function<void()>& gate) {
+            // Braced initialization converts parameters left to right: the first problem is
+            // reported.
             std::tuple<typename P::type...> args{specs.extract(c)...};
             gate();
-            return std::apply([&](auto&... a) -> Response { return handler(c, std::move(a)...); }, args);
+            return std::apply([&](auto&... a) -> Response { return handler(c, std::move(a)...); },
+                              args);
         };
     }
 

@@ -21,18 +21,22 @@ std::string read_secret(const Config& config, const Logger& log) {
         std::stringstream text;
         text << in.rdbuf();
         secret = text.str();
-        while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
+        while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r'))
+            secret.pop_back();
     } else if (!config.token_secret_env.empty()) {
         const char* value = std::getenv(config.token_secret_env.c_str());
-        if (!value) throw std::runtime_error("environment variable " + config.token_secret_env +
-                                             " (token_secret_env) is not set");
+        if (!value)
+            throw std::runtime_error("environment variable " + config.token_secret_env +
+                                     " (token_secret_env) is not set");
         secret = value;
     }
     if (secret.empty()) {
         if (!config.test_mode)
-            throw std::runtime_error("no token secret: set token_secret_file or token_secret_env "
-                                     "(or test_mode = true for tests only)");
-        log.warning("test mode: using a random token secret, tokens are valid in this process only");
+            throw std::runtime_error(
+                "no token secret: set token_secret_file or token_secret_env "
+                "(or test_mode = true for tests only)");
+        log.warning(
+            "test mode: using a random token secret, tokens are valid in this process only");
         return auth::to_hex(auth::random_bytes(32));
     }
     if (secret.size() < 16)

@@ -19,7 +19,7 @@
 namespace kiva {
 
 class Security {
-public:
+  public:
     /// Reads the token secret (file or environment variable named by the configuration).
     /// Throws std::runtime_error when there is none outside test mode, or when it is too short.
     Security(const Config& config, const Logger& log);
@@ -40,7 +40,7 @@ public:
     /// `Basic realm="app", Bearer realm="app"` for the challengeable schemes among these.
     std::string challenge(const std::vector<AuthScheme>& schemes) const;
 
-private:
+  private:
     std::string realm_;
     std::vector<AuthScheme> default_schemes_;
     int password_cost_;

@@ -1,21 +1,21 @@
 #include "framework/server.hpp"
 
+#include <arpa/inet.h>
 #include <fcgiapp.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/prctl.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstddef>
 #include <chrono>
+#include <cstddef>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -60,14 +60,14 @@ bool send_wake(int listen_fd) {
     if (connect(fd, reinterpret_cast<sockaddr*>(&address), length) == 0 || errno == EINPROGRESS) {
         // BEGIN_REQUEST (responder), PARAMS {KIVA_WAKE=1}, empty PARAMS, empty STDIN.
         static const unsigned char request[] = {
-            1, 1, 0, 1, 0, 8, 0, 0,   0, 1, 0, 0, 0, 0, 0, 0,
-            1, 4, 0, 1, 0, 12, 4, 0,  9, 1, 'K', 'I', 'V', 'A', '_', 'W', 'A', 'K', 'E', '1', 0, 0, 0, 0,
-            1, 4, 0, 1, 0, 0, 0, 0,
-            1, 5, 0, 1, 0, 0, 0, 0,
+            1, 1, 0,  1, 0, 8, 0, 0,   0,   1,   0,   0,   0,   0,   0,   0,   1,   4, 0,
+            1, 0, 12, 4, 0, 9, 1, 'K', 'I', 'V', 'A', '_', 'W', 'A', 'K', 'E', '1', 0, 0,
+            0, 0, 1,  4, 0, 1, 0, 0,   0,   0,   1,   5,   0,   1,   0,   0,   0,   0,
         };
         pollfd p{fd, POLLOUT, 0};
         if (poll(&p, 1, 100) == 1 && (p.revents & POLLOUT))
-            sent = send(fd, request, sizeof request, MSG_NOSIGNAL) == static_cast<ssize_t>(sizeof request);
+            sent = send(fd, request, sizeof request, MSG_NOSIGNAL) ==
+                   static_cast<ssize_t>(sizeof request);
     }
     close(fd);
     return sent;
@@ -91,7 +91,11 @@ void add_header(std::string& out, std::string_view name, std::string_view value)
 void write_response(FCGX_Stream* out, const Response& r) {
     std::string head;
     head.reserve(128);
-    head.append("Status: ").append(std::to_string(r.status)).append(" ").append(status_reason(r.status)).append("\r\n");
+    head.append("Status: ")
+        .append(std::to_string(r.status))
+        .append(" ")
+        .append(status_reason(r.status))
+        .append("\r\n");
     if (r.status != 204 && r.status != 304) {
         add_header(head, "Content-Type", r.content_type);
         // A streamed body has no length known in advance: the front end chunks it.
@@ -164,7 +168,8 @@ struct Server::Worker {
     std::atomic<State> state{State::starting};
 };
 
-Server::Server(const Config& config, const App& app, const db::QueryFile& queries, const Logger& log)
+Server::Server(const Config& config, const App& app, const db::QueryFile& queries,
+               const Logger& log)
     : config_(config), app_(app), queries_(queries), log_(log) {}
 
 int Server::open_listener() const {
@@ -178,9 +183,11 @@ int Server::open_listener() const {
             if (lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) unlink(path.c_str());
         }
         int fd = FCGX_OpenSocket(path.c_str(), 1024);
-        if (fd < 0) throw std::runtime_error("cannot listen on " + where + ": " + std::strerror(errno));
+        if (fd < 0)
+            throw std::runtime_error("cannot listen on " + where + ": " + std::strerror(errno));
         if (unix_socket && chmod(path.c_str(), static_cast<mode_t>(config_.socket_mode)) != 0)
-            throw std::runtime_error("cannot set the mode of " + path + ": " + std::strerror(errno));
+            throw std::runtime_error("cannot set the mode of " + path + ": " +
+                                     std::strerror(errno));
         log_.info("listening on " + where);
         return fd;
     }
@@ -213,7 +220,8 @@ void Server::serve_forever(Worker& worker) {
         if (rc < 0) {
             if (stopping_) break;
             if (rc == -EINTR) continue;
-            log_.error("FastCGI accept failed: " + std::string(std::strerror(-rc)) + ", thread stops");
+            log_.error("FastCGI accept failed: " + std::string(std::strerror(-rc)) +
+                       ", thread stops");
             break;
         }
         if (FCGX_GetParam(wake_param, fcgi.envp)) {
@@ -228,7 +236,8 @@ void Server::serve_forever(Worker& worker) {
         for (char** p = fcgi.envp; *p; ++p) {
             std::string_view kv(*p);
             auto eq = kv.find('=');
-            env.emplace_back(kv.substr(0, eq), eq == std::string_view::npos ? "" : kv.substr(eq + 1));
+            env.emplace_back(kv.substr(0, eq),
+                             eq == std::string_view::npos ? "" : kv.substr(eq + 1));
         }
         Request request(std::move(env));
         Outcome outcome;
@@ -237,8 +246,9 @@ void Server::serve_forever(Worker& worker) {
         if (status == 400) {
             outcome.response = error_response(400, "invalid Content-Length");
         } else if (status == 413) {
-            outcome.response = error_response(
-                413, "request body too large (limit " + std::to_string(config_.body_limit) + " bytes)");
+            outcome.response =
+                error_response(413, "request body too large (limit " +
+                                        std::to_string(config_.body_limit) + " bytes)");
         } else {
             request.reset(request.env(), std::move(body));
             outcome = app_.handle(request, db);
@@ -249,12 +259,17 @@ void Server::serve_forever(Worker& worker) {
             // Built before FCGX_Finish_r, which frees the environment the request points into.
             // The query string is not logged: it may carry credentials (USER/PASS).
             auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
-                              std::chrono::steady_clock::now() - start).count();
+                              std::chrono::steady_clock::now() - start)
+                              .count();
             char duration[32];
-            std::snprintf(duration, sizeof duration, "%.3fms", static_cast<double>(micros) / 1000.0);
+            std::snprintf(duration, sizeof duration, "%.3fms",
+                          static_cast<double>(micros) / 1000.0);
             line = outcome.user ? *outcome.user : "-";
             line.append(" ").append(request.method()).append(" ").append(request.path());
-            line.append(" ").append(std::to_string(outcome.response.status)).append(" ").append(duration);
+            line.append(" ")
+                .append(std::to_string(outcome.response.status))
+                .append(" ")
+                .append(duration);
         }
         FCGX_Finish_r(&fcgi);
         if (!line.empty()) log_.info(line);
@@ -279,7 +294,7 @@ int Server::run() {
     wake.sa_flags = 0;  // no SA_RESTART: interrupted calls return EINTR
     sigaction(SIGUSR1, &wake, nullptr);
     sigaction(SIGCHLD, &wake, nullptr);  // not ignored, so that it stays pending for sigwait
-    signal(SIGPIPE, SIG_IGN);  // a client gone away is an error code, not a death
+    signal(SIGPIPE, SIG_IGN);            // a client gone away is an error code, not a death
 
     return config_.processes > 1 ? supervise() : serve_threads();
 }
@@ -309,7 +324,8 @@ int Server::serve_threads() {
     log_.info(config_.app_name + " serving with " + std::to_string(config_.threads) + " threads");
 
     int signal_number = wait_for_stop_signal();
-    log_.info(std::string("stopping on ") + strsignal(signal_number) + ": finishing requests in flight");
+    log_.info(std::string("stopping on ") + strsignal(signal_number) +
+              ": finishing requests in flight");
     stopping_ = true;
     auto deadline = std::chrono::steady_clock::now() + config_.stop_timeout;
     bool can_wake = true;
@@ -378,16 +394,19 @@ int Server::supervise() {
             if (it == children.end()) continue;
             bool quick = std::chrono::steady_clock::now() - it->second < std::chrono::seconds(1);
             children.erase(it);
-            std::string how = WIFSIGNALED(status) ? std::string("killed by ") + strsignal(WTERMSIG(status))
-                                                  : "exited with status " + std::to_string(WEXITSTATUS(status));
+            std::string how = WIFSIGNALED(status)
+                                  ? std::string("killed by ") + strsignal(WTERMSIG(status))
+                                  : "exited with status " + std::to_string(WEXITSTATUS(status));
             log_.error("worker process " + std::to_string(pid) + " " + how + ", starting another");
             if (quick) std::this_thread::sleep_for(std::chrono::seconds(1));  // no fork storm
             spawn();
         }
     }
-    log_.info(std::string("stopping on ") + strsignal(signal_number) + ": stopping worker processes");
+    log_.info(std::string("stopping on ") + strsignal(signal_number) +
+              ": stopping worker processes");
     for (auto& [pid, started] : children) kill(pid, SIGTERM);
-    auto deadline = std::chrono::steady_clock::now() + config_.stop_timeout + std::chrono::seconds(5);
+    auto deadline =
+        std::chrono::steady_clock::now() + config_.stop_timeout + std::chrono::seconds(5);
     while (!children.empty()) {
         int status = 0;
         pid_t pid = waitpid(-1, &status, WNOHANG);

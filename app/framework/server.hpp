@@ -20,13 +20,13 @@
 namespace kiva {
 
 class Server {
-public:
+  public:
     Server(const Config& config, const App& app, const db::QueryFile& queries, const Logger& log);
 
     /// Serves until a stop signal; returns the process exit status.
     int run();
 
-private:
+  private:
     struct Worker;
     int open_listener() const;
     /// The threads of one process, until a stop signal.

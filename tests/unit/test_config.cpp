@@ -44,7 +44,8 @@ BOOST_AUTO_TEST_CASE(defaults) {
 }
 
 BOOST_AUTO_TEST_CASE(end_of_line_comments) {
-    Config c = parse_config("threads = 8 # eight\napp_name = \"a # b\" # quoted\nrealm = x#y\n", "f.conf");
+    Config c =
+        parse_config("threads = 8 # eight\napp_name = \"a # b\" # quoted\nrealm = x#y\n", "f.conf");
     BOOST_TEST(c.threads == 8);
     BOOST_TEST(c.app_name == "a # b");
     BOOST_TEST(c.realm == "x#y");  // no space before '#': part of the value

@@ -197,8 +197,10 @@ BOOST_AUTO_TEST_CASE(escape_strings_and_plain_reads) {
     BOOST_TEST(!kiva::db::is_plain_read("WITH d AS (DELETE FROM t RETURNING *) SELECT * FROM d"));
     BOOST_TEST(!kiva::db::is_plain_read("SELECT nextval('s')"));
     BOOST_TEST(!kiva::db::is_plain_read("SELECT * INTO t2 FROM t"));
-    auto file = QueryFile::parse("-- name: f\n-- kiva: transaction\nSELECT writes_things()\n"
-                                 "-- name: g\nSELECT 1\n", "f.sql");
+    auto file = QueryFile::parse(
+        "-- name: f\n-- kiva: transaction\nSELECT writes_things()\n"
+        "-- name: g\nSELECT 1\n",
+        "f.sql");
     BOOST_TEST(!file.find("f")->plain_read);
     BOOST_TEST(file.find("g")->plain_read);
 }

@@ -4,8 +4,8 @@
 
 #include <cstdio>
 #include <memory>
-#include <utility>
 #include <stdexcept>
+#include <utility>
 
 namespace kiva::db {
 
@@ -37,9 +37,14 @@ Arg::Arg(std::string_view name, double d) : name_(name) {
 
 Database::Database(const QueryFile& queries, std::string conninfo, std::string app_name,
                    const Logger& log)
-    : queries_(queries), conninfo_(std::move(conninfo)), app_name_(std::move(app_name)), log_(log) {}
+    : queries_(queries),
+      conninfo_(std::move(conninfo)),
+      app_name_(std::move(app_name)),
+      log_(log) {}
 
-Database::~Database() { drop(); }
+Database::~Database() {
+    drop();
+}
 
 void Database::drop() {
     if (conn_) PQfinish(conn_);
@@ -113,7 +118,9 @@ void Database::open() {
     }
 }
 
-void Database::set_login(std::string_view login) { pending_login_ = std::string(login); }
+void Database::set_login(std::string_view login) {
+    pending_login_ = std::string(login);
+}
 
 ResultHandle Database::send(const Query& query, const std::vector<const char*>& values) {
     const std::string& statement = query.name;
@@ -121,11 +128,13 @@ ResultHandle Database::send(const Query& query, const std::vector<const char*>& 
     // Plain reads before the first write run on their own (one round trip): at READ COMMITTED
     // each statement takes its own snapshot anyway, and nothing they do needs rolling back.
     if (!in_transaction_ && query.plain_read)
-        return ResultHandle(PQexecPrepared(conn_, statement.c_str(), n, values.data(), nullptr, nullptr, 0));
+        return ResultHandle(
+            PQexecPrepared(conn_, statement.c_str(), n, values.data(), nullptr, nullptr, 0));
     bool begin = !in_transaction_;
     bool login = pending_login_.has_value() && !unprepared_.count(set_login_statement);
     if (!begin && !login)
-        return ResultHandle(PQexecPrepared(conn_, statement.c_str(), n, values.data(), nullptr, nullptr, 0));
+        return ResultHandle(
+            PQexecPrepared(conn_, statement.c_str(), n, values.data(), nullptr, nullptr, 0));
 
     // BEGIN, the audit login and the query in one round trip.
     if (!PQenterPipelineMode(conn_)) return nullptr;
@@ -135,7 +144,8 @@ ResultHandle Database::send(const Query& query, const std::vector<const char*>& 
         const char* v = pending_login_->c_str();
         sent = PQsendQueryPrepared(conn_, set_login_statement, 1, &v, nullptr, nullptr, 0);
     }
-    sent = sent && PQsendQueryPrepared(conn_, statement.c_str(), n, values.data(), nullptr, nullptr, 0);
+    sent = sent &&
+           PQsendQueryPrepared(conn_, statement.c_str(), n, values.data(), nullptr, nullptr, 0);
     sent = sent && PQpipelineSync(conn_);
     std::vector<ResultHandle> results;
     int nulls = 0;
@@ -168,22 +178,32 @@ void Database::fail(pg_result* raw, const Query& query) {
     std::string detail = field(raw, PG_DIAG_MESSAGE_DETAIL);
     if (primary.empty()) primary = trimmed(PQresultErrorMessage(raw));
     if (primary.empty()) primary = PQresStatus(PQresultStatus(raw));
-    std::string message = "query " + query.name + " (" + query.origin + ") failed: [" +
-                          sqlstate + "] " + primary + (detail.empty() ? "" : " " + detail);
+    std::string message = "query " + query.name + " (" + query.origin + ") failed: [" + sqlstate +
+                          "] " + primary + (detail.empty() ? "" : " " + detail);
     std::string client;
     switch (http_status_for_sqlstate(sqlstate)) {
-        case 409: client = "conflict: " + (detail.empty() ? primary : detail); break;
-        case 400: client = "invalid data: " + primary + (detail.empty() ? "" : " " + detail); break;
-        case 503: client = "database busy, please retry"; break;
-        default: client = "internal error"; break;
+        case 409:
+            client = "conflict: " + (detail.empty() ? primary : detail);
+            break;
+        case 400:
+            client = "invalid data: " + primary + (detail.empty() ? "" : " " + detail);
+            break;
+        case 503:
+            client = "database busy, please retry";
+            break;
+        default:
+            client = "internal error";
+            break;
     }
     throw DbError(sqlstate, message, client);
 }
 
 ResultHandle Database::execute(const Query& query, const std::vector<const char*>& values) {
     if (auto it = unprepared_.find(query.name); it != unprepared_.end())
-        throw DbError("XX000", "query " + query.name + " (" + query.origin + ") was not prepared: " + it->second,
-                      "internal error");
+        throw DbError(
+            "XX000",
+            "query " + query.name + " (" + query.origin + ") was not prepared: " + it->second,
+            "internal error");
     if (lost_) throw DbUnavailable("the database connection was lost earlier in this request");
     bool first = !in_transaction_;
     for (int attempt = 0;; ++attempt) {
@@ -210,21 +230,24 @@ ResultHandle Database::execute(const Query& query, const std::vector<const char*
 const Query& Database::prepare_call(std::string_view name, QueryKind expected, Args args,
                                     std::vector<const char*>& values) const {
     const Query* found = queries_.find(name);
-    if (!found) throw std::logic_error("no query named " + std::string(name) + " in the queries file");
+    if (!found)
+        throw std::logic_error("no query named " + std::string(name) + " in the queries file");
     const Query& query = *found;
     if (streaming_)
-        throw std::logic_error("query " + query.name + " called while a row stream is being read: "
+        throw std::logic_error("query " + query.name +
+                               " called while a row stream is being read: "
                                "stream() must be a request's last query");
     if (query.kind != expected)
-        throw std::logic_error("query " + query.name + " (" + query.origin + ") is declared with suffix \"" +
-                               std::string(suffix(query.kind)) + "\" but was called as if it had \"" +
-                               std::string(suffix(expected)) + "\"");
+        throw std::logic_error("query " + query.name + " (" + query.origin +
+                               ") is declared with suffix \"" + std::string(suffix(query.kind)) +
+                               "\" but was called as if it had \"" + std::string(suffix(expected)) +
+                               "\"");
     for (const auto& arg : args) {
         bool known = false;
         for (const auto& p : query.params) known = known || p == arg.name();
         if (!known)
-            throw std::logic_error("query " + query.name + " (" + query.origin + ") has no parameter :" +
-                                   std::string(arg.name()));
+            throw std::logic_error("query " + query.name + " (" + query.origin +
+                                   ") has no parameter :" + std::string(arg.name()));
     }
     values.clear();
     values.reserve(query.params.size());
@@ -233,7 +256,8 @@ const Query& Database::prepare_call(std::string_view name, QueryKind expected, A
         for (const auto& arg : args)
             if (arg.name() == p) found_arg = &arg;
         if (!found_arg)
-            throw std::logic_error("query " + query.name + " (" + query.origin + ") needs argument :" + p);
+            throw std::logic_error("query " + query.name + " (" + query.origin +
+                                   ") needs argument :" + p);
         values.push_back(found_arg->value() ? found_arg->value()->c_str() : nullptr);
     }
     return query;
@@ -245,7 +269,9 @@ ResultHandle Database::run(std::string_view name, QueryKind expected, Args args)
     return execute(query, values);
 }
 
-Rows Database::rows(std::string_view name, Args args) { return Rows(run(name, QueryKind::rows, args)); }
+Rows Database::rows(std::string_view name, Args args) {
+    return Rows(run(name, QueryKind::rows, args));
+}
 
 std::optional<Row> Database::row(std::string_view name, Args args) {
     ResultHandle r = run(name, QueryKind::row, args);
@@ -253,7 +279,9 @@ std::optional<Row> Database::row(std::string_view name, Args args) {
     return Row(std::move(r));
 }
 
-Value Database::value(std::string_view name, Args args) { return Value(run(name, QueryKind::value, args)); }
+Value Database::value(std::string_view name, Args args) {
+    return Value(run(name, QueryKind::value, args));
+}
 
 int64_t Database::exec(std::string_view name, Args args) {
     ResultHandle r = run(name, QueryKind::count, args);
@@ -296,7 +324,9 @@ RowStream Database::stream(std::string_view name, Args args) {
 }
 
 RowStream::RowStream(RowStream&& other) noexcept
-    : db_(std::exchange(other.db_, nullptr)), pending_(std::move(other.pending_)), rows_(std::move(other.rows_)) {}
+    : db_(std::exchange(other.db_, nullptr)),
+      pending_(std::move(other.pending_)),
+      rows_(std::move(other.rows_)) {}
 
 RowStream::~RowStream() {
     if (!db_) return;
@@ -384,7 +414,9 @@ Response json(db::RowStream rows, int status) {
     r.status = status;
     // std::function needs a copyable target: the stream is shared with the one call.
     auto shared = std::make_shared<db::RowStream>(std::move(rows));
-    r.stream = [shared](const std::function<void(std::string_view)>& send) { shared->write_json(send); };
+    r.stream = [shared](const std::function<void(std::string_view)>& send) {
+        shared->write_json(send);
+    };
     return r;
 }
 

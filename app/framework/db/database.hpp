@@ -28,10 +28,10 @@ namespace kiva::db {
 
 /// A named argument: `{"sid", 42}`, `{"filter", text}`, `{"owner", nullptr}`.
 class Arg {
-public:
+  public:
     template <typename T>
-        requires(std::is_integral_v<T> && !std::is_same_v<T, bool>)
-    Arg(std::string_view name, T n) : name_(name), value_(std::to_string(n)) {}
+    requires(std::is_integral_v<T> && !std::is_same_v<T, bool>) Arg(std::string_view name, T n)
+        : name_(name), value_(std::to_string(n)) {}
     Arg(std::string_view name, bool b) : name_(name), value_(b ? "true" : "false") {}
     Arg(std::string_view name, double d);
     Arg(std::string_view name, std::string_view s) : name_(name), value_(std::string(s)) {}
@@ -47,7 +47,7 @@ public:
     /// The text sent to the server; nullopt is SQL NULL.
     const std::optional<std::string>& value() const { return value_; }
 
-private:
+  private:
     std::string_view name_;
     std::optional<std::string> value_;
 };
@@ -61,7 +61,7 @@ class Database;
 /// streamed from the server in single-row mode; otherwise the rows are read first.
 /// It must be the request's last query. Rows not consumed are drained when it is destroyed.
 class RowStream {
-public:
+  public:
     RowStream(RowStream&& other) noexcept;
     RowStream& operator=(RowStream&&) = delete;
     ~RowStream();
@@ -70,7 +70,7 @@ public:
     /// are ready (and once at the end). A failure midway ends the list early (logged).
     void write_json(const std::function<void(std::string_view)>& flush, std::size_t chunk = 16384);
 
-private:
+  private:
     friend class Database;
     RowStream(Database& db, ResultHandle first) : db_(&db), pending_(std::move(first)) {}
     explicit RowStream(Rows rows) : rows_(std::move(rows)) {}
@@ -81,9 +81,10 @@ private:
 };
 
 class Database {
-public:
+  public:
     /// Does not connect yet: see connect().
-    Database(const QueryFile& queries, std::string conninfo, std::string app_name, const Logger& log);
+    Database(const QueryFile& queries, std::string conninfo, std::string app_name,
+             const Logger& log);
     ~Database();
     Database(const Database&) = delete;
     Database& operator=(const Database&) = delete;
@@ -111,7 +112,7 @@ public:
     /// fails (503 when the connection was lost during it).
     void finish(bool commit);
 
-private:
+  private:
     friend class RowStream;
     const Query& prepare_call(std::string_view name, QueryKind expected, Args args,
                               std::vector<const char*>& values) const;

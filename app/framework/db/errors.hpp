@@ -16,7 +16,7 @@ int http_status_for_sqlstate(std::string_view sqlstate);
 /// A statement failed. what() holds the server's message (for logs); client_message()
 /// is what may be shown to the client for 4xx statuses.
 class DbError : public std::runtime_error {
-public:
+  public:
     DbError(std::string sqlstate, const std::string& message, std::string client_message)
         : std::runtime_error(message),
           sqlstate_(std::move(sqlstate)),
@@ -25,14 +25,14 @@ public:
     int http_status() const { return http_status_for_sqlstate(sqlstate_); }
     const std::string& client_message() const { return client_message_; }
 
-private:
+  private:
     std::string sqlstate_;
     std::string client_message_;
 };
 
 /// The server cannot be reached, or the connection was lost mid-request (503).
 class DbUnavailable : public DbError {
-public:
+  public:
     explicit DbUnavailable(const std::string& message)
         : DbError("08006", message, "database unavailable") {}
 };

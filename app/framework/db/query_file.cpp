@@ -8,8 +8,12 @@ namespace kiva::db {
 
 namespace {
 
-bool is_ident_start(char c) { return std::isalpha(static_cast<unsigned char>(c)) || c == '_'; }
-bool is_ident_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
+bool is_ident_start(char c) {
+    return std::isalpha(static_cast<unsigned char>(c)) || c == '_';
+}
+bool is_ident_char(char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+}
 
 std::string_view trim(std::string_view s) {
     while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
@@ -31,10 +35,14 @@ bool name_line(std::string_view line, std::string_view& spec) {
 
 std::string_view suffix(QueryKind kind) {
     switch (kind) {
-        case QueryKind::rows: return "";
-        case QueryKind::row: return "^";
-        case QueryKind::value: return "$";
-        case QueryKind::count: return "!";
+        case QueryKind::rows:
+            return "";
+        case QueryKind::row:
+            return "^";
+        case QueryKind::value:
+            return "$";
+        case QueryKind::count:
+            return "!";
     }
     return "?";
 }
@@ -60,7 +68,8 @@ std::size_t skip_literal(std::string_view sql, std::size_t i) {
                 return j + 1;
             }
         }
-        throw std::invalid_argument(c == '\'' ? "unterminated string literal" : "unterminated quoted identifier");
+        throw std::invalid_argument(c == '\'' ? "unterminated string literal"
+                                              : "unterminated quoted identifier");
     }
     if (c == '-' && i + 1 < n && sql[i + 1] == '-') {
         auto nl = sql.find('\n', i);
@@ -87,7 +96,8 @@ std::size_t skip_literal(std::string_view sql, std::size_t i) {
         if (j >= n || sql[j] != '$') return i;
         std::string_view tag = sql.substr(i, j + 1 - i);
         auto end = sql.find(tag, j + 1);
-        if (end == std::string_view::npos) throw std::invalid_argument("unterminated dollar-quoted string");
+        if (end == std::string_view::npos)
+            throw std::invalid_argument("unterminated dollar-quoted string");
         return end + tag.size();
     }
     return i;
@@ -142,7 +152,9 @@ bool is_plain_read(std::string_view sql) {
             i = end;
         } else if (is_ident_start(sql[i])) {
             std::string word;
-            while (i < n && is_ident_char(sql[i])) word.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(sql[i++]))));
+            while (i < n && is_ident_char(sql[i]))
+                word.push_back(
+                    static_cast<char>(std::toupper(static_cast<unsigned char>(sql[i++]))));
             words.push_back(std::move(word));
         } else {
             ++i;
@@ -152,8 +164,8 @@ bool is_plain_read(std::string_view sql) {
     const std::string& first = words.front();
     if (first != "SELECT" && first != "WITH" && first != "VALUES" && first != "TABLE") return false;
     for (const auto& w : words)
-        if (w == "INSERT" || w == "UPDATE" || w == "DELETE" || w == "MERGE" || w == "INTO" || w == "CALL" ||
-            w == "LOCK" || w == "SHARE" || w == "NEXTVAL" || w == "SETVAL")
+        if (w == "INSERT" || w == "UPDATE" || w == "DELETE" || w == "MERGE" || w == "INTO" ||
+            w == "CALL" || w == "LOCK" || w == "SHARE" || w == "NEXTVAL" || w == "SETVAL")
             return false;
     return true;
 }
@@ -211,7 +223,8 @@ QueryFile QueryFile::parse(std::string_view text, const std::string& source) {
             continue;
         }
         if (in_description && trimmed.substr(0, 2) == "--") {  // the query's description
-            if (trimmed.find("kiva: transaction") != std::string_view::npos) pending.back().transaction = true;
+            if (trimmed.find("kiva: transaction") != std::string_view::npos)
+                pending.back().transaction = true;
             continue;
         }
         in_description = false;
@@ -223,7 +236,8 @@ QueryFile QueryFile::parse(std::string_view text, const std::string& source) {
         std::string_view body = trim(p.body);
         while (true) {
             auto last_nl = body.rfind('\n');
-            std::string_view last = trim(last_nl == std::string_view::npos ? body : body.substr(last_nl + 1));
+            std::string_view last =
+                trim(last_nl == std::string_view::npos ? body : body.substr(last_nl + 1));
             if (last.substr(0, 2) != "--" || last_nl == std::string_view::npos) break;
             body = trim(body.substr(0, last_nl));
         }

@@ -38,7 +38,7 @@ struct QueryFileError : std::runtime_error {
 };
 
 class QueryFile {
-public:
+  public:
     QueryFile() = default;
     /// Parses text; `source` names it in errors. Throws QueryFileError.
     static QueryFile parse(std::string_view text, const std::string& source);
@@ -49,7 +49,7 @@ public:
     const Query* find(std::string_view name) const;
     const std::vector<Query>& queries() const { return queries_; }
 
-private:
+  private:
     std::vector<Query> queries_;
     std::unordered_map<std::string, std::size_t> index_;
 };

@@ -11,9 +11,8 @@ namespace kiva::db {
 namespace {
 
 // Type OIDs from pg_type.h (stable across PostgreSQL versions).
-constexpr Oid BOOLOID = 16, INT8OID = 20, INT2OID = 21, INT4OID = 23, OIDOID = 26,
-              FLOAT4OID = 700, FLOAT8OID = 701, NUMERICOID = 1700, JSONOID = 114,
-              JSONBOID = 3802;
+constexpr Oid BOOLOID = 16, INT8OID = 20, INT2OID = 21, INT4OID = 23, OIDOID = 26, FLOAT4OID = 700,
+              FLOAT8OID = 701, NUMERICOID = 1700, JSONOID = 114, JSONBOID = 3802;
 
 enum class JsonKind { string, integer, number, boolean, raw };
 
@@ -22,14 +21,19 @@ JsonKind kind_of(Oid type) {
         case INT2OID:
         case INT4OID:
         case INT8OID:
-        case OIDOID: return JsonKind::integer;
+        case OIDOID:
+            return JsonKind::integer;
         case FLOAT4OID:
         case FLOAT8OID:
-        case NUMERICOID: return JsonKind::number;
-        case BOOLOID: return JsonKind::boolean;
+        case NUMERICOID:
+            return JsonKind::number;
+        case BOOLOID:
+            return JsonKind::boolean;
         case JSONOID:
-        case JSONBOID: return JsonKind::raw;
-        default: return JsonKind::string;
+        case JSONBOID:
+            return JsonKind::raw;
+        default:
+            return JsonKind::string;
     }
 }
 
@@ -53,19 +57,31 @@ void write_cell(js::Writer& w, const PGresult* r, int row, int col, JsonKind kin
                 w.Null();
             return;
         }
-        case JsonKind::boolean: w.Bool(text[0] == 't'); return;
-        case JsonKind::raw: w.RawValue(text, len, rapidjson::kObjectType); return;
-        case JsonKind::string: w.String(text, static_cast<rapidjson::SizeType>(len)); return;
+        case JsonKind::boolean:
+            w.Bool(text[0] == 't');
+            return;
+        case JsonKind::raw:
+            w.RawValue(text, len, rapidjson::kObjectType);
+            return;
+        case JsonKind::string:
+            w.String(text, static_cast<rapidjson::SizeType>(len));
+            return;
     }
 }
 
 }  // namespace
 
-void ResultDeleter::operator()(pg_result* r) const { PQclear(r); }
+void ResultDeleter::operator()(pg_result* r) const {
+    PQclear(r);
+}
 
-int RowRef::columns() const { return PQnfields(result_); }
+int RowRef::columns() const {
+    return PQnfields(result_);
+}
 
-std::string_view RowRef::column_name(int column) const { return PQfname(result_, column); }
+std::string_view RowRef::column_name(int column) const {
+    return PQfname(result_, column);
+}
 
 int RowRef::column(std::string_view name) const {
     for (int c = 0, n = PQnfields(result_); c < n; ++c)
@@ -73,7 +89,9 @@ int RowRef::column(std::string_view name) const {
     throw std::out_of_range("no column \"" + std::string(name) + "\" in result");
 }
 
-bool RowRef::is_null(int column) const { return PQgetisnull(result_, row_, column); }
+bool RowRef::is_null(int column) const {
+    return PQgetisnull(result_, row_, column);
+}
 
 std::string_view RowRef::text(int column) const {
     return {PQgetvalue(result_, row_, column),
@@ -99,7 +117,8 @@ std::string RowRef::get<std::string>(int column) const {
 template <>
 int64_t RowRef::get<int64_t>(int column) const {
     int64_t n;
-    if (is_null(column) || !parse_int64(text(column), n)) conversion_error(*this, column, "an integer");
+    if (is_null(column) || !parse_int64(text(column), n))
+        conversion_error(*this, column, "an integer");
     return n;
 }
 template <>
@@ -109,7 +128,8 @@ int RowRef::get<int>(int column) const {
 template <>
 double RowRef::get<double>(int column) const {
     double d;
-    if (is_null(column) || !parse_double(text(column), d)) conversion_error(*this, column, "a number");
+    if (is_null(column) || !parse_double(text(column), d))
+        conversion_error(*this, column, "a number");
     return d;
 }
 template <>
@@ -128,7 +148,9 @@ void write(js::Writer& w, const RowRef& row) {
     w.EndObject();
 }
 
-int Rows::size() const { return PQntuples(result_.get()); }
+int Rows::size() const {
+    return PQntuples(result_.get());
+}
 
 void write(js::Writer& w, const Rows& rows) {
     const PGresult* r = rows.result_.get();

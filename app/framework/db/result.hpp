@@ -23,7 +23,7 @@ using ResultHandle = std::unique_ptr<pg_result, ResultDeleter>;
 
 /// A view of one row of a result (valid while the result lives).
 class RowRef {
-public:
+  public:
     RowRef(const pg_result* result, int row) : result_(result), row_(row) {}
 
     int columns() const;
@@ -37,10 +37,15 @@ public:
 
     /// Typed access: std::string, std::string_view, int64_t, int, double, bool;
     /// throws std::runtime_error on NULL or a value that does not convert.
-    template <typename T> T get(int column) const;
-    template <typename T> T get(std::string_view name) const { return get<T>(column(name)); }
+    template <typename T>
+    T get(int column) const;
+    template <typename T>
+    T get(std::string_view name) const {
+        return get<T>(column(name));
+    }
     /// nullopt for NULL.
-    template <typename T> std::optional<T> maybe(std::string_view name) const {
+    template <typename T>
+    std::optional<T> maybe(std::string_view name) const {
         int c = column(name);
         if (is_null(c)) return std::nullopt;
         return get<T>(c);
@@ -48,28 +53,34 @@ public:
 
     friend void write(js::Writer& w, const RowRef& row);
 
-private:
+  private:
     const pg_result* result_;
     int row_;
 };
 
-template <> std::string_view RowRef::get<std::string_view>(int column) const;
-template <> std::string RowRef::get<std::string>(int column) const;
-template <> int64_t RowRef::get<int64_t>(int column) const;
-template <> int RowRef::get<int>(int column) const;
-template <> double RowRef::get<double>(int column) const;
-template <> bool RowRef::get<bool>(int column) const;
+template <>
+std::string_view RowRef::get<std::string_view>(int column) const;
+template <>
+std::string RowRef::get<std::string>(int column) const;
+template <>
+int64_t RowRef::get<int64_t>(int column) const;
+template <>
+int RowRef::get<int>(int column) const;
+template <>
+double RowRef::get<double>(int column) const;
+template <>
+bool RowRef::get<bool>(int column) const;
 
 /// All the rows of a result.
 class Rows {
-public:
+  public:
     explicit Rows(ResultHandle result) : result_(std::move(result)) {}
     int size() const;
     bool empty() const { return size() == 0; }
     RowRef operator[](int row) const { return RowRef(result_.get(), row); }
 
     class iterator {
-    public:
+      public:
         iterator(const pg_result* r, int i) : r_(r), i_(i) {}
         RowRef operator*() const { return RowRef(r_, i_); }
         iterator& operator++() {
@@ -78,7 +89,7 @@ public:
         }
         bool operator!=(const iterator& o) const { return i_ != o.i_; }
 
-    private:
+      private:
         const pg_result* r_;
         int i_;
     };
@@ -88,37 +99,44 @@ public:
     /// A list of objects, one per row.
     friend void write(js::Writer& w, const Rows& rows);
 
-private:
+  private:
     ResultHandle result_;
 };
 
 /// The first row of a result (the `^` suffix), owning it.
 class Row {
-public:
+  public:
     explicit Row(ResultHandle result) : result_(std::move(result)) {}
     RowRef ref() const { return RowRef(result_.get(), 0); }
-    template <typename T> T get(std::string_view name) const { return ref().get<T>(name); }
-    template <typename T> std::optional<T> maybe(std::string_view name) const {
+    template <typename T>
+    T get(std::string_view name) const {
+        return ref().get<T>(name);
+    }
+    template <typename T>
+    std::optional<T> maybe(std::string_view name) const {
         return ref().maybe<T>(name);
     }
     bool is_null(std::string_view name) const { return ref().is_null(name); }
     friend void write(js::Writer& w, const Row& row) { write(w, row.ref()); }
 
-private:
+  private:
     ResultHandle result_;
 };
 
 /// The first column of the first row (the `$` suffix); null when there is no row.
 class Value {
-public:
+  public:
     explicit Value(ResultHandle result) : result_(std::move(result)) {}
     bool is_null() const;
     explicit operator bool() const { return !is_null(); }
-    template <typename T> T get() const { return RowRef(result_.get(), 0).get<T>(0); }
+    template <typename T>
+    T get() const {
+        return RowRef(result_.get(), 0).get<T>(0);
+    }
     /// The value typed from its SQL type; null when there is no row.
     friend void write(js::Writer& w, const Value& value);
 
-private:
+  private:
     ResultHandle result_;
 };
 
