@@ -36,9 +36,15 @@ mkdir -p "$pg" "$run" "$log" "$state/nginx/tmp"
 # PostgreSQL refuses to run as root: as root, run it as the postgres account.
 if [ "$(id -u)" = 0 ]; then
   id postgres >/dev/null 2>&1 || { echo "stack: no postgres account (install postgresql)" >&2; exit 1; }
+  as_pg() { (cd / && runuser -u postgres -- "$@"); }
   chown postgres: "$pg"
-  as_pg() { runuser -u postgres -- "$@"; }
-  as_pg test -w "$pg" || { echo "stack: the postgres account cannot write $pg (is a parent directory private?)" >&2; exit 1; }
+  if ! as_pg test -w "$pg"; then
+    # The state directory is below a private one (a clone in /root...): keep the cluster in
+    # a directory of its own under /var/tmp, named after the state directory.
+    pg=/var/tmp/kiva-pg-$(printf '%s' "$state" | sha1sum | cut -c1-12)
+    mkdir -p "$pg" && chown postgres: "$pg" && chmod 700 "$pg"
+    echo "stack: $state is not reachable by the postgres account: the cluster lives in $pg" >&2
+  fi
 else
   as_pg() { "$@"; }
 fi
