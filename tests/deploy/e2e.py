@@ -176,6 +176,23 @@ class DeployTest(Target):
         CHECKS.check("under mod_fcgid the worker runs as Apache's user with one request thread",
                      apache_children and all(p[2] == supervised_threads - 1 for p in apache_children.values()), procs)
 
+    def credentials_not_logged(self):
+        """A password sent in a query string (the param scheme) stays out of every log."""
+        secret = f"pw-{os.getpid()}-{time.time_ns()}"
+        for front in self.fronts:
+            request(self.ctx, front.https, "GET", f"/api/whoami?USER=hobbes&PASS={secret}")
+        time.sleep(0.5)  # the worker's log lines are written in batches
+        found = []
+        for top in (self.dir, f"{HOME}/log"):
+            for base, _, files in os.walk(top):
+                for name in files:
+                    if name.endswith(".log"):
+                        path = os.path.join(base, name)
+                        with open(path, errors="replace") as f:
+                            if secret in f.read():
+                                found.append(path)
+        CHECKS.check("a password in a query string appears in no access or worker log", not found, found)
+
     # ----------------------------------------------------------------------- scenario
     def run(self):
         self.certificates()
@@ -217,6 +234,7 @@ class DeployTest(Target):
             self.https_checks(front)
         self.db_checks()
         self.process_checks()
+        self.credentials_not_logged()
         self.failed_migration()
         self.redeploy_under_load()
         self.kill_checks()
