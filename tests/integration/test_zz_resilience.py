@@ -35,3 +35,24 @@ class TestResilience(ApiTest):
             time.sleep(0.1)
         for _ in range(24):
             self.call("GET", "/stuff/1", 200)
+
+    def test_connection_lost_during_a_request_is_503_then_recovers(self):
+        # A trigger that kills its own backend: the connection dies in the middle of the
+        # request (after BEGIN, during the INSERT), on the retry as well.
+        STACK.psql("""
+            CREATE OR REPLACE FUNCTION kill_my_backend() RETURNS TRIGGER LANGUAGE plpgsql AS $$
+            BEGIN
+              IF NEW.stuff LIKE 'kill-me-%' THEN PERFORM pg_terminate_backend(pg_backend_pid()); END IF;
+              RETURN NEW;
+            END $$;
+            CREATE TRIGGER kill_my_backend BEFORE INSERT ON Stuff
+              FOR EACH ROW EXECUTE FUNCTION kill_my_backend();""")
+        try:
+            name = f"kill-me-{time.time_ns()}"
+            self.error("POST", "/stuff", 503, "database unavailable", data={"stuff": name})
+        finally:
+            STACK.psql("DROP TRIGGER kill_my_backend ON Stuff; DROP FUNCTION kill_my_backend()")
+        self.assertEqual(STACK.psql(f"SELECT count(*) FROM Stuff WHERE stuff = '{name}'"), "0")
+        for _ in range(12):  # every thread, the killed one included, serves again
+            self.call("GET", "/stuff/1", 200)
+        self.call("POST", "/stuff", 201, data={"stuff": f"after-{name}"})
