@@ -15,6 +15,15 @@ import fcgi
 from harness import STACK, free_port
 
 
+def alive(pid):
+    """True while pid runs (a zombie is dead)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return "zombie" not in f.read()
+    except FileNotFoundError:
+        return False
+
+
 class WorkerProcess:
     """A second worker on the stack's database, with its own configuration."""
 
@@ -108,6 +117,34 @@ class TestWorkerProcess(unittest.TestCase):
         # A stopped worker takes no new request: its socket refuses or nobody answers.
         with self.assertRaises(OSError):
             fcgi.call(path, "GET", "/stuff/1")
+
+    def test_prefork_respawns_a_dead_process(self):
+        path = os.path.join(tempfile.mkdtemp(prefix="kiva-sock-"), "prefork.sock")
+        worker = WorkerProcess(f"unix:{path}", processes=2, threads=2)
+        worker.wait_ready(path)
+
+        def children():
+            out = subprocess.run(["pgrep", "-P", str(worker.process.pid)], capture_output=True, text=True)
+            return sorted(int(p) for p in out.stdout.split())
+
+        deadline = time.time() + 10
+        while len(children()) < 2 and time.time() < deadline:
+            time.sleep(0.05)
+        first = children()
+        self.assertEqual(len(first), 2, worker.output())
+        os.kill(first[0], signal.SIGKILL)
+        while alive(first[0]):
+            time.sleep(0.01)  # a request racing with the kill may be cut: start after the death
+        for _ in range(20):  # the other process serves meanwhile; the supervisor starts another
+            self.assertEqual(fcgi.call(path, "GET", "/stuff/1")[0], 200)
+        deadline = time.time() + 10
+        while (len(children()) < 2 or first[0] in children()) and time.time() < deadline:
+            time.sleep(0.05)
+        self.assertEqual(len(children()), 2, worker.output())
+        self.assertNotIn(first[0], children())
+        self.assertIn("killed by", worker.output())
+        self.assertEqual(worker.stop(), 0)
+        self.assertEqual(children(), [])
 
     def test_configuration_errors_stop_at_start(self):
         worker = WorkerProcess("unix:/tmp/unused.sock", threads="many")
