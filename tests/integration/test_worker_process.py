@@ -15,6 +15,16 @@ import fcgi
 from harness import STACK, free_port
 
 
+STARTED = []  # every worker started, stopped by tearDownModule even when a test fails
+
+
+def tearDownModule():
+    for worker in STARTED:
+        if worker.process.poll() is None:
+            worker.process.kill()
+            worker.process.wait()
+
+
 def alive(pid):
     """True while pid runs (a zombie is dead)."""
     try:
@@ -39,6 +49,7 @@ class WorkerProcess:
         self.log = open(os.path.join(self.dir, "worker.log"), "w+")
         self.process = subprocess.Popen([STACK.env["KIVA"], "--config", self.conf], stdin=stdin,
                                         stdout=self.log, stderr=subprocess.STDOUT)
+        STARTED.append(self)
 
     def output(self):
         self.log.flush()
