@@ -106,40 +106,34 @@ class Routes {
         return *this;
     }
 
-    template <typename H, typename... P>
-    Routes& get(std::string_view path, Authorize a, H h, P... p) {
-        return route({"GET"}, path, std::move(a), std::move(h), p...);
-    }
-    template <typename H, typename... P>
-    Routes& post(std::string_view path, Authorize a, H h, P... p) {
-        return route({"POST"}, path, std::move(a), std::move(h), p...);
-    }
-    template <typename H, typename... P>
-    Routes& put(std::string_view path, Authorize a, H h, P... p) {
-        return route({"PUT"}, path, std::move(a), std::move(h), p...);
-    }
-    template <typename H, typename... P>
-    Routes& patch(std::string_view path, Authorize a, H h, P... p) {
-        return route({"PATCH"}, path, std::move(a), std::move(h), p...);
-    }
-    template <typename H, typename... P>
-    Routes& del(std::string_view path, Authorize a, H h, P... p) {
-        return route({"DELETE"}, path, std::move(a), std::move(h), p...);
-    }
-
     /// A route that declares no authorization is closed: 403 for everyone.
     template <typename H, typename... P>
-    requires(!std::is_convertible_v<H, Authorize>) Routes& get(std::string_view path, H h, P... p) {
-        return get(path, Authorize{}, std::move(h), p...);
+    requires(!std::is_convertible_v<H, Authorize>) Routes& route(std::vector<std::string> methods,
+                                                                 std::string_view path, H handler,
+                                                                 P... params) {
+        return route(std::move(methods), path, Authorize{}, std::move(handler), params...);
     }
-    template <typename H, typename... P>
-    requires(!std::is_convertible_v<H, Authorize>) Routes& post(std::string_view path, H h,
-                                                                P... p) {
-        return post(path, Authorize{}, std::move(h), p...);
+
+    // One method each; the arguments are route()'s: [authorization,] handler, parameters.
+    template <typename... A>
+    Routes& get(std::string_view path, A&&... a) {
+        return route({"GET"}, path, std::forward<A>(a)...);
     }
-    template <typename H, typename... P>
-    requires(!std::is_convertible_v<H, Authorize>) Routes& del(std::string_view path, H h, P... p) {
-        return del(path, Authorize{}, std::move(h), p...);
+    template <typename... A>
+    Routes& post(std::string_view path, A&&... a) {
+        return route({"POST"}, path, std::forward<A>(a)...);
+    }
+    template <typename... A>
+    Routes& put(std::string_view path, A&&... a) {
+        return route({"PUT"}, path, std::forward<A>(a)...);
+    }
+    template <typename... A>
+    Routes& patch(std::string_view path, A&&... a) {
+        return route({"PATCH"}, path, std::forward<A>(a)...);
+    }
+    template <typename... A>
+    Routes& del(std::string_view path, A&&... a) {
+        return route({"DELETE"}, path, std::forward<A>(a)...);
     }
 
   private:
