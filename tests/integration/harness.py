@@ -18,6 +18,18 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 PREFIX = "/api"
 
 
+def eventually(predicate, timeout=5.0):
+    """Polls predicate until it is true or timeout seconds pass; returns its last value.
+    The worker writes its log from a background thread (batches every 20 ms), so a log line
+    comes shortly after the answer it describes, never with it."""
+    deadline = time.time() + timeout
+    value = predicate()
+    while not value and time.time() < deadline:
+        time.sleep(0.02)
+        value = predicate()
+    return value
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -85,6 +97,16 @@ class Stack:
     def worker_log(self):
         """The worker's lines in the stack's output (the worker writes to the stack's stderr)."""
         return [line for line in self.output().splitlines() if " kiva[" in line]
+
+    def log_lines(self, fragment):
+        return [line for line in self.worker_log() if fragment in line]
+
+    def next_log_line(self, fragment, before):
+        """The first line holding fragment after the `before` such lines already there, waited for."""
+        lines = eventually(lambda: (found := self.log_lines(fragment))[before:] and found)
+        if not lines:
+            raise AssertionError(f"no new worker log line with {fragment!r}")
+        return lines[before]
 
 
 class Client:

@@ -2,7 +2,6 @@
 authenticated login (NULL for anonymous), no password hashes, nothing left by a rolled back
 request; and the worker's one log line per request, with the login and without credentials."""
 
-import time
 import unittest
 
 import harness
@@ -168,17 +167,10 @@ class TestAuditStuff(AuthTest):
 
 class TestRequestLog(AuthTest):
     def logged(self, method, path, status, fragment, **kwargs):
-        """Makes a request and returns its log line, the next line holding fragment (the worker
-        writes it after the answer, so it is waited for)."""
-        def lines():
-            return [line for line in harness.STACK.worker_log() if fragment in line]
-        before = len(lines())
+        """Makes a request and returns its log line, the next line holding fragment."""
+        before = len(harness.STACK.log_lines(fragment))
         self.call(method, path, status, **kwargs)
-        deadline = time.time() + 5
-        while len(lines()) <= before and time.time() < deadline:
-            time.sleep(0.02)
-        self.assertGreater(len(lines()), before, f"no log line for {method} {path}")
-        return lines()[before]
+        return harness.STACK.next_log_line(fragment, before)
 
     def test_login_is_logged_credentials_are_not(self):
         login, password, _ = self.register(password="pw-" + unique("secret"))

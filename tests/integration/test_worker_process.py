@@ -12,7 +12,7 @@ import time
 import unittest
 
 import fcgi
-from harness import STACK, free_port
+from harness import STACK, eventually, free_port
 
 
 STARTED = []  # every worker started, stopped by tearDownModule even when a test fails
@@ -153,7 +153,7 @@ class TestWorkerProcess(unittest.TestCase):
             time.sleep(0.05)
         self.assertEqual(len(children()), 2, worker.output())
         self.assertNotIn(first[0], children())
-        self.assertIn("killed by", worker.output())
+        self.assertTrue(eventually(lambda: "killed by" in worker.output()), worker.output())
         self.assertEqual(worker.stop(), 0)
         self.assertEqual(children(), [])
 
