@@ -28,10 +28,12 @@ build:
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
+# Recipes that run a long script `exec` it: the script is then make's own child, so the
+# SIGTERM make forwards reaches it (a shell in between would die and leave it running).
 run:
 	@$(DEPS) build run
 	@$(MAKE) --no-print-directory build
-	@PORT=$(PORT) PREFIX=$(PREFIX) PGPORT=$(PGPORT) KIVA=$(CURDIR)/$(BUILD)/kiva deploy/dev/stack.sh
+	@exec env PORT=$(PORT) PREFIX=$(PREFIX) PGPORT=$(PGPORT) KIVA=$(CURDIR)/$(BUILD)/kiva deploy/dev/stack.sh
 
 test:
 	@$(DEPS) build run test deploy
@@ -42,7 +44,7 @@ unit: build
 
 fuzz:
 	@$(DEPS) build fuzz
-	@FUZZ_SECONDS=$${FUZZ_SECONDS:-300} tests/fuzz/run.sh
+	@exec env FUZZ_SECONDS=$${FUZZ_SECONDS:-300} tests/fuzz/run.sh
 
 bench:
 	@$(DEPS) build run bench
@@ -55,11 +57,11 @@ bench:
 DEPLOY_CONF ?= deploy/deploy.local.conf
 deploy:
 	@$(DEPS) build
-	@DEPLOY_CONF="$(DEPLOY_CONF)" DRY_RUN="$(DRY_RUN)" deploy/deploy.sh deploy
+	@exec env DEPLOY_CONF="$(DEPLOY_CONF)" DRY_RUN="$(DRY_RUN)" deploy/deploy.sh deploy
 
 deploy-init:
 	@$(DEPS) build
-	@DEPLOY_CONF="$(DEPLOY_CONF)" DRY_RUN="$(DRY_RUN)" DEMO_DATA="$(DEMO_DATA)" deploy/deploy.sh init
+	@exec env DEPLOY_CONF="$(DEPLOY_CONF)" DRY_RUN="$(DRY_RUN)" DEMO_DATA="$(DEMO_DATA)" deploy/deploy.sh init
 
 clean:
 	rm -rf build build-*
