@@ -1,0 +1,62 @@
+"""Where the machine's time goes during a wrk run, by process, from /proc: no profiler needed,
+so every `make bench` shows it. CPU time (user + system) per request, in microseconds, for wrk,
+nginx, the application under test (kiva, or the responder), PostgreSQL (backends and its
+background processes), and the rest of the machine (mostly kernel threads: disk flushes);
+plus the share of the cores left idle (waiting, e.g. for fdatasync at commit)."""
+
+import os
+
+HZ = os.sysconf("SC_CLK_TCK")
+GROUPS = ("wrk", "nginx", "app", "postgres", "other")
+
+
+def _ticks(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime, all threads
+
+
+def _group(pid, app_pid):
+    if pid == app_pid:
+        return "app"
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            cmd = f.read().split(b"\0")[0].decode(errors="replace")
+    except OSError:
+        return None
+    if cmd.startswith("nginx:"):
+        return "nginx"
+    if cmd.startswith("postgres:") or cmd.endswith("/bin/postgres"):
+        return "postgres"
+    return None
+
+
+def snapshot(app_pid):
+    """Ticks per group now; wrk's come from this process's finished children (os.times)."""
+    groups = dict.fromkeys(GROUPS, 0.0)
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                g = _group(int(entry), app_pid)
+                if g:
+                    groups[g] += _ticks(entry) / HZ
+            except OSError:  # the process ended meanwhile
+                pass
+    t = os.times()
+    groups["wrk"] = t.children_user + t.children_system
+    with open("/proc/stat") as f:
+        cpu = [int(x) for x in f.readline().split()[1:9]]  # user nice system idle iowait irq softirq steal
+    idle = cpu[3] + cpu[4]
+    return {"groups": groups, "busy": (sum(cpu) - idle) / HZ, "total": sum(cpu) / HZ}
+
+
+def per_request(before, after, requests):
+    """{group: microseconds of CPU per request} and the idle share of the cores, between two snapshots."""
+    spent = {g: after["groups"][g] - before["groups"][g] for g in GROUPS if g != "other"}
+    busy = after["busy"] - before["busy"]
+    spent["other"] = max(0.0, busy - sum(spent.values()))
+    total = after["total"] - before["total"]
+    n = max(requests, 1)
+    return {"us_per_request": {g: 1e6 * spent[g] / n for g in GROUPS},
+            "busy_us_per_request": 1e6 * busy / n,
+            "idle_pct": 100 * (1 - busy / total) if total > 0 else None}
