@@ -52,7 +52,8 @@ def snapshot(app_pid):
 
 def per_request(before, after, requests):
     """{group: microseconds of CPU per request} and the idle share of the cores, between two snapshots."""
-    spent = {g: after["groups"][g] - before["groups"][g] for g in GROUPS if g != "other"}
+    # A process that ended between the snapshots takes its time with it: never below zero.
+    spent = {g: max(0.0, after["groups"][g] - before["groups"][g]) for g in GROUPS if g != "other"}
     busy = after["busy"] - before["busy"]
     spent["other"] = max(0.0, busy - sum(spent.values()))
     total = after["total"] - before["total"]
