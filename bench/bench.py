@@ -441,6 +441,10 @@ def summarize(results, tg, runs, rss, rss_after, cold_kiva, cold_resp, b):
     def mean(xs):
         return statistics.fmean(xs) if xs else None
 
+    def spread(xs):
+        """Half the difference between the rounds, relative to their mean, in %."""
+        return 50 * (max(xs) - min(xs)) / mean(xs) if mean(xs) else 0.0
+
     s = {}
     for name, rs in runs.items():
         if not rs:
@@ -448,12 +452,10 @@ def summarize(results, tg, runs, rss, rss_after, cold_kiva, cold_resp, b):
         s[name] = {
             "label": tg[name][0],
             "rps": mean([r["rps"] for r in rs]),
-            # half the difference between the two rounds, relative to the mean
-            "spread_pct": 50 * (max(r["rps"] for r in rs) - min(r["rps"] for r in rs)) / mean([r["rps"] for r in rs]),
+            "spread_pct": spread([r["rps"] for r in rs]),
             "p50_ms": mean([r["p50_us"] / 1000 for r in rs]),
             "p99_ms": mean([r["p99_us"] / 1000 for r in rs]),
-            "p99_spread_pct": 50 * (max(r["p99_us"] for r in rs) - min(r["p99_us"] for r in rs))
-            / mean([r["p99_us"] for r in rs]),
+            "p99_spread_pct": spread([r["p99_us"] for r in rs]),
             "errors": sum(r["errors"] for r in rs),
             "rss_after": rs[-1]["rss_after"],
             "cpu_us_per_request": {g: mean([r["cpu"]["us_per_request"][g] for r in rs]) for g in cpu.GROUPS},
