@@ -12,10 +12,10 @@
 
 #include "api/api.hpp"
 #include "framework/app.hpp"
-#include "framework/config.hpp"
+#include "framework/server/config.hpp"
 #include "framework/db/query_file.hpp"
-#include "framework/log.hpp"
-#include "framework/server.hpp"
+#include "framework/server/log.hpp"
+#include "framework/server/server.hpp"
 
 extern char** environ;
 

@@ -2,9 +2,9 @@
 
 #include <algorithm>
 
-#include "framework/auth/auth_error.hpp"
-#include "framework/auth/authorization_header.hpp"
-#include "framework/auth/password.hpp"
+#include "framework/security/auth/auth_error.hpp"
+#include "framework/security/auth/authorization_header.hpp"
+#include "framework/security/auth/password.hpp"
 
 namespace kiva {
 

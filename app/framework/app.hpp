@@ -15,12 +15,12 @@
 #include <string>
 #include <string_view>
 
-#include "framework/config.hpp"
+#include "framework/server/config.hpp"
 #include "framework/context.hpp"
-#include "framework/log.hpp"
-#include "framework/response.hpp"
-#include "framework/routes.hpp"
-#include "framework/security.hpp"
+#include "framework/server/log.hpp"
+#include "framework/http/response.hpp"
+#include "framework/http/routes.hpp"
+#include "framework/security/security.hpp"
 
 namespace kiva {
 

@@ -7,10 +7,10 @@
 #include <string>
 
 #include "framework/db/database.hpp"
-#include "framework/http_error.hpp"
-#include "framework/params.hpp"
-#include "framework/request.hpp"
-#include "framework/security.hpp"
+#include "framework/http/http_error.hpp"
+#include "framework/http/params.hpp"
+#include "framework/http/request.hpp"
+#include "framework/security/security.hpp"
 
 namespace kiva {
 

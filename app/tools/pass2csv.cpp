@@ -2,7 +2,7 @@
 //   \copy Utilisateur(login, pword, isAdmin) FROM 'users.csv' (FORMAT csv)
 // The equivalent of the course's pass2csv.py.
 
-#include "framework/auth/password.hpp"
+#include "framework/security/auth/password.hpp"
 
 #include <charconv>
 #include <fstream>

@@ -4,10 +4,10 @@
 // 415) whose error response is valid JSON; the path capture always wins; names are unique and
 // all found; text results are valid UTF-8 and JSON results serialize to valid JSON.
 
-#include "framework/http_error.hpp"
-#include "framework/params.hpp"
-#include "framework/request.hpp"
-#include "framework/response.hpp"
+#include "framework/http/http_error.hpp"
+#include "framework/http/params.hpp"
+#include "framework/http/request.hpp"
+#include "framework/http/response.hpp"
 
 #include <rapidjson/document.h>
 
@@ -18,7 +18,7 @@
 #include <string_view>
 #include <vector>
 
-#include "framework/decode.hpp"
+#include "framework/http/decode.hpp"
 
 namespace {
 

@@ -2,11 +2,11 @@
 // login or throw AuthError, nothing else. The bytes are also used as JSON to sign (so that
 // the claims checks behind the signature are reached) and as a login to round-trip.
 
-#include "framework/auth/auth_error.hpp"
-#include "framework/auth/base64.hpp"
-#include "framework/auth/crypto.hpp"
-#include "framework/auth/jwt_json.hpp"
-#include "framework/auth/token.hpp"
+#include "framework/security/auth/auth_error.hpp"
+#include "framework/security/auth/base64.hpp"
+#include "framework/security/auth/crypto.hpp"
+#include "framework/security/auth/jwt_json.hpp"
+#include "framework/security/auth/token.hpp"
 
 #include <chrono>
 #include <cstddef>

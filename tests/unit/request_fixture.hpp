@@ -8,7 +8,7 @@
 #include <utility>
 #include <vector>
 
-#include "framework/request.hpp"
+#include "framework/http/request.hpp"
 
 namespace kiva::test {
 

@@ -1,6 +1,6 @@
-#include "framework/auth/auth_error.hpp"
-#include "framework/auth/authorization_header.hpp"
-#include "framework/auth/base64.hpp"
+#include "framework/security/auth/auth_error.hpp"
+#include "framework/security/auth/authorization_header.hpp"
+#include "framework/security/auth/base64.hpp"
 
 #include <boost/test/unit_test.hpp>
 

@@ -1,4 +1,4 @@
-#include "framework/auth/crypto.hpp"
+#include "framework/security/auth/crypto.hpp"
 
 #include <boost/test/unit_test.hpp>
 

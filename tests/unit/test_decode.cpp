@@ -1,4 +1,4 @@
-#include "framework/decode.hpp"
+#include "framework/http/decode.hpp"
 
 #include <boost/test/unit_test.hpp>
 

@@ -1,4 +1,4 @@
-#include "framework/auth/password_cache.hpp"
+#include "framework/security/auth/password_cache.hpp"
 
 #include <boost/test/unit_test.hpp>
 

@@ -1,8 +1,8 @@
-#include "framework/auth/auth_error.hpp"
-#include "framework/auth/base64.hpp"
-#include "framework/auth/crypto.hpp"
-#include "framework/auth/jwt_json.hpp"
-#include "framework/auth/token.hpp"
+#include "framework/security/auth/auth_error.hpp"
+#include "framework/security/auth/base64.hpp"
+#include "framework/security/auth/crypto.hpp"
+#include "framework/security/auth/jwt_json.hpp"
+#include "framework/security/auth/token.hpp"
 
 #include <boost/test/unit_test.hpp>
 

@@ -19,8 +19,8 @@
 #include "framework/db/errors.hpp"
 #include "framework/db/query_file.hpp"
 #include "framework/db/result.hpp"
-#include "framework/log.hpp"
-#include "framework/response.hpp"
+#include "framework/server/log.hpp"
+#include "framework/http/response.hpp"
 
 struct pg_conn;  // libpq's PGconn
 

@@ -4,7 +4,7 @@
 
 #include <stdexcept>
 
-#include "framework/router.hpp"
+#include "framework/http/router.hpp"
 
 namespace kiva::db {
 

@@ -10,7 +10,7 @@
 #include <string>
 #include <string_view>
 
-#include "framework/json.hpp"
+#include "framework/http/json.hpp"
 
 struct pg_result;  // libpq's PGresult, kept out of handler-facing headers
 

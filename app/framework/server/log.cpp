@@ -1,4 +1,4 @@
-#include "framework/log.hpp"
+#include "framework/server/log.hpp"
 
 #include <unistd.h>
 
@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <ctime>
 
-#include "framework/decode.hpp"
+#include "framework/http/decode.hpp"
 
 namespace kiva {
 

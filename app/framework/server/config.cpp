@@ -1,4 +1,4 @@
-#include "framework/config.hpp"
+#include "framework/server/config.hpp"
 
 #include <algorithm>
 #include <cctype>

@@ -1,4 +1,4 @@
-#include "framework/utf8.hpp"
+#include "framework/http/utf8.hpp"
 
 namespace kiva {
 

@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-#include "framework/log.hpp"
+#include "framework/server/log.hpp"
 
 namespace kiva {
 

@@ -13,9 +13,9 @@
 #include <vector>
 
 #include "framework/app.hpp"
-#include "framework/config.hpp"
+#include "framework/server/config.hpp"
 #include "framework/db/query_file.hpp"
-#include "framework/log.hpp"
+#include "framework/server/log.hpp"
 
 namespace kiva {
 

@@ -1,4 +1,4 @@
-#include "framework/auth/crypto.hpp"
+#include "framework/security/auth/crypto.hpp"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>

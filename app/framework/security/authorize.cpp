@@ -1,4 +1,4 @@
-#include "framework/authorize.hpp"
+#include "framework/security/authorize.hpp"
 
 #include <algorithm>
 

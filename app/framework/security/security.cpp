@@ -1,12 +1,12 @@
-#include "framework/security.hpp"
+#include "framework/security/security.hpp"
 
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
 
-#include "framework/auth/crypto.hpp"
-#include "framework/auth/password.hpp"
+#include "framework/security/auth/crypto.hpp"
+#include "framework/security/auth/password.hpp"
 
 namespace kiva {
 

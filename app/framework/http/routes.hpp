@@ -22,10 +22,10 @@
 #include <utility>
 #include <vector>
 
-#include "framework/authorize.hpp"
+#include "framework/security/authorize.hpp"
 #include "framework/context.hpp"
-#include "framework/response.hpp"
-#include "framework/router.hpp"
+#include "framework/http/response.hpp"
+#include "framework/http/router.hpp"
 
 namespace kiva {
 

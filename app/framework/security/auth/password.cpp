@@ -1,6 +1,6 @@
-#include "framework/auth/password.hpp"
+#include "framework/security/auth/password.hpp"
 
-#include "framework/auth/crypto.hpp"
+#include "framework/security/auth/crypto.hpp"
 
 #include <crypt.h>
 #include <openssl/crypto.h>

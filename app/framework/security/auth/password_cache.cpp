@@ -1,6 +1,6 @@
-#include "framework/auth/password_cache.hpp"
+#include "framework/security/auth/password_cache.hpp"
 
-#include "framework/auth/crypto.hpp"
+#include "framework/security/auth/crypto.hpp"
 
 #include <openssl/crypto.h>
 

@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-#include "framework/utf8.hpp"
+#include "framework/http/utf8.hpp"
 
 namespace kiva {
 

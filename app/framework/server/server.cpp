@@ -1,4 +1,4 @@
-#include "framework/server.hpp"
+#include "framework/server/server.hpp"
 
 #include <arpa/inet.h>
 #include <fcgiapp.h>
@@ -22,8 +22,8 @@
 #include <stdexcept>
 #include <thread>
 
-#include "framework/response.hpp"
-#include "framework/router.hpp"
+#include "framework/http/response.hpp"
+#include "framework/http/router.hpp"
 
 namespace kiva {
 

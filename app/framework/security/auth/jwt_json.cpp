@@ -1,6 +1,6 @@
-#include "framework/auth/jwt_json.hpp"
+#include "framework/security/auth/jwt_json.hpp"
 
-#include "framework/utf8.hpp"
+#include "framework/http/utf8.hpp"
 
 #include <rapidjson/reader.h>
 #include <rapidjson/writer.h>

@@ -1,6 +1,6 @@
-#include "framework/response.hpp"
+#include "framework/http/response.hpp"
 
-#include "framework/decode.hpp"
+#include "framework/http/decode.hpp"
 
 namespace kiva {
 

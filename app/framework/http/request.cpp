@@ -1,4 +1,4 @@
-#include "framework/request.hpp"
+#include "framework/http/request.hpp"
 
 #include <algorithm>
 #include <cctype>

@@ -13,9 +13,9 @@
 
 #include <rapidjson/document.h>
 
-#include "framework/http_error.hpp"
-#include "framework/json.hpp"
-#include "framework/request.hpp"
+#include "framework/http/http_error.hpp"
+#include "framework/http/json.hpp"
+#include "framework/http/request.hpp"
 
 namespace kiva {
 

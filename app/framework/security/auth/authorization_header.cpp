@@ -1,8 +1,8 @@
-#include "framework/auth/authorization_header.hpp"
+#include "framework/security/auth/authorization_header.hpp"
 
-#include "framework/auth/auth_error.hpp"
-#include "framework/auth/base64.hpp"
-#include "framework/utf8.hpp"
+#include "framework/security/auth/auth_error.hpp"
+#include "framework/security/auth/base64.hpp"
+#include "framework/http/utf8.hpp"
 
 #include <algorithm>
 

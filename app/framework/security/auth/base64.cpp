@@ -1,4 +1,4 @@
-#include "framework/auth/base64.hpp"
+#include "framework/security/auth/base64.hpp"
 
 #include <array>
 #include <cstdint>

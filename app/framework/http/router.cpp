@@ -1,4 +1,4 @@
-#include "framework/router.hpp"
+#include "framework/http/router.hpp"
 
 #include <charconv>
 #include <cmath>

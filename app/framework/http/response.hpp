@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-#include "framework/json.hpp"
+#include "framework/http/json.hpp"
 
 namespace kiva {
 

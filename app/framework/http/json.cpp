@@ -1,4 +1,4 @@
-#include "framework/json.hpp"
+#include "framework/http/json.hpp"
 
 #include <cmath>
 

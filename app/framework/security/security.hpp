@@ -10,11 +10,11 @@
 #include <string_view>
 #include <vector>
 
-#include "framework/auth/password_cache.hpp"
-#include "framework/auth/token.hpp"
-#include "framework/authorize.hpp"
-#include "framework/config.hpp"
-#include "framework/log.hpp"
+#include "framework/security/auth/password_cache.hpp"
+#include "framework/security/auth/token.hpp"
+#include "framework/security/authorize.hpp"
+#include "framework/server/config.hpp"
+#include "framework/server/log.hpp"
 
 namespace kiva {
 

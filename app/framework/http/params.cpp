@@ -1,4 +1,4 @@
-#include "framework/params.hpp"
+#include "framework/http/params.hpp"
 
 #include <rapidjson/error/en.h>
 
@@ -6,8 +6,8 @@
 #include <cctype>
 #include <limits>
 
-#include "framework/decode.hpp"
-#include "framework/router.hpp"
+#include "framework/http/decode.hpp"
+#include "framework/http/router.hpp"
 
 namespace kiva {
 
