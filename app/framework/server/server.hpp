@@ -41,6 +41,7 @@ class Server {
     const db::QueryFile& queries_;
     const Logger& log_;
     int listen_fd_ = -1;
+    bool close_at_once_ = false;  ///< a unix socket: no lingering close (see serve_forever)
     std::atomic<bool> stopping_{false};
 };
 
