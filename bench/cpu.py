@@ -1,13 +1,14 @@
 """Where the machine's time goes during a wrk run, by process, from /proc: no profiler needed,
 so every `make bench` shows it. CPU time (user + system) per request, in microseconds, for wrk,
-nginx, the application under test (kiva, or the responder), PostgreSQL (backends and its
+the front end (nginx or Apache), the application under test (kiva, the responder, the
+processes mod_fcgid or mod_wsgi run), PostgreSQL (backends and its
 background processes), and the rest of the machine (mostly kernel threads: disk flushes);
 plus the share of the cores left idle (waiting, e.g. for fdatasync at commit)."""
 
 import os
 
 HZ = os.sysconf("SC_CLK_TCK")
-GROUPS = ("wrk", "nginx", "app", "postgres", "other")
+GROUPS = ("wrk", "front", "app", "postgres", "other")
 
 
 def _ticks(pid):
@@ -16,16 +17,19 @@ def _ticks(pid):
     return int(fields[11]) + int(fields[12])  # utime + stime, all threads
 
 
-def _group(pid, app_pid):
-    if pid == app_pid:
+def _group(pid, app):
+    """app: the pid of the application, or the first word of its processes' command lines."""
+    if pid == app:
         return "app"
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
-            cmd = f.read().split(b"\0")[0].decode(errors="replace")
+            cmd = f.read().split(b"\0")[0].decode(errors="replace").strip()  # mod_wsgi pads its name
     except OSError:
         return None
-    if cmd.startswith("nginx:"):
-        return "nginx"
+    if isinstance(app, str) and cmd == app:
+        return "app"
+    if cmd.startswith("nginx:") or cmd == "/usr/sbin/apache2" or cmd == "apache2":
+        return "front"
     if cmd.startswith("postgres:") or cmd.endswith("/bin/postgres"):
         return "postgres"
     return None

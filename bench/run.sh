@@ -3,7 +3,8 @@
 # (stack, wrk rounds, cold start, table, bench/results/<timestamp>.json). See bench/README.md.
 # Environment: BUILD_BENCH (build-bench), BENCH_DURATION (10s), BENCH_CONNECTIONS (16),
 # BENCH_WARMUP (1s, 0 skips), BENCH_NOCACHE_DURATION (5s), BENCH_COLD_RUNS (20), BENCH_KEEP=1
-# keeps the state directory and its logs, KIVA and RESPONDER use prebuilt binaries.
+# keeps the state directory and its logs, KIVA, RESPONDER and HELLO use prebuilt binaries,
+# BENCH_APACHE=0 leaves the Apache scenarios out, BENCH_FCGID_PROCESSES (24) sizes mod_fcgid.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -22,5 +23,10 @@ if [ -z "${RESPONDER:-}" ]; then
   g++ -std=c++20 -O2 -Wall -Wextra -Werror -o "$build/kiva-bench-responder" "$root/bench/responder.cpp" \
     $(pkg-config --cflags --libs fcgi libpq) -lpthread
   export RESPONDER=$build/kiva-bench-responder
+fi
+if [ -z "${HELLO:-}" ]; then
+  g++ -std=c++20 -O2 -Wall -Wextra -Werror -o "$build/kiva-bench-hello" "$root/bench/hello.cpp" \
+    $(pkg-config --cflags --libs fcgi) -lpthread
+  export HELLO=$build/kiva-bench-hello
 fi
 exec python3 "$root/bench/bench.py"

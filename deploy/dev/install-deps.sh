@@ -9,7 +9,7 @@ pkgs_run="postgresql nginx curl"
 pkgs_test="python3 clang libclang-rt-14-dev"
 pkgs_fuzz="clang libclang-rt-14-dev"
 pkgs_deploy="apache2 libapache2-mod-fcgid openssh-server openssh-client rsync openssl"
-pkgs_bench="wrk python3"
+pkgs_bench="wrk python3 apache2 libapache2-mod-fcgid libapache2-mod-wsgi-py3 python3-flask python3-psycopg"
 
 wanted=""
 for group in "$@"; do
