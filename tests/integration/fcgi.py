@@ -46,8 +46,9 @@ class Request:
     def send_body(self, piece):
         self.sock.sendall(record(STDIN, piece))
 
-    def response(self):
-        """(status, headers, body) once the worker ends the request."""
+    def response(self, close=True):
+        """(status, headers, body) once the worker ends the request; close=False keeps this
+        end of the connection open (the caller closes self.sock)."""
         self.sock.sendall(record(STDIN, b""))
         data, stdout = b"", b""
         while True:
@@ -67,7 +68,8 @@ class Request:
                 stdout += content
             elif kind == END_REQUEST:
                 break
-        self.sock.close()
+        if close:
+            self.sock.close()
         head, _, body = stdout.partition(b"\r\n\r\n")
         headers = dict(line.split(": ", 1) for line in head.decode().split("\r\n") if ": " in line)
         status = int(headers.get("Status", "200").split()[0])

@@ -83,6 +83,27 @@ class TestWorkerProcess(unittest.TestCase):
         self.assertEqual(json.loads(body)["sid"], 1)
         self.assertEqual(worker.stop(), 0)
 
+    def test_an_open_client_connection_does_not_hold_a_thread(self):
+        # On a unix socket the worker closes a connection as soon as it has answered, rather
+        # than libfcgi's lingering close (shutdown, then wait up to 2 s for the client to close
+        # its end), which kept a thread from the next request. One thread: the second client
+        # is served while the first still holds its connection open.
+        path = os.path.join(tempfile.mkdtemp(prefix="kiva-sock-"), "w.sock")
+        worker = WorkerProcess(f"unix:{path}", threads=1)
+        worker.wait_ready(path)
+        first = fcgi.Request(path, "GET", "/stuff/1")
+        try:
+            self.assertEqual(first.response(close=False)[0], 200)
+            started = time.monotonic()
+            self.assertEqual(fcgi.call(path, "GET", "/stuff/2")[0], 200)
+            waited = time.monotonic() - started
+            first.sock.settimeout(5)
+            self.assertEqual(first.sock.recv(1), b"", "the worker closes its end after the answer")
+        finally:
+            first.sock.close()
+        self.assertLess(waited, 1.5, "the second request waited for the first client to close")
+        self.assertEqual(worker.stop(), 0)
+
     def test_tcp_loopback(self):
         port = free_port()
         worker = WorkerProcess(f"127.0.0.1:{port}")
