@@ -97,7 +97,8 @@ class Apache:
         with open(os.path.join(app, "conf", "kiva.conf"), "w") as f:
             f.write("\n".join(conf) + "\n")
         open(os.path.join(app, "conf", "apache.pgpass"), "w").close()  # trust auth: no password
-        for dirpath, _, files in os.walk(self.path("apps")):
+        os.chmod(self.path("apps"), 0o755)
+        for dirpath, _, files in os.walk(app):
             os.chmod(dirpath, 0o755)
             for fn in files:
                 os.chmod(os.path.join(dirpath, fn), 0o755 if dirpath.endswith("bin") else 0o644)
@@ -151,7 +152,8 @@ class Apache:
         }
         for name, processes in (("flask-wsgi-seed", 1), ("flask-wsgi-4", 4)):
             vhosts[name] = fill(os.path.join(BENCH, "apache", "flask-wsgi.conf.in"), NAME=name,
-                                PROCESSES=processes, PORT=self.ports[name], APP_DIR=self.flask_app(name))
+                                DISPLAY_NAME=self.display_name(name), PROCESSES=processes,
+                                PORT=self.ports[name], APP_DIR=self.flask_app(name))
         includes = []
         for name, text in vhosts.items():
             with open(self.path(f"{name}.conf"), "w") as f:
@@ -190,8 +192,14 @@ class Apache:
         if name.startswith("apache-fcgid"):
             return self.path("apps", name, "bin", "kiva")
         if name.startswith("flask"):
-            return name  # mod_wsgi's display-name
+            return self.display_name(name)
         return None
+
+    @staticmethod
+    def display_name(name):
+        """mod_wsgi's display-name for a Flask scenario: it overwrites Apache's argv[0] in
+        place, so only as many characters as "apache2" show in /proc/PID/cmdline."""
+        return "flask-4" if name.endswith("-4") else "flask-1"
 
     def fcgid_processes(self, name):
         """How many processes mod_fcgid runs for a scenario now."""

@@ -26,7 +26,7 @@ def _group(pid, app):
             cmd = f.read().split(b"\0")[0].decode(errors="replace").strip()  # mod_wsgi pads its name
     except OSError:
         return None
-    if isinstance(app, str) and cmd == app:
+    if isinstance(app, str) and (cmd == app or cmd.startswith(app + " ")):
         return "app"
     if cmd.startswith("nginx:") or cmd == "/usr/sbin/apache2" or cmd == "apache2":
         return "front"
