@@ -57,10 +57,11 @@ db=$(sql_name "$instance")
 runtime=$db
 owner=${db}_owner
 
-# psql as the superuser account.
+# psql as the superuser account, from / (that account may not enter the directory this runs
+# from, e.g. a clone in /root: psql would warn "could not change directory" on every call).
 psql_admin() {
   local args=(psql -X -q -v ON_ERROR_STOP=1 ${socket_dir:+-h "$socket_dir"} ${port:+-p "$port"} "$@")
-  if [ "$(id -un)" = "$psql_user" ]; then "${args[@]}"; else runuser -u "$psql_user" -- "${args[@]}"; fi
+  if [ "$(id -un)" = "$psql_user" ]; then "${args[@]}"; else (cd / && runuser -u "$psql_user" -- "${args[@]}"); fi
 }
 psql_admin -d postgres -Atc "SELECT 1" >/dev/null ||
   die "cannot connect to PostgreSQL as $psql_user (is the server running? --pg-socket-dir/--pg-port?)"

@@ -76,9 +76,29 @@ unset ASAN_OPTIONS UBSAN_OPTIONS
 say "fuzz targets (short run)"
 if FUZZ_SECONDS=${FUZZ_SECONDS:-10} tests/fuzz/run.sh; then count 1 0 fuzz; else count 0 1 fuzz; fi
 
+# The deployment test runs from a checkout below a private (0700) directory, as a root user's
+# clone in /root is: what runs there as postgres, www-data or the app user must never need to
+# enter the checkout. A checkout that is not private already is copied (its working tree: the
+# change under test) below one made by mktemp -d.
+private_copy() {  # prints the directory to run from
+  local here=$PWD dir
+  if ! (cd / && runuser -u nobody -- test -x "$here") 2>/dev/null || ! git rev-parse --git-dir >/dev/null 2>&1; then
+    echo .; return  # private already (or not a git checkout: run as it is)
+  fi
+  dir=$(mktemp -d /tmp/kiva-private-XXXXXX) || { echo .; return; }
+  if git ls-files -z --cached --others --exclude-standard |
+     rsync -a --from0 --files-from=- --ignore-missing-args ./ "$dir/kiva/" && cp -a .git "$dir/kiva/.git"; then
+    echo "$dir/kiva"
+  else
+    rm -rf "$dir"; echo .
+  fi
+}
 if [ -x tests/deploy/run.sh ]; then
-  say "deployment test (Apache mod_fcgid, nginx, sshd, make deploy)"
-  if tests/deploy/run.sh; then count 1 0 deploy; else count 0 1 deploy; fi
+  say "deployment test (Apache mod_fcgid and mod_proxy_fcgi, nginx, sshd, make deploy), below a private directory"
+  deploy_root=$(private_copy)
+  [ "$deploy_root" = . ] || echo "from a private copy: $deploy_root (mode $(stat -c %a "$(dirname "$deploy_root")"))"
+  if (cd "$deploy_root" && tests/deploy/run.sh); then count 1 0 deploy; else count 0 1 deploy; fi
+  [ "$deploy_root" = . ] || rm -rf "$(dirname "$deploy_root")"
 fi
 
 elapsed=$(( $(date +%s) - start ))

@@ -62,7 +62,11 @@ CHECKS = Checks()
 
 
 def sh(cmd, check=True, **kwargs):
-    """Runs a command (list), returns CompletedProcess with text output."""
+    """Runs a command (list), returns CompletedProcess with text output. A command run as
+    another account (runuser) starts in /: that account may not enter the checkout (a clone
+    below /root), and psql would mix "could not change directory" into the output."""
+    if cmd and cmd[0] == "runuser":
+        kwargs.setdefault("cwd", "/")
     kwargs.setdefault("stdout", subprocess.PIPE)
     kwargs.setdefault("stderr", subprocess.STDOUT)
     r = subprocess.run(cmd, text=True, **kwargs)

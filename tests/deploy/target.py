@@ -347,7 +347,7 @@ CONF_token_delay=10m
                     p.wait()
         if self.pg_started:
             subprocess.run(["runuser", "-u", "postgres", "--", f"{PGBIN}/pg_ctl", "-D", self.path("pg", "data"),
-                            "-m", "fast", "-w", "stop"], capture_output=True)
+                            "-m", "fast", "-w", "stop"], capture_output=True, cwd="/")
         # Workers that outlived their parent (they should not), by their binary.
         for pid in self.worker_processes():
             try:
