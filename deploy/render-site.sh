@@ -90,7 +90,11 @@ render "$root/nginx/kiva-site.conf.in" "${values[@]}" >"$out/nginx-site.conf"
 render "$root/nginx/kiva-api.conf.in" "${values[@]}" >"$out/nginx-api.conf"
 say "rendered $out/{apache-fcgid,apache-proxy-fcgi,nginx-site,nginx-api}.conf for $instance ($server_name)"
 cat >&2 <<EOF
-$KIVA_TOOL: to install (as root, after review), either Apache with mod_fcgid:
+$KIVA_TOOL: to install (as root, after review), either Apache in front of the systemd worker
+  (kiva@$instance.socket; the recommended Apache variant, see deploy/README.md):
+    cp $out/apache-proxy-fcgi.conf /etc/apache2/sites-available/$instance.conf
+    a2enmod ssl headers proxy proxy_fcgi && a2ensite $instance && apachectl configtest && apachectl graceful
+  or Apache running the worker with mod_fcgid (size --fcgid-max-processes to the peak concurrency):
     cp $out/apache-fcgid.conf /etc/apache2/sites-available/$instance.conf
     a2enmod ssl headers fcgid alias && a2ensite $instance && apachectl configtest && apachectl graceful
   or nginx in front of the systemd worker (kiva@$instance.socket):
