@@ -5,5 +5,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 # The target is machine-wide (the user kiva-e2e, /home/kiva-e2e): two runs at once, from two
-# checkouts, would tear down each other's target, so they take turns on one lock.
-exec flock /var/lock/kiva-deploy-test.lock python3 -u tests/deploy/e2e.py "$@"
+# checkouts, would tear down each other's target, so they take turns on one lock, which
+# e2e.py takes itself (/run/lock/kiva-deploy-test.lock; /var/lock is the same directory on
+# Debian: a flock here as well would wait for itself forever).
+exec python3 -u tests/deploy/e2e.py "$@"
