@@ -139,6 +139,9 @@ class Day2:
                 CHECKS.check(f"make deploy {' '.join(extra)} refuses a working tree with changes",
                              rc != 0 and "working tree has changes" in out and self.current() == before
                              and (os.path.basename(marker) in out or not was_clean), self.tail(out))
+            rc, out = self.make("deploy", "DRY_RUN=1")
+            CHECKS.check("make deploy DRY_RUN=1 ALLOW_DIRTY=1 names the release dirty",
+                         rc == 0 and "-dirty " in out and "ALLOW_DIRTY=1: shipping" in out, self.tail(out))
             rc, out = self.make("deploy", env={"KIVA_BUILD_OS": "debian 11 x86_64"})
             CHECKS.check("make deploy refuses a target of another distribution than the build's",
                          rc != 0 and "builds for debian 11 x86_64, the target runs" in out and self.current() == before,
@@ -161,6 +164,8 @@ class Day2:
             rc, out = self.make("deploy")
             CHECKS.check("make deploy ALLOW_DIRTY=1 ships, and the release says dirty",
                          rc == 0 and "-dirty " in self.current(), (self.current(), self.tail(out)))
+            CHECKS.check("the target's deploy lock is free once the deploy is done",
+                         sh(["flock", "-n", f"{HOME}/.deploy.lock", "true"], check=False).returncode == 0)
         finally:
             os.unlink(marker)
         ok, seen = self.wait_version("kiva-e2e-v3")
