@@ -10,7 +10,7 @@ BUILD_TYPE ?= RelWithDebInfo
 
 DEPS = deploy/dev/install-deps.sh
 
-.PHONY: all build run test unit fuzz bench deploy deploy-init clean help
+.PHONY: all build run test unit fuzz bench deploy deploy-init rollback clean help
 
 all: build
 
@@ -21,6 +21,7 @@ help:
 	@echo "make bench    benchmark through nginx against baselines measured in the same run"
 	@echo "make deploy   build, test and ship to the target of deploy/deploy.local.conf (DRY_RUN=1 prints)"
 	@echo "make deploy-init  create the schema (and DEMO_DATA=1 the demo users) on a new database"
+	@echo "make rollback put back the release before the running one (RELEASE=ID: a kept one)"
 	@echo "make clean    remove build directories (not var/, the dev database)"
 
 build:
@@ -51,17 +52,21 @@ bench:
 	@bench/run.sh
 
 # Deployment (deploy/README.md): DEPLOY_CONF=FILE (default deploy/deploy.local.conf),
-# DRY_RUN=1 prints every command and runs none; deploy-init: DEMO_DATA=1 adds the demo users.
+# DRY_RUN=1 prints every command and runs none; deploy-init: DEMO_DATA=1 adds the demo users;
+# ALLOW_DIRTY=1 deploys a working tree with changes; rollback: RELEASE=ID (deploy.sh status).
 # Only the build packages are installed here: a developer's machine needs ssh and rsync,
 # not the servers of the deploy package group.
 DEPLOY_CONF ?= deploy/deploy.local.conf
 deploy:
 	@$(DEPS) build
-	@exec env DEPLOY_CONF="$(DEPLOY_CONF)" DRY_RUN="$(DRY_RUN)" deploy/deploy.sh deploy
+	@exec env DEPLOY_CONF="$(DEPLOY_CONF)" DRY_RUN="$(DRY_RUN)" ALLOW_DIRTY="$(ALLOW_DIRTY)" deploy/deploy.sh deploy
 
 deploy-init:
 	@$(DEPS) build
-	@exec env DEPLOY_CONF="$(DEPLOY_CONF)" DRY_RUN="$(DRY_RUN)" DEMO_DATA="$(DEMO_DATA)" deploy/deploy.sh init
+	@exec env DEPLOY_CONF="$(DEPLOY_CONF)" DRY_RUN="$(DRY_RUN)" ALLOW_DIRTY="$(ALLOW_DIRTY)" DEMO_DATA="$(DEMO_DATA)" deploy/deploy.sh init
+
+rollback:
+	@exec env DEPLOY_CONF="$(DEPLOY_CONF)" DRY_RUN="$(DRY_RUN)" deploy/deploy.sh rollback $(RELEASE)
 
 clean:
 	rm -rf build build-*

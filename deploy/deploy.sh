@@ -2,18 +2,24 @@
 # Ships kiva from this machine to the target of a deploy configuration (see
 # deploy/deploy.conf.example and deploy/README.md).
 #
-# Usage: deploy/deploy.sh deploy|init|rollback|status
+# Usage: deploy/deploy.sh deploy|init|rollback [RELEASE]|status
 #   deploy    build a release binary, run the unit tests, upload binary, SQL and configuration
-#             to the app user's directory over ssh/rsync, apply the pending migrations (each in
+#             to the app directory over ssh/rsync, apply the pending migrations (each in
 #             its own transaction; on failure nothing is switched), switch files atomically,
 #             restart the systemd worker gracefully (mod_fcgid picks the new binary up).
+#             The last KEEP_RELEASES releases stay in APP_DIR/releases/ for rollback.
 #   init      create the schema and load the initial data (DEMO_DATA=1: the demo users too),
 #             in one transaction; refuses a database that already has tables. Switches nothing.
-#   rollback  put back the release that the last deploy replaced (files only, not the schema).
-#   status    show what runs on the target: release, schema version.
+#   rollback  put back a kept release (default: the one before the running one; RELEASE: its
+#             id, as status lists them), restart and check HEALTH_URL. Files only, not the schema.
+#   status    show what runs on the target: release, kept releases, schema version.
+# A deploy refuses a working tree with uncommitted or untracked files (ALLOW_DIRTY=1 ships it
+# anyway, with "dirty" in the release), a target of another distribution than this machine,
+# and a target where another deploy holds the lock (APP_DIR/.deploy.lock).
 # Environment: DEPLOY_CONF (default deploy/deploy.local.conf), DRY_RUN=1 (print every command,
-# run none), DEMO_DATA=1 (init), KIVA_SKIP_UNIT_TESTS=1 (not recommended),
-# KIVA_MIGRATIONS_DIR (another migrations directory than sql/migrations: tests).
+# run none), DEMO_DATA=1 (init), ALLOW_DIRTY=1, KIVA_SKIP_UNIT_TESTS=1 (not recommended),
+# KIVA_BUILD_OS ("ID VERSION_ID ARCH" of the build, when /etc/os-release does not tell it: a
+# container), KIVA_MIGRATIONS_DIR (another migrations directory than sql/migrations: tests).
 # Every step says what it does; any failure stops with a message and a non-zero status.
 set -euo pipefail
 KIVA_TOOL=deploy
@@ -25,9 +31,12 @@ root=$(cd "$here/.." && pwd)
 action=${1:-}
 case $action in
   deploy|init|rollback|status) ;;
-  -h|--help|help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-  *) die "usage: deploy/deploy.sh deploy|init|rollback|status (see --help)" ;;
+  -h|--help|help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  *) die "usage: deploy/deploy.sh deploy|init|rollback [RELEASE]|status (see --help)" ;;
 esac
+rollback_to=${2:-}
+[ -z "$rollback_to" ] || [ "$action" = rollback ] || die "only rollback takes an argument"
+[[ "$rollback_to" =~ ^[A-Za-z0-9._-]*$ ]] || die "bad release id '$rollback_to'"
 dry_run=${DRY_RUN:-0}
 [ "$dry_run" = 0 ] || [ "$dry_run" = 1 ] || die "DRY_RUN must be 0 or 1"
 
@@ -37,7 +46,7 @@ conf_file=${DEPLOY_CONF:-$root/deploy/deploy.local.conf}
 
 known_keys=" INSTANCE TARGET_HOST SSH_USER SSH_PORT SSH_OPTIONS APP_DIR DATABASE DB_OWNER"
 known_keys+=" DB_OWNER_PASSWORD_FILE RESTART_COMMAND HEALTH_URL HEALTH_CA APP_NAME THREADS"
-known_keys+=" PROCESSES BODY_LIMIT LOG_LEVEL BUILD_DIR JOBS MIGRATION_TRANSACTIONS "
+known_keys+=" PROCESSES BODY_LIMIT LOG_LEVEL BUILD_DIR JOBS MIGRATION_TRANSACTIONS KEEP_RELEASES "
 declare -A cfg=()
 conf_extra=()
 lineno=0
@@ -75,7 +84,7 @@ check_instance "$instance"
 target_host=$(get TARGET_HOST)
 [ -n "$target_host" ] || die "$conf_file: TARGET_HOST is required"
 [[ "$target_host" =~ ^[A-Za-z0-9.:-]+$ ]] || die "$conf_file: bad TARGET_HOST '$target_host'"
-ssh_user=$(get SSH_USER "$instance")
+ssh_user=$(get SSH_USER "$instance-deploy")
 [[ "$ssh_user" =~ ^[a-z_][a-z0-9_-]*$ ]] || die "$conf_file: bad SSH_USER '$ssh_user'"
 ssh_port=$(get SSH_PORT 22)
 [[ "$ssh_port" =~ ^[0-9]+$ ]] || die "$conf_file: bad SSH_PORT '$ssh_port'"
@@ -99,7 +108,7 @@ case $build_dir in /*) ;; *) build_dir=$root/$build_dir ;; esac
 jobs=$(get JOBS "$(nproc)")
 body_limit=$(get BODY_LIMIT 1M)
 size_bytes "$body_limit" >/dev/null
-for k in THREADS PROCESSES JOBS; do
+for k in THREADS PROCESSES JOBS KEEP_RELEASES; do
   v=$(get $k 1); [[ "$v" =~ ^[1-9][0-9]*$ ]] || die "$conf_file: $k must be a positive number"
 done
 if [ -n "$owner_password_file" ] && [ "$action" != status ] && [ "$action" != rollback ] && [ "$dry_run" = 0 ]; then
@@ -107,6 +116,7 @@ if [ -n "$owner_password_file" ] && [ "$action" != status ] && [ "$action" != ro
   mode=$(stat -c %a "$owner_password_file")
   [[ "$mode" =~ ^[0-7]00$ ]] || die "DB_OWNER_PASSWORD_FILE $owner_password_file is readable by others (mode $mode): chmod 600 it"
 fi
+keep_releases=$(get KEEP_RELEASES 5)
 demo_data=${DEMO_DATA:-0}
 migration_transactions=$(get MIGRATION_TRANSACTIONS each)
 [[ "$migration_transactions" =~ ^(each|single)$ ]] || die "$conf_file: MIGRATION_TRANSACTIONS is each or single"
@@ -132,6 +142,8 @@ dest="$ssh_user@$target_host"
 ssh_line="ssh"; for a in "${ssh_opts[@]}"; do ssh_line+=" $(q "$a")"; done
 cleanup() {
   local rc=$?
+  # Closing the lock's pipe ends its remote process, which frees the lock.
+  if [ -n "${lock_fd:-}" ]; then exec {lock_fd}>&-; wait "$lock_pid" 2>/dev/null || true; fi
   if compgen -G "$tmp/ssh-*" >/dev/null; then ssh "${ssh_opts[@]}" -O exit "$dest" 2>/dev/null || true; fi
   rm -rf "$tmp"
   if [ $rc != 0 ]; then
@@ -181,22 +193,100 @@ check_target() {
   step "checking the target $dest (prepared by deploy/prepare-target.sh?)"
   remote "set -e
 cd $A
-for d in bin sql conf log .incoming; do
-  test -d \$d || { echo \"missing $app_dir/\$d: run deploy/prepare-target.sh --instance $instance on the target\" >&2; exit 1; }
+for d in bin sql conf log releases .incoming; do
+  test -d \$d -a -w \$d || { echo \"missing or not writable: $app_dir/\$d: run deploy/prepare-target.sh --instance $instance on the target\" >&2; exit 1; }
 done
-test -r conf/token.secret || { echo 'missing $app_dir/conf/token.secret: run deploy/prepare-target.sh on the target' >&2; exit 1; }
-test -f ~/.pgpass || echo 'warning: no ~/.pgpass on the target: the worker has no database password' >&2
-for t in rsync psql; do
+test -e conf/token.secret || { echo 'missing $app_dir/conf/token.secret: run deploy/prepare-target.sh on the target' >&2; exit 1; }
+test -e ~$instance/.pgpass || echo 'warning: no ~$instance/.pgpass on the target: the worker has no database password' >&2
+for t in rsync psql flock; do
   command -v \$t >/dev/null || { echo \"missing on the target: \$t (prepare-target.sh installs it)\" >&2; exit 1; }
 done
 echo \"target \$(uname -n) runs: \$(cat VERSION 2>/dev/null || echo nothing yet)\"" ||
     die "the target is not reachable or not prepared (ssh $dest, port $ssh_port)"
 }
 
+# The distribution of a machine, "ID VERSION_ID ARCH" (debian 12 x86_64): a binary built on
+# one runs on the same only (shared libraries: libpq, libfcgi, OpenSSL, libstdc++).
+os_line='. /etc/os-release && printf "%s %s %s\n" "$ID" "${VERSION_ID:-none}" "$(uname -m)"'
+check_distribution() {
+  local here_os there_os
+  here_os=${KIVA_BUILD_OS:-$(sh -c "$os_line")}
+  step "checking that the target runs the distribution this machine builds for ($here_os)"
+  printf '  + $SSH %s %s\n' "$dest" "$(q "$os_line")" >&2
+  [ "$dry_run" = 1 ] && return 0
+  there_os=$(ssh "${ssh_opts[@]}" "$dest" "$os_line") || die "cannot read /etc/os-release on the target"
+  [ "$there_os" = "$here_os" ] ||
+    die "this machine builds for $here_os, the target runs $there_os: its libraries differ, so the binary could fail there. Deploy from a machine (or container) of the target's distribution."
+}
+
+# One deploy at a time on a target: a flock on APP_DIR/.deploy.lock held by a remote process
+# for as long as this script runs (its ssh session ends with it, even when killed: no stale lock).
+lock_fd=""
+take_lock() {
+  step "taking the deploy lock $app_dir/.deploy.lock"
+  local script="cd $A && exec 9<>.deploy.lock && if ! flock -n 9; then echo \"another deploy holds the lock on $app_dir (last taken: \$(cat .deploy.lock))\" >&2; exit 1; fi
+printf '%s\n' \"$action by $who_line since \$(date -u +%FT%TZ)\" >.deploy.lock && echo locked && exec cat >/dev/null"
+  printf '  + $SSH %s %s &\n' "$dest" "$(q "$script")" >&2
+  [ "$dry_run" = 1 ] && return 0
+  mkfifo "$tmp/lock.in"
+  ssh "${ssh_opts[@]}" "$dest" "$script" <"$tmp/lock.in" >"$tmp/lock.out" 2>&1 &
+  lock_pid=$!
+  exec {lock_fd}>"$tmp/lock.in"
+  local _
+  for _ in $(seq 1 300); do
+    grep -qx locked "$tmp/lock.out" && return 0
+    kill -0 "$lock_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  cat "$tmp/lock.out" >&2
+  die "the deploy lock on $dest:$app_dir is not free: nothing was done"
+}
+
+# install_release ID (remote script): puts releases/ID in place, each file written aside and
+# renamed over (SQL files, then the configuration, then the binary: running processes keep
+# the old ones), and records it in releases/CURRENT.
+install_release() {
+  cat <<EOF
+test -x releases/$1/bin/kiva || { echo 'no release $1 in $app_dir/releases' >&2; exit 1; }
+rsync -a --delete --exclude=users.csv releases/$1/sql/ sql/
+cp -p releases/$1/conf/kiva.conf conf/.kiva.conf.new && mv -f conf/.kiva.conf.new conf/kiva.conf
+cp -p releases/$1/bin/kiva bin/.kiva.new && mv -f bin/.kiva.new bin/kiva
+cp -p releases/$1/VERSION .VERSION.new && mv -f .VERSION.new VERSION
+echo $1 >releases/.CURRENT.new && mv -f releases/.CURRENT.new releases/CURRENT
+echo "now at: \$(cat VERSION) (release $1)"
+EOF
+}
+
+restart_worker() {
+  if [ "$restart_command" = none ]; then
+    say "RESTART_COMMAND=none: no standalone worker to restart (mod_fcgid starts the new binary for the next requests)"
+  else
+    step "restarting the systemd worker gracefully: $restart_command"
+    remote "$restart_command" ||
+      die "the restart failed: the new files are in place; check the worker's log on the target, or run deploy/deploy.sh rollback"
+  fi
+}
+
+health_check() {  # health_check WHAT
+  [ -n "$health_url" ] || { say "no HEALTH_URL: the $1 is not checked over HTTP"; return 0; }
+  step "checking $health_url"
+  check_local_tools curl
+  local _
+  for _ in 1 2 3 4 5 6 7 8 9 10; do
+    if run curl -fsS --max-time 10 ${health_ca:+--cacert "$health_ca"} -o /dev/null "$health_url"; then return 0; fi
+    [ "$dry_run" = 1 ] && return 0
+    sleep 1
+  done
+  die "$health_url does not answer 200 after the $1 (deploy/deploy.sh rollback [RELEASE] puts a kept release back)"
+}
+
 # ------------------------------------------------------------------ status and rollback
 if [ "$action" = status ]; then
   check_local_tools ssh
   check_target
+  step "releases kept in $app_dir/releases (* the running one)"
+  remote "cd $A && cur=\$(cat releases/CURRENT 2>/dev/null || true) && for r in \$(ls releases | grep -v '^CURRENT\$' | sort); do
+  if [ \"\$r\" = \"\$cur\" ]; then m='*'; else m=' '; fi; echo \"  \$m \$r  \$(cat releases/\$r/VERSION 2>/dev/null)\"; done"
   step "schema version of $db_name"
   remote_psql "-At -F ' ' -c $(q "SELECT version, name, applied_at FROM kiva_meta.schema_version ORDER BY version")" ||
     die "cannot read the schema version"
@@ -207,26 +297,51 @@ fi
 if [ "$action" = rollback ]; then
   check_local_tools ssh
   check_target
-  step "putting back the release the last deploy replaced (binary, configuration, SQL files; not the schema)"
+  take_lock
+  step "putting back ${rollback_to:-the release before the running one} (binary, configuration, SQL files; not the schema)"
   remote "set -e
 cd $A
-test -x .previous/bin/kiva || { echo 'no previous release to roll back to' >&2; exit 1; }
-rsync -a --delete .previous/sql/ sql/
-cp -p .previous/conf/kiva.conf conf/.kiva.conf.new && mv -f conf/.kiva.conf.new conf/kiva.conf
-cp -p .previous/bin/kiva bin/.kiva.new && mv -f bin/.kiva.new bin/kiva
-cp -p .previous/VERSION .VERSION.new && mv -f .VERSION.new VERSION
-echo \"\$(date -u +%FT%TZ) rollback to \$(cat VERSION) by $who_line\" >>log/deploy.log
-echo \"now at: \$(cat VERSION)\"" || die "the rollback failed (above)"
-  if [ "$restart_command" != none ]; then
-    step "restarting the systemd worker gracefully: $restart_command"
-    remote "$restart_command" || die "the restart failed: check the worker's log on the target"
-  fi
+cur=\$(cat releases/CURRENT 2>/dev/null || true)
+to=$rollback_to
+if [ -z \"\$to\" ]; then
+  to=\$(ls releases | grep -v '^CURRENT\$' | sort | awk -v cur=\"\$cur\" '\$0 == cur {print prev; exit} {prev = \$0}')
+  [ -n \"\$to\" ] || { echo \"no kept release older than the running one (\${cur:-none}): deploy/deploy.sh status lists them\" >&2; exit 1; }
+fi
+test -x releases/\$to/bin/kiva || { echo \"no release \$to in $app_dir/releases: deploy/deploy.sh status lists them\" >&2; exit 1; }
+echo \"rolling back from \${cur:-?} to \$to\"
+$(install_release '$to')
+echo \"\$(date -u +%FT%TZ) rollback to \$(cat VERSION) by $who_line\" >>log/deploy.log" || die "the rollback failed (above)"
+  restart_worker
+  health_check rollback
   say "rollback done"
   exit 0
 fi
 
-# ------------------------------------------------------------------ build and test
+# ------------------------------------------------------------------ release name, target
+# Letters, digits and " ._:@+-" only: it is written into remote commands and logs. A working
+# tree with changes is refused: the release must say what it runs (ALLOW_DIRTY=1: it says dirty).
 check_local_tools cmake ssh rsync sha256sum objcopy
+if ! command -v git >/dev/null || ! git -C "$root" rev-parse --git-dir >/dev/null 2>&1; then
+  commit=unknown dirty="not a git checkout"
+else
+  commit=$(git -C "$root" describe --always)
+  dirty=$(git -C "$root" status --porcelain --untracked-files=normal | awk 'NR <= 20; END {if (NR > 20) printf "(and %d more)\n", NR - 20}')
+fi
+if [ -n "$dirty" ]; then
+  [ "${ALLOW_DIRTY:-0}" = 1 ] ||
+    die "the working tree has changes (commit them, or ALLOW_DIRTY=1 to ship them with 'dirty' in the release):"$'\n'"$dirty"
+  warn "ALLOW_DIRTY=1: shipping a working tree with changes, the release says dirty"
+  commit=$commit-dirty
+fi
+stamp=$(date -u +%Y%m%dT%H%M%SZ)
+release=$(printf '%s' "$commit $(date -u +%Y-%m-%dT%H:%M:%SZ) ${USER:-$(id -un)}@$(uname -n)" | tr -c 'A-Za-z0-9 ._:@+-' '_')
+release_id=$(printf '%s' "$stamp-$commit" | tr -c 'A-Za-z0-9._-' '_')
+
+check_target
+check_distribution
+take_lock
+
+# ------------------------------------------------------------------ build and test
 step "building the release binary in $build_dir"
 run cmake -S "$root" -B "$build_dir" -DCMAKE_BUILD_TYPE=Release -DKIVA_TESTS=ON -DKIVA_SANITIZE=OFF -DKIVA_FUZZ=OFF
 run cmake --build "$build_dir" -j "$jobs" || die "the build failed: nothing was deployed"
@@ -240,10 +355,7 @@ fi
 
 # ------------------------------------------------------------------ stage
 stage=$tmp/stage
-# Letters, digits and " ._:@+-" only: it is written into remote commands and logs.
-release=$(printf '%s' "$(git -C "$root" describe --always --dirty 2>/dev/null || echo unknown) $(date -u +%Y-%m-%dT%H:%M:%SZ) ${USER:-$(id -un)}@$(uname -n)" |
-  tr -c 'A-Za-z0-9 ._:@+-' '_')
-step "staging release '$release'"
+step "staging release '$release' (id $release_id)"
 run mkdir -p "$stage/bin" "$stage/sql/migrations" "$stage/conf"
 # The binary carries its release in an ELF section: each deploy ships a distinct file, and
 # `objcopy -O binary --only-section=.kiva.release bin/kiva /dev/stdout` tells which it is.
@@ -295,14 +407,15 @@ else
 fi
 
 # ------------------------------------------------------------------ upload
-check_target
 step "uploading to $dest:$app_dir/.incoming"
 # Group-readable (the web server's user may be in the app group, for mod_fcgid), no others.
 run rsync -rlpt --checksum --delete --chmod=Du=rwx,Dg=rx,Do=,Fu=rwX,Fg=rX,Fo= \
   -e "ssh $(printf '%q ' "${ssh_opts[@]}")" "$stage/" "$dest:$app_dir/.incoming/" || die "the upload failed"
 
 step "checking the new release on the target (configuration, queries, routes)"
-remote "cd $A && .incoming/bin/kiva --config .incoming/conf/kiva.conf --check" ||
+# As the deploy account, which cannot read the token secret: a stand-in for this check only
+# (the worker's own access to it shows in the health check after the restart).
+remote "cd $A && KIVA_TOKEN_SECRET_FILE= KIVA_TOKEN_SECRET_ENV=KIVA_CHECK_ONLY_SECRET KIVA_CHECK_ONLY_SECRET=not-a-secret-only-for-the-check .incoming/bin/kiva --config .incoming/conf/kiva.conf --check" ||
   die "the new release does not start on the target (see above): nothing was switched"
 
 # ------------------------------------------------------------------ init
@@ -321,46 +434,32 @@ remote_psql "-f .incoming/sql/migrations/migrate.psql" ||
   die "the migrations stopped (above): $([ "$migration_transactions" = each ] && echo 'the failing one was rolled back (those before it are applied)' || echo 'none was applied'), nothing was switched, the worker still runs the previous release"
 
 # ------------------------------------------------------------------ switch
-step "switching to the new release (each file renamed into place: running processes keep the old one)"
+step "switching to the new release $release_id (each file renamed into place: running processes keep the old one)"
 remote "set -e
 cd $A
-# Keep the running release for deploy/deploy.sh rollback (the binary as a hard link).
-rm -rf .previous.new
-if [ -e bin/kiva ]; then
-  mkdir -p .previous.new/bin .previous.new/conf
-  ln bin/kiva .previous.new/bin/kiva
-  cp -p conf/kiva.conf .previous.new/conf/
-  cp -pr sql .previous.new/sql
-  cp -p VERSION .previous.new/ 2>/dev/null || echo unknown >.previous.new/VERSION
-  rm -rf .previous && mv .previous.new .previous
+# A release of the layout before releases/ (bin/kiva without releases/CURRENT) is kept too.
+if [ -e bin/kiva ] && [ ! -e releases/CURRENT ]; then
+  old=\$(date -u -r bin/kiva +%Y%m%dT%H%M%SZ)-before-releases
+  mkdir -p releases/\$old/bin releases/\$old/conf
+  cp -p bin/kiva releases/\$old/bin/ && cp -p conf/kiva.conf releases/\$old/conf/ && cp -pr sql releases/\$old/sql
+  cp -p VERSION releases/\$old/ 2>/dev/null || echo unknown >releases/\$old/VERSION
+  echo \$old >releases/CURRENT
 fi
-# SQL files, then the configuration, then the binary: each written aside and renamed over.
-rsync -a --delete --exclude=users.csv .incoming/sql/ sql/
-cp -p .incoming/conf/kiva.conf conf/.kiva.conf.new && mv -f conf/.kiva.conf.new conf/kiva.conf
-cp -p .incoming/bin/kiva bin/.kiva.new && mv -f bin/.kiva.new bin/kiva
-cp -p .incoming/VERSION .VERSION.new && mv -f .VERSION.new VERSION
-echo \"now at: \$(cat VERSION)\"" ||
+rm -rf releases/$release_id releases/.new
+mkdir -p releases/.new/bin releases/.new/conf
+cp -p .incoming/bin/kiva releases/.new/bin/ && cp -p .incoming/conf/kiva.conf releases/.new/conf/
+rsync -a --exclude=users.csv .incoming/sql/ releases/.new/sql/
+cp -p .incoming/VERSION releases/.new/
+mv releases/.new releases/$release_id
+$(install_release "$release_id")
+# Keep the last $keep_releases releases (and always the running one).
+ls releases | grep -v '^CURRENT\$' | sort | head -n -$keep_releases | while read -r r; do
+  [ \"\$r\" = $release_id ] || rm -rf \"releases/\$r\"
+done" ||
   die "the switch failed (above): check $app_dir on the target (deploy/deploy.sh rollback puts the previous release back)"
 
-if [ "$restart_command" = none ]; then
-  say "RESTART_COMMAND=none: no standalone worker to restart (mod_fcgid starts the new binary for the next requests)"
-else
-  step "restarting the systemd worker gracefully: $restart_command"
-  remote "$restart_command" ||
-    die "the restart failed: the new files are in place; check the worker's log on the target, or run deploy/deploy.sh rollback"
-fi
+restart_worker
+health_check deploy
 
-if [ -n "$health_url" ]; then
-  step "checking $health_url"
-  check_local_tools curl
-  health_ok=0
-  for _ in 1 2 3 4 5 6 7 8 9 10; do
-    if run curl -fsS --max-time 10 ${health_ca:+--cacert "$health_ca"} -o /dev/null "$health_url"; then health_ok=1; break; fi
-    [ "$dry_run" = 1 ] && { health_ok=1; break; }
-    sleep 1
-  done
-  [ "$health_ok" = 1 ] || die "$health_url does not answer 200 after the deploy (deploy/deploy.sh rollback puts the previous release back)"
-fi
-
-remote "cd $A && echo \"\$(date -u +%FT%TZ) deploy of '$release'\" >>log/deploy.log" || true
-say "deploy done: $instance runs '$release'"
+remote "cd $A && echo \"\$(date -u +%FT%TZ) deploy of '$release' ($release_id) by $who_line\" >>log/deploy.log" || true
+say "deploy done: $instance runs '$release' (release $release_id)"

@@ -4,28 +4,36 @@
 # the database password, or repair modes; it never deletes nor overwrites a secret.
 #
 # Usage: deploy/prepare-target.sh --instance NAME --db-host HOST [options]
-#   --instance NAME          the instance (unix user, /home/NAME, database NAME with - as _)
+#   --instance NAME          the instance (unix users NAME and NAME-deploy, /home/NAME,
+#                            database NAME with - as _)
 #   --db-host HOST           database server, as in the worker's conninfo (for ~/.pgpass)
 #   --db-port PORT           (5432)
 #   --db-password-file FILE  the runtime role's password (from deploy/prepare-db.sh): written
-#                            to ~NAME/.pgpass (0600); without it, an existing line is kept
-#   --authorized-key FILE    a deployer's ssh public key (repeat for several); appended once
+#                            to ~NAME/.pgpass (0600) and conf/apache.pgpass when it exists
+#                            (line of this host:port); without it, existing lines are kept
+#   --authorized-key FILE    a deployer's ssh public key (repeat for several); appended once to
+#                            NAME-deploy's authorized_keys
 #   --apache-user USER       Apache runs the worker (mod_fcgid) as USER (www-data): add USER to
 #                            group NAME and give it its own password file (conf/apache.pgpass)
 #   --systemd                install deploy/systemd/kiva@.{socket,service} and enable
 #                            kiva@NAME.socket (needs systemd)
-#   --sudo-restart           let NAME run `systemctl restart kiva@NAME.service`, nothing else
+#   --sudo-restart           let NAME-deploy run `systemctl restart kiva@NAME.service`, nothing else
 #                            (/etc/sudoers.d/kiva-NAME, checked with visudo)
 #   --no-packages            do not install missing packages (rsync, postgresql-client)
 #
-# What it makes (owner NAME, group NAME):
-#   /home/NAME           0750  the app directory (home of NAME, login shell bash, no password)
-#     .ssh/              0700  authorized_keys 0600: deployers' keys, key authentication only
-#     .pgpass            0600  the runtime role's password for the worker (libpq)
+# Two accounts: NAME runs the worker (no login shell, no ssh) and can read the secrets;
+# NAME-deploy receives the deploys over ssh and owns the release files, but cannot read the
+# secrets (not in group NAME) nor change its keys (root owns them). NAME (and Apache's user)
+# are in group NAME-deploy to read the release.
+#   /home/NAME-deploy    0750 root:NAME-deploy  home of the deploy account (bash, no password)
+#     .ssh/              0755 root:root  authorized_keys 0644 root:root, key authentication only
+#   /home/NAME           0750 NAME-deploy:NAME-deploy  the app directory (home of NAME)
+#     .pgpass            0600 NAME:NAME  the runtime role's password for the worker (libpq)
 #     bin/ sql/          0750  the binary and SQL, installed by make deploy
-#     conf/              0750  kiva.conf (0640, by make deploy), token.secret (0640, made here
-#                              once, never leaves this host)
+#     conf/              0750  kiva.conf (0640, by make deploy); token.secret (0640 NAME:NAME,
+#                              made here once, never leaves this host); apache.pgpass
 #     log/               0750  deploy.log (one line per deploy)
+#     releases/          0750  the last releases, for deploy.sh rollback
 #     www/               0755  static files of the vhost (empty)
 #     .incoming/         0750  the upload area of make deploy
 set -euo pipefail
@@ -33,7 +41,7 @@ KIVA_TOOL=prepare-target
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib/common.sh"
 
-usage() { sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '2,42p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 instance="" db_host="" db_port=5432 db_password_file="" apache_user="" systemd=0 sudo_restart=0
 packages=1
 keys=()
@@ -71,6 +79,8 @@ done
 
 user=$instance
 home=/home/$instance
+deployer=$instance-deploy
+deployer_home=/home/$deployer
 db=$(sql_name "$instance")
 runtime=$db
 
@@ -87,33 +97,59 @@ if [ "$packages" = 1 ]; then
   fi
 fi
 
-# ------------------------------------------------------------------ user and directories
-if id "$user" >/dev/null 2>&1; then
-  say "user $user exists"
-  [ "$(getent passwd "$user" | cut -d: -f6)" = "$home" ] || die "user $user exists with another home than $home"
-else
-  say "creating user $user (home $home, no password: ssh keys only)"
-  adduser --quiet --disabled-password --comment "kiva instance $instance" --shell /bin/bash --home "$home" "$user"
-fi
+# ------------------------------------------------------------------ users and directories
+nologin=$(command -v nologin || echo /usr/sbin/nologin)
+# ensure_user NAME HOME SHELL
+ensure_user() {
+  if id "$1" >/dev/null 2>&1; then
+    say "user $1 exists"
+    [ "$(getent passwd "$1" | cut -d: -f6)" = "$2" ] || die "user $1 exists with another home than $2"
+    [ "$(getent passwd "$1" | cut -d: -f7)" = "$3" ] || { say "login shell of $1: $3"; usermod -s "$3" "$1"; }
+  else
+    say "creating user $1 (home $2, no password)"
+    adduser --quiet --disabled-password --comment "kiva instance $instance" --shell "$3" --home "$2" "$1"
+  fi
+}
+ensure_user "$user" "$home" "$nologin"
+ensure_user "$deployer" "$deployer_home" /bin/bash
 group=$(id -gn "$user")
+dgroup=$(id -gn "$deployer")
 # "!" (what adduser --disabled-password leaves) marks a locked account, which sshd refuses
 # even with a key when UsePAM is off; "*" is "no password" without the lock.
-if [ "$(getent shadow "$user" | cut -d: -f2)" = "!" ]; then usermod -p '*' "$user"; fi
+if [ "$(getent shadow "$deployer" | cut -d: -f2)" = "!" ]; then usermod -p '*' "$deployer"; fi
+# in_group USER GROUP: adds USER to GROUP unless it is in it.
+in_group() {
+  id -nG "$1" | tr ' ' '\n' | grep -qxF "$2" && return 0
+  say "adding $1 to group $2"
+  usermod -a -G "$2" "$1"
+}
+in_group "$user" "$dgroup"   # the worker reads the release
+if id -nG "$deployer" | tr ' ' '\n' | grep -qxF "$group"; then
+  die "$deployer is in group $group: it could read the secrets (gpasswd -d $deployer $group)"
+fi
 
 # ensure_dir PATH MODE [OWNER]: creates or repairs.
 ensure_dir() {
-  local path=$1 mode=$2 owner=${3:-$user:$group}
+  local path=$1 mode=$2 owner=${3:-$deployer:$dgroup}
   [ -d "$path" ] || say "creating $path"
   install -d -m "$mode" -o "${owner%%:*}" -g "${owner#*:}" "$path"
 }
+ensure_dir "$deployer_home" 0750 "root:$dgroup"
+ensure_dir "$deployer_home/.ssh" 0755 root:root
 ensure_dir "$home" 0750
-for d in bin sql conf log .incoming; do ensure_dir "$home/$d" 0750; done
+for d in bin sql conf log releases .incoming; do ensure_dir "$home/$d" 0750; done
 ensure_dir "$home/www" 0755
-ensure_dir "$home/.ssh" 0700
+# From the layout where NAME itself received the deploys: the release files go to the deploy
+# account, the keys to its authorized_keys.
+for f in bin sql log releases .incoming www conf/kiva.conf VERSION .previous .deploy.lock; do
+  [ ! -e "$home/$f" ] || chown -R "$deployer:$dgroup" "$home/$f"
+done
 
 # ------------------------------------------------------------------ ssh keys
-ak=$home/.ssh/authorized_keys
+ak=$deployer_home/.ssh/authorized_keys
 touch "$ak"
+old_ak=$home/.ssh/authorized_keys
+[ ! -f "$old_ak" ] || { say "moving the keys of $old_ak to $ak ($user receives no ssh login)"; keys+=("$old_ak"); }
 for k in "${keys[@]}"; do
   while IFS= read -r line; do
     [ -z "$line" ] && continue
@@ -125,7 +161,9 @@ for k in "${keys[@]}"; do
     fi
   done <"$k"
 done
-chown "$user:$group" "$ak"; chmod 0600 "$ak"
+[ ! -f "$old_ak" ] || rm -rf "$home/.ssh"
+# root's: the deploy account cannot add a key nor remove one.
+chown root:root "$ak"; chmod 0644 "$ak"
 [ -s "$ak" ] || warn "no key in $ak yet: make deploy cannot log in (--authorized-key FILE)"
 
 # ------------------------------------------------------------------ token secret
@@ -139,6 +177,12 @@ fi
 chown "$user:$group" "$secret"; chmod 0640 "$secret"
 
 # ------------------------------------------------------------------ database password
+# The owner role's password (DDL) never goes to the worker: only the deploy's migrations use it.
+for f in "$home/.pgpass" "$home/conf/apache.pgpass"; do
+  if [ -f "$f" ] && cut -d: -f4 "$f" | grep -qxF "${db}_owner"; then
+    die "$f has a line for the owner role ${db}_owner: remove it (the worker must not be able to change the schema)"
+  fi
+done
 # write_pgpass FILE OWNER: sets the line of host:port:db:runtime (other lines are kept).
 pgpass_escape() { sed -e 's/\\/\\\\/g' -e 's/:/\\:/g' <<<"$1"; }
 write_pgpass() {
@@ -165,18 +209,18 @@ fi
 
 # ------------------------------------------------------------------ Apache (mod_fcgid)
 if [ -n "$apache_user" ]; then
-  if id -nG "$apache_user" | tr ' ' '\n' | grep -qxF "$group"; then
-    say "$apache_user is in group $group"
-  else
-    say "adding $apache_user to group $group (Apache must be restarted to see it)"
-    usermod -a -G "$group" "$apache_user"
-  fi
-  if [ -n "$db_password_file" ]; then
-    say "writing $home/conf/apache.pgpass for $apache_user (mode 0600)"
-    write_pgpass "$home/conf/apache.pgpass" "$apache_user:$group"
-  elif [ ! -f "$home/conf/apache.pgpass" ]; then
+  in_group "$apache_user" "$group"   # the secrets (Apache must be restarted to see a new group)
+  in_group "$apache_user" "$dgroup"
+  [ -n "$db_password_file" ] || [ -f "$home/conf/apache.pgpass" ] ||
     warn "no $home/conf/apache.pgpass: the mod_fcgid worker cannot log in (--db-password-file FILE)"
-  fi
+fi
+# Apache's copy follows every change of the password, with --apache-user or not: a copy left
+# with the old password gives 503 from the mod_fcgid worker.
+apache_pgpass=$home/conf/apache.pgpass
+if [ -n "$db_password_file" ] && { [ -n "$apache_user" ] || [ -f "$apache_pgpass" ]; }; then
+  apache_owner=${apache_user:-$(stat -c %U "$apache_pgpass")}
+  say "writing $apache_pgpass for $apache_owner (mode 0600)"
+  write_pgpass "$apache_pgpass" "$apache_owner:$group"
 fi
 
 # ------------------------------------------------------------------ systemd and sudo
@@ -199,7 +243,7 @@ if [ "$systemd" = 1 ]; then
 fi
 if [ "$sudo_restart" = 1 ]; then
   if [ -d /etc/sudoers.d ] && command -v visudo >/dev/null; then
-    rule="$user ALL=(root) NOPASSWD: $(command -v systemctl || echo /usr/bin/systemctl) restart kiva@$instance.service"
+    rule="$deployer ALL=(root) NOPASSWD: $(command -v systemctl || echo /usr/bin/systemctl) restart kiva@$instance.service"
     f=/etc/sudoers.d/kiva-$instance
     tmpf=$(mktemp)
     printf '# make deploy restarts the worker of %s, and nothing else.\n%s\n' "$instance" "$rule" >"$tmpf"
@@ -212,7 +256,8 @@ if [ "$sudo_restart" = 1 ]; then
 fi
 
 cat >&2 <<EOF
-$KIVA_TOOL: $instance is ready on $(uname -n). In the deployer's deploy/deploy.local.conf:
+$KIVA_TOOL: $instance is ready on $(uname -n) (deploys log in as $deployer). In the
+deployer's deploy/deploy.local.conf:
     INSTANCE=$instance
     TARGET_HOST=<this host's name>
     DATABASE=host=$db_host port=$db_port dbname=$db user=$runtime sslmode=verify-full sslrootcert=<CA file>

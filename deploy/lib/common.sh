@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # Shared by the deploy scripts (sourced, not run): messages, instance names, sizes.
 # Everything an instance is called derives from its name (see deploy/README.md):
-#   unix user and group, app directory   NAME, /home/NAME
+#   unix user and group, app directory   NAME (runs the worker), /home/NAME
+#   deploy account (ssh, owns the release)  NAME-deploy, home /home/NAME-deploy
 #   database, runtime role, owner role   NAME with - as _: kiva_prod, kiva_prod, kiva_prod_owner
 #   worker socket, systemd units         /run/kiva/NAME.sock, kiva@NAME.socket / .service
 #   Apache and nginx site files          NAME.conf (upstream NAME_workers, - as _)
@@ -12,11 +13,12 @@ say() { printf '%s: %s\n' "$KIVA_TOOL" "$*" >&2; }
 warn() { printf '%s: warning: %s\n' "$KIVA_TOOL" "$*" >&2; }
 die() { printf '%s: error: %s\n' "$KIVA_TOOL" "$*" >&2; exit 1; }
 
-# check_instance NAME: lower-case letters, digits and dashes, a letter first, at most 28
-# characters (it becomes a unix user name, and NAME_owner a PostgreSQL role).
+# check_instance NAME: lower-case letters, digits and dashes, a letter first, at most 25
+# characters (it becomes unix user names, NAME and NAME-deploy: 32 at most, and NAME_owner a
+# PostgreSQL role).
 check_instance() {
-  [[ "$1" =~ ^[a-z][a-z0-9-]{0,27}$ ]] && [[ "$1" != *- ]] ||
-    die "bad instance name '$1': use a-z, 0-9 and -, starting with a letter, at most 28 characters (e.g. kiva-prod)"
+  [[ "$1" =~ ^[a-z][a-z0-9-]{0,24}$ ]] && [[ "$1" != *- ]] ||
+    die "bad instance name '$1': use a-z, 0-9 and -, starting with a letter, at most 25 characters (e.g. kiva-prod)"
 }
 
 # sql_name NAME: the instance name as a PostgreSQL identifier (no quoting needed).

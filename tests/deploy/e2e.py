@@ -18,7 +18,8 @@ from the shipped files, then `make deploy` against it, checked over HTTPS throug
 Then: make deploy DRY_RUN=1, make deploy before init (refused), make deploy-init (twice: the
 second is refused), make deploy, the HTTPS checks, failing migrations (nothing switched), a
 second deploy of a new binary while requests run against every front end (no failure), killing
-worker processes under Apache and under the supervisor, a rollback. Everything it started is
+worker processes under Apache and under the supervisor, a rollback, and the day-2 operations
+of day2.py (least privilege, safer deploys, backups and restore, rotation, move). Everything it started is
 stopped and the user removed at the end, also on failure (KIVA_DEPLOY_KEEP=1 keeps it all).
 Prints one line per check and "deploy test: N checks passed, M failed" last.
 Environment: KIVA_DEPLOY_BUILD_DIR (build directory of make deploy, default build-release).
@@ -37,10 +38,11 @@ import time
 
 from support import (BODY_LIMIT, CHECKS, DB, HOME, INSTANCE, PGBIN, ROOT, START, Abort, Load, request, say,
                      sh)
+from day2 import Day2
 from target import Target
 
 
-class DeployTest(Target):
+class DeployTest(Day2, Target):
     """The scenario and its checks, on the target."""
 
     # ----------------------------------------------------------------------- checks
@@ -198,6 +200,7 @@ class DeployTest(Target):
         self.certificates()
         self.postgres()
         self.prepare_db()
+        self.backup_setup()
         self.prepare_target()
         self.sshd()
         self.supervisor()
@@ -239,6 +242,7 @@ class DeployTest(Target):
         self.redeploy_under_load()
         self.kill_checks()
         self.rollback()
+        self.day2()
         self.old_processes_retired()
         with open(f"{HOME}/log/deploy.log") as f:
             lines = f.read().splitlines()

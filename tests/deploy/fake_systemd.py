@@ -17,10 +17,10 @@ A restart (`systemctl restart`) is a stop then a start: KillSignal to the old wo
 finishes its requests in flight; meanwhile the socket stays open, so new connections wait in
 the backlog and nothing is refused. Ask for one with SIGHUP to the supervisor, or with
 `fake_systemd.py restart --control DIR`, which waits until it is done (what deploy.conf's
-RESTART_COMMAND runs as the app user; the control directory is writable by the unit's group
-only). Other settings of the units (hardening) are listed as not emulated.
+RESTART_COMMAND runs as the deploy account; the control directory is writable by the unit's
+group, or the --control-group, only: what the sudo rule of deploy/sudoers.example allows). Other settings of the units (hardening) are listed as not emulated.
 
-  fake_systemd.py run --units DIR --instance NAME --control DIR [--log FILE]
+  fake_systemd.py run --units DIR --instance NAME --control DIR [--control-group G] [--log FILE]
   fake_systemd.py restart --control DIR [--timeout SECONDS]
   fake_systemd.py status --control DIR
 """
@@ -82,7 +82,7 @@ def seconds(text):
 
 
 class Supervisor:
-    def __init__(self, units, instance, control, log_path):
+    def __init__(self, units, instance, control, log_path, control_group=None):
         sock_unit = parse_unit(os.path.join(units, "kiva@.socket"), instance)
         svc_unit = parse_unit(os.path.join(units, "kiva@.service"), instance)
         self.sock_cfg = sock_unit.get("Socket", [])
@@ -93,6 +93,7 @@ class Supervisor:
                 log(f"[{name}] not emulated: {', '.join(ignored)}")
         self.instance = instance
         self.control = control
+        self.control_group = control_group
         self.log_path = log_path
         self.process = None
         self.started_at = []
@@ -242,7 +243,7 @@ class Supervisor:
             os.replace(tmp, os.path.join(self.control, f"response.{ident}"))
 
     def run(self):
-        group = one(self.svc, "Group") or pwd.getpwnam(one(self.svc, "User", "root")).pw_name
+        group = self.control_group or one(self.svc, "Group") or pwd.getpwnam(one(self.svc, "User", "root")).pw_name
         os.makedirs(self.control, exist_ok=True)
         os.chown(self.control, 0, grp.getgrnam(group).gr_gid)
         os.chmod(self.control, 0o2770)
@@ -311,13 +312,14 @@ def main():
     run.add_argument("--instance", required=True)
     run.add_argument("--control", required=True)
     run.add_argument("--log", default="/dev/stderr")
+    run.add_argument("--control-group", help="the group that may ask for a restart (default: the unit's Group)")
     for name in ("restart", "status"):
         p = sub.add_parser(name)
         p.add_argument("--control", required=True)
         p.add_argument("--timeout", type=float, default=90)
     args = parser.parse_args()
     if args.command == "run":
-        Supervisor(args.units, args.instance, args.control, args.log).run()
+        Supervisor(args.units, args.instance, args.control, args.log, args.control_group).run()
         return 0
     if args.command == "status":
         with open(os.path.join(args.control, "status.json")) as f:

@@ -13,6 +13,7 @@ import time
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 INSTANCE = "kiva-e2e"
 HOME = f"/home/{INSTANCE}"
+DEPLOYER = f"{INSTANCE}-deploy"          # the ssh account of the deploys (prepare-target.sh)
 DB = "kiva_e2e"
 OWNER = "kiva_e2e_owner"
 SOCKET = f"/run/kiva/{INSTANCE}.sock"
