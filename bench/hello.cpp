@@ -4,14 +4,11 @@
 // Usage: kiva-bench-hello                      (fd 0, as mod_fcgid and spawn-fcgi start it)
 //        kiva-bench-hello SOCKET_PATH [THREADS] (SIGTERM/SIGINT: exit 0)
 #include <fcgiapp.h>
-#include <signal.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
-#include <thread>
+
+#include "standalone.hpp"
 
 static void serve(int listen_fd) {
     static const char body[] = "{\"sid\":1,\"stuff\":\"hello!\"}";
@@ -28,27 +25,11 @@ static void serve(int listen_fd) {
 }
 
 int main(int argc, char** argv) {
-    FCGX_Init();
     if (argc < 2) {  // mod_fcgid: it stops us with SIGTERM, whose default action is fine
+        FCGX_Init();
         serve(0);
         return 0;
     }
     int threads = argc > 2 ? std::atoi(argv[2]) : 4;
-    sigset_t stop;  // the main thread waits for these; the serving threads never see them
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGTERM);
-    sigaddset(&stop, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &stop, nullptr);
-    signal(SIGPIPE, SIG_IGN);
-    unlink(argv[1]);
-    int listen_fd = FCGX_OpenSocket(argv[1], 1024);
-    if (listen_fd < 0 || chmod(argv[1], 0666) != 0) {
-        std::perror("hello: listen");
-        return 1;
-    }
-    for (int i = 0; i < threads; ++i) std::thread(serve, listen_fd).detach();
-    int sig = 0;
-    sigwait(&stop, &sig);
-    unlink(argv[1]);
-    std::_Exit(0);
+    return serve_on_socket(argv[1], 0666, threads, serve, "hello");
 }

@@ -14,7 +14,8 @@
 #include <thread>
 #include <vector>
 
-static int listen_fd;
+#include "standalone.hpp"
+
 static const char* conninfo;
 
 static void reply(FCGX_Request& r, const char* status, const std::string& body) {
@@ -44,7 +45,7 @@ static void json_string(std::string& out, const char* s) {
     out += '"';
 }
 
-static void serve() {
+static void serve(int listen_fd) {
     PGconn* db = PQconnectdb(conninfo);
     if (PQstatus(db) != CONNECTION_OK) {
         std::fprintf(stderr, "responder: %s", PQerrorMessage(db));
@@ -90,22 +91,5 @@ int main(int argc, char** argv) {
     }
     conninfo = argv[2];
     int threads = argc > 3 ? std::atoi(argv[3]) : 4;
-    sigset_t stop;  // the main thread waits for these; the serving threads never see them
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGTERM);
-    sigaddset(&stop, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &stop, nullptr);
-    signal(SIGPIPE, SIG_IGN);
-    FCGX_Init();
-    unlink(argv[1]);
-    listen_fd = FCGX_OpenSocket(argv[1], 1024);
-    if (listen_fd < 0 || chmod(argv[1], 0660) != 0) {
-        std::perror("responder: listen");
-        return 1;
-    }
-    for (int i = 0; i < threads; ++i) std::thread(serve).detach();
-    int sig = 0;
-    sigwait(&stop, &sig);
-    unlink(argv[1]);
-    std::_Exit(0);
+    return serve_on_socket(argv[1], 0660, threads, serve, "responder");
 }
