@@ -14,6 +14,7 @@
 #include "framework/app.hpp"
 #include "framework/server/config.hpp"
 #include "framework/db/query_file.hpp"
+#include "framework/db/typed.hpp"
 #include "framework/server/log.hpp"
 #include "framework/server/server.hpp"
 
@@ -92,6 +93,7 @@ int main(int argc, char** argv) {
     kiva::Logger log(config.log_level, config.app_name);
     try {
         auto queries = kiva::db::QueryFile::load(kiva::resolve_path(config, config.queries));
+        kiva::db::check_compiled(queries, kiva::db::Queries::compiled());
         kiva::App app(config, log);
         api::register_api(app);
         app.check();

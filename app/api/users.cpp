@@ -59,30 +59,26 @@ struct NewUser {
 };
 
 std::optional<std::string> password_of(Context& c, std::string_view login) {
-    auto user = c.db.row("user_perms", {{"login", login}});
+    auto user = c.q.user_perms(login);
     if (!user) return std::nullopt;
-    return user->get<std::string>("pword");
+    return user->pword;
 }
 
 bool is_in_group(Context& c, std::string_view login, std::string_view group) {
     if (group != "ADMIN") return false;
-    auto user = c.db.row("user_perms", {{"login", login}});
-    return user && user->get<bool>("isadmin");
+    auto user = c.q.user_perms(login);
+    return user && user->isadmin;
 }
 
 Response post_register(Context& c, std::string login, std::string pword) {
     validate_account(login, pword);
-    auto id = c.db.value(
-        "add_user",
-        {{"login", login}, {"pword", c.security.hash_password(pword)}, {"admin", false}});
+    int64_t id = c.q.add_user(login, c.security.hash_password(pword), false);
     return json(id, 201);
 }
 
 Response post_users_mgt(Context& c, NewUser u) {
     validate_account(u.login, u.password);
-    auto id = c.db.value("add_user", {{"login", u.login},
-                                      {"pword", c.security.hash_password(u.password)},
-                                      {"admin", u.is_admin}});
+    int64_t id = c.q.add_user(u.login, c.security.hash_password(u.password), u.is_admin);
     return json(id, 201);
 }
 

@@ -75,7 +75,7 @@ Outcome App::run(const Request& request, db::Database& db) const {
         return out;
     }
     Params params(request, match.captures);
-    Context ctx{request, params, db, security_, name_, std::nullopt};
+    Context ctx{request, params, db, db::Queries(db), security_, name_, std::nullopt};
     try {
         out.response = dispatch(ctx, match.entry->data);
     } catch (...) {

@@ -122,7 +122,7 @@ void Database::set_login(std::string_view login) {
     pending_login_ = std::string(login);
 }
 
-ResultHandle Database::send(const Query& query, const std::vector<const char*>& values) {
+ResultHandle Database::send(const Query& query, std::span<const char* const> values) {
     const std::string& statement = query.name;
     int n = static_cast<int>(values.size());
     // Plain reads before the first write run on their own (one round trip): at READ COMMITTED
@@ -198,7 +198,7 @@ void Database::fail(pg_result* raw, const Query& query) {
     throw DbError(sqlstate, message, client);
 }
 
-ResultHandle Database::execute(const Query& query, const std::vector<const char*>& values) {
+ResultHandle Database::execute(const Query& query, std::span<const char* const> values) {
     if (auto it = unprepared_.find(query.name); it != unprepared_.end())
         throw DbError(
             "XX000",
@@ -233,10 +233,7 @@ const Query& Database::prepare_call(std::string_view name, QueryKind expected, A
     if (!found)
         throw std::logic_error("no query named " + std::string(name) + " in the queries file");
     const Query& query = *found;
-    if (streaming_)
-        throw std::logic_error("query " + query.name +
-                               " called while a row stream is being read: "
-                               "stream() must be a request's last query");
+    check_free(query);
     if (query.kind != expected)
         throw std::logic_error("query " + query.name + " (" + query.origin +
                                ") is declared with suffix \"" + std::string(suffix(query.kind)) +
@@ -261,6 +258,40 @@ const Query& Database::prepare_call(std::string_view name, QueryKind expected, A
         values.push_back(found_arg->value() ? found_arg->value()->c_str() : nullptr);
     }
     return query;
+}
+
+void Database::check_free(const Query& query) const {
+    if (streaming_)
+        throw std::logic_error("query " + query.name +
+                               " called while a row stream is being read: "
+                               "stream() must be a request's last query");
+}
+
+const Query& Database::compiled(std::size_t index, std::string_view name, QueryKind kind) const {
+    const auto& all = queries_.queries();
+    if (index >= all.size() || all[index].name != name || all[index].kind != kind)
+        throw std::logic_error("query " + std::string(name) +
+                               " is not where the compiled queries have it: the queries file "
+                               "differs from the one this binary was built with");
+    check_free(all[index]);
+    return all[index];
+}
+
+ResultHandle Database::call(std::size_t index, std::string_view name, QueryKind kind,
+                            std::span<const char* const> values) {
+    return execute(compiled(index, name, kind), values);
+}
+
+int64_t Database::call_count(std::size_t index, std::string_view name,
+                             std::span<const char* const> values) {
+    ResultHandle r = call(index, name, QueryKind::count, values);
+    const char* tuples = PQcmdTuples(r.get());
+    return tuples && *tuples ? std::stoll(tuples) : 0;
+}
+
+ResultStream Database::call_stream(std::size_t index, std::string_view name,
+                                   std::span<const char* const> values) {
+    return stream_query(compiled(index, name, QueryKind::rows), values);
 }
 
 ResultHandle Database::run(std::string_view name, QueryKind expected, Args args) {
@@ -289,12 +320,15 @@ int64_t Database::exec(std::string_view name, Args args) {
     return tuples && *tuples ? std::stoll(tuples) : 0;
 }
 
-RowStream Database::stream(std::string_view name, Args args) {
+ResultStream Database::stream(std::string_view name, Args args) {
     std::vector<const char*> values;
-    const Query& query = prepare_call(name, QueryKind::rows, args, values);
+    return stream_query(prepare_call(name, QueryKind::rows, args, values), values);
+}
+
+ResultStream Database::stream_query(const Query& query, std::span<const char* const> values) {
     // Inside a transaction the connection must be free for COMMIT: read the rows first.
     if (in_transaction_ || !query.plain_read || lost_ || unprepared_.count(query.name))
-        return RowStream(Rows(execute(query, values)));
+        return ResultStream(Rows(execute(query, values)));
     for (int attempt = 0;; ++attempt) {
         if (!conn_) open();
         int n = static_cast<int>(values.size());
@@ -305,7 +339,7 @@ RowStream Database::stream(std::string_view name, Args args) {
             auto status = first ? PQresultStatus(first.get()) : PGRES_FATAL_ERROR;
             if (status == PGRES_SINGLE_TUPLE || status == PGRES_TUPLES_OK) {
                 streaming_ = true;
-                return RowStream(*this, std::move(first));
+                return ResultStream(*this, std::move(first));
             }
             if (first && PQstatus(conn_) == CONNECTION_OK) {
                 while (PGresult* rest = PQgetResult(conn_)) PQclear(rest);
@@ -323,12 +357,12 @@ RowStream Database::stream(std::string_view name, Args args) {
     }
 }
 
-RowStream::RowStream(RowStream&& other) noexcept
+ResultStream::ResultStream(ResultStream&& other) noexcept
     : db_(std::exchange(other.db_, nullptr)),
       pending_(std::move(other.pending_)),
       rows_(std::move(other.rows_)) {}
 
-RowStream::~RowStream() {
+ResultStream::~ResultStream() {
     if (!db_) return;
     // Not (fully) read: drain the rest, or the connection stays busy.
     pending_.reset();
@@ -336,30 +370,16 @@ RowStream::~RowStream() {
     db_->streaming_ = false;
 }
 
-void RowStream::write_json(const std::function<void(std::string_view)>& flush, std::size_t chunk) {
-    std::string buffer;
-    buffer.reserve(chunk + 1024);
-    js::StringOutput out{buffer};
-    js::Writer writer(out);
-    auto row_written = [&] {
-        if (buffer.size() < chunk) return;
-        flush(buffer);
-        buffer.clear();
-    };
-    writer.StartArray();
+void ResultStream::each(const std::function<void(const RowRef&)>& f) {
     if (rows_) {
-        for (RowRef row : *rows_) {
-            write(writer, row);
-            row_written();
-        }
+        for (RowRef row : *rows_) f(row);
     } else if (db_) {
         // Single-row mode: one result per row, then a last, empty PGRES_TUPLES_OK.
         ResultHandle current = std::move(pending_);
         while (current) {
             auto status = PQresultStatus(current.get());
             if (status == PGRES_SINGLE_TUPLE) {
-                write(writer, RowRef(current.get(), 0));
-                row_written();
+                f(RowRef(current.get(), 0));
             } else if (status != PGRES_TUPLES_OK) {
                 db_->log_.error("row stream failed midway, the list is cut: " +
                                 trimmed(PQresultErrorMessage(current.get())));
@@ -369,6 +389,21 @@ void RowStream::write_json(const std::function<void(std::string_view)>& flush, s
         db_->streaming_ = false;
         db_ = nullptr;
     }
+}
+
+void ResultStream::write_json(const std::function<void(std::string_view)>& flush,
+                              std::size_t chunk) {
+    std::string buffer;
+    buffer.reserve(chunk + 1024);
+    js::StringOutput out{buffer};
+    js::Writer writer(out);
+    writer.StartArray();
+    each([&](const RowRef& row) {
+        write(writer, row);
+        if (buffer.size() < chunk) return;
+        flush(buffer);
+        buffer.clear();
+    });
     writer.EndArray();
     flush(buffer);
 }
@@ -409,11 +444,11 @@ void Database::finish(bool commit) {
 
 namespace kiva {
 
-Response json(db::RowStream rows, int status) {
+Response json(db::ResultStream rows, int status) {
     Response r;
     r.status = status;
     // std::function needs a copyable target: the stream is shared with the one call.
-    auto shared = std::make_shared<db::RowStream>(std::move(rows));
+    auto shared = std::make_shared<db::ResultStream>(std::move(rows));
     r.stream = [shared](const std::function<void(std::string_view)>& send) {
         shared->write_json(send);
     };
