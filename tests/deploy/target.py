@@ -283,7 +283,7 @@ SSH_OPTIONS=-i {self.path('client', 'id_ed25519')} -o StrictHostKeyChecking=acce
 DATABASE=host=127.0.0.1 port={self.ports['pg']} dbname={DB} user={DB} sslmode=verify-full sslrootcert={self.ca}
 DB_OWNER_PASSWORD_FILE={self.owner_password}
 RESTART_COMMAND=python3 {self.path('fake_systemd.py')} restart --control {self.control}
-HEALTH_URL=https://localhost:{self.nginx.https}/api/version
+HEALTH_URL=https://localhost:{self.nginx.https}/api/health
 HEALTH_CA={self.ca}
 APP_NAME={app_name}
 THREADS=2

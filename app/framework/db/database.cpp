@@ -313,9 +313,11 @@ RowStream Database::stream(std::string_view name, Args args) {
         if (!conn_) open();
         int n = static_cast<int>(values.size());
         // The first row is read now, so that an error is still an error status, not a cut list.
+        auto start = std::chrono::steady_clock::now();
         if (PQsendQueryPrepared(conn_, query.name.c_str(), n, values.data(), nullptr, nullptr, 0) &&
             PQsetSingleRowMode(conn_)) {
             ResultHandle first(PQgetResult(conn_));
+            took(query.name, std::chrono::steady_clock::now() - start);  // to its first row
             auto status = first ? PQresultStatus(first.get()) : PGRES_FATAL_ERROR;
             if (status == PGRES_SINGLE_TUPLE || status == PGRES_TUPLES_OK) {
                 streaming_ = true;

@@ -29,11 +29,14 @@ std::runtime_error failure(const std::string& what, const std::string& path) {
     return std::runtime_error(what + " " + path + ": " + std::strerror(errno));
 }
 
-/// A file descriptor closed on every path out.
+/// A file descriptor closed on every path out, its lock released first: a mapping keeps the
+/// open file (and so its flock) alive after close.
 struct Fd {
     int fd = -1;
     ~Fd() {
-        if (fd >= 0) close(fd);
+        if (fd < 0) return;
+        flock(fd, LOCK_UN);
+        close(fd);
     }
 };
 
@@ -117,7 +120,7 @@ SlotFile::SlotFile(const std::string& path, std::uint64_t layout, std::size_t va
         void* p = mmap(nullptr, bytes_, PROT_READ | PROT_WRITE, MAP_SHARED, f.fd, 0);
         if (p == MAP_FAILED) throw failure("cannot map the metrics file", path_);
         base_ = static_cast<unsigned char*>(p);
-        return;  // the lock goes with the descriptor; the mapping stays
+        return;  // the descriptor (and its lock) goes, the mapping stays
     }
     throw std::runtime_error("the metrics file " + path_ + " keeps being replaced");
 }
