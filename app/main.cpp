@@ -100,8 +100,14 @@ int main(int argc, char** argv) {
         // The counters exist before any fork, so that prefork children share them.
         std::unique_ptr<kiva::observe::Metrics> metrics;
         kiva::observe::operations_routes(app.routes(), config, config.metrics ? &metrics : nullptr);
-        if (config.metrics && !check_only && !list_routes)
-            metrics = kiva::observe::make_metrics(config.metrics_file, app.table(), queries);
+        if (config.metrics && !check_only && !list_routes) {
+            try {
+                metrics = kiva::observe::make_metrics(config.metrics_file, app.table(), queries);
+            } catch (const std::exception& e) {  // serving matters more than counting
+                log.error(std::string(e.what()) + ": /metrics counts this process only");
+                metrics = kiva::observe::make_metrics("", app.table(), queries);
+            }
+        }
         app.observe(metrics.get());
         app.check();
         if (list_routes) {
