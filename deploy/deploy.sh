@@ -353,13 +353,22 @@ fi
 if [ -n "$health_url" ]; then
   step "checking $health_url"
   check_local_tools curl
-  health_ok=0
+  # GET /health: 200 once the worker runs a query; with the new release's string when the
+  # URL is the worker's /health (another URL only needs its 200).
+  health_ok=0 health_body=""
   for _ in 1 2 3 4 5 6 7 8 9 10; do
-    if run curl -fsS --max-time 10 ${health_ca:+--cacert "$health_ca"} -o /dev/null "$health_url"; then health_ok=1; break; fi
+    show curl -fsS --max-time 10 ${health_ca:+--cacert "$health_ca"} "$health_url"
     [ "$dry_run" = 1 ] && { health_ok=1; break; }
+    if health_body=$(curl -fsS --max-time 10 ${health_ca:+--cacert "$health_ca"} "$health_url"); then
+      case $health_url in
+        */health) [[ "$health_body" == *"\"release\":\"$release\""* ]] && { health_ok=1; break; } ;;
+        *) health_ok=1; break ;;
+      esac
+    fi
     sleep 1
   done
-  [ "$health_ok" = 1 ] || die "$health_url does not answer 200 after the deploy (deploy/deploy.sh rollback puts the previous release back)"
+  [ "$health_ok" = 1 ] || die "$health_url does not answer 200 with release '$release' after the deploy (got: ${health_body:0:200}; deploy/deploy.sh rollback puts the previous release back)"
+  say "healthy: ${health_body:0:200}"
 fi
 
 remote "cd $A && echo \"\$(date -u +%FT%TZ) deploy of '$release'\" >>log/deploy.log" || true

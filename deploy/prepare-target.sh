@@ -109,6 +109,8 @@ ensure_dir() {
 ensure_dir "$home" 0750
 for d in bin sql conf log .incoming; do ensure_dir "$home/$d" 0750; done
 ensure_dir "$home/www" 0755
+# run/: the shared metrics file of the workers mod_fcgid spawns (Apache's user, in the group).
+ensure_dir "$home/run" 2770
 ensure_dir "$home/.ssh" 0700
 
 # ------------------------------------------------------------------ ssh keys

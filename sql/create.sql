@@ -25,7 +25,8 @@ CREATE INDEX IF NOT EXISTS owned_owner ON Owned(owner);
 
 -- Audit: who created, changed or deleted which row, written by triggers in the same
 -- transaction as the change (a rolled back change leaves no audit row). The worker sets
--- kiva.login for the transaction of an authenticated request; NULL means anonymous.
+-- kiva.login for the transaction of an authenticated request (NULL means anonymous), and
+-- kiva.request_id for every transaction: the X-Request-ID the request was answered with.
 CREATE TABLE IF NOT EXISTS Audit(
   aid BIGSERIAL PRIMARY KEY,
   at TIMESTAMPTZ NOT NULL DEFAULT CURRENT_TIMESTAMP,
@@ -33,25 +34,28 @@ CREATE TABLE IF NOT EXISTS Audit(
   operation TEXT NOT NULL CHECK (operation IN ('INSERT', 'UPDATE', 'DELETE')),
   tab TEXT NOT NULL,
   data JSONB NOT NULL,        -- the row after INSERT/UPDATE, before DELETE
-  previous JSONB              -- the row before an UPDATE
+  previous JSONB,             -- the row before an UPDATE
+  request_id TEXT             -- the request that made the change (X-Request-ID)
 );
+ALTER TABLE Audit ADD COLUMN IF NOT EXISTS request_id TEXT;  -- clusters made before it
 CREATE INDEX IF NOT EXISTS audit_tab ON Audit(tab, at);
 
 CREATE OR REPLACE FUNCTION kiva_audit() RETURNS TRIGGER LANGUAGE plpgsql AS $$
 DECLARE
   who TEXT := NULLIF(current_setting('kiva.login', TRUE), '');
+  rid TEXT := NULLIF(current_setting('kiva.request_id', TRUE), '');
 BEGIN
   -- Password hashes are not copied into the audit trail.
   IF TG_OP = 'DELETE' THEN
-    INSERT INTO Audit(login, operation, tab, data)
-      VALUES (who, TG_OP, TG_TABLE_NAME, to_jsonb(OLD) - 'pword');
+    INSERT INTO Audit(login, operation, tab, data, request_id)
+      VALUES (who, TG_OP, TG_TABLE_NAME, to_jsonb(OLD) - 'pword', rid);
     RETURN OLD;
   ELSIF TG_OP = 'UPDATE' THEN
-    INSERT INTO Audit(login, operation, tab, data, previous)
-      VALUES (who, TG_OP, TG_TABLE_NAME, to_jsonb(NEW) - 'pword', to_jsonb(OLD) - 'pword');
+    INSERT INTO Audit(login, operation, tab, data, previous, request_id)
+      VALUES (who, TG_OP, TG_TABLE_NAME, to_jsonb(NEW) - 'pword', to_jsonb(OLD) - 'pword', rid);
   ELSE
-    INSERT INTO Audit(login, operation, tab, data)
-      VALUES (who, TG_OP, TG_TABLE_NAME, to_jsonb(NEW) - 'pword');
+    INSERT INTO Audit(login, operation, tab, data, request_id)
+      VALUES (who, TG_OP, TG_TABLE_NAME, to_jsonb(NEW) - 'pword', rid);
   END IF;
   RETURN NEW;
 END;

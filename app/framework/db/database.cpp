@@ -4,6 +4,8 @@
 
 #include <cstdio>
 #include <memory>
+
+#include "framework/observe/metrics.hpp"
 #include <stdexcept>
 #include <utility>
 
@@ -86,7 +88,9 @@ void Database::open() {
         PQpipelineSync(c);
         order.push_back(&q);
     }
-    PQsendPrepare(c, set_login_statement, "SELECT set_config('kiva.login', $1, true)", 0, nullptr);
+    PQsendPrepare(c, set_login_statement,
+                  "SELECT set_config('kiva.login', $1, true), set_config('kiva.request_id', $2, true)",
+                  0, nullptr);
     PQpipelineSync(c);
     order.push_back(nullptr);
     std::size_t index = 0;
@@ -116,10 +120,16 @@ void Database::open() {
         drop();
         throw DbUnavailable("database connection lost while preparing queries: " + why);
     }
+    if (opened_before_ && metrics_) metrics_->db_reconnect();
+    opened_before_ = true;
 }
 
 void Database::set_login(std::string_view login) {
     pending_login_ = std::string(login);
+}
+
+void Database::set_request_id(std::string_view id) {
+    request_id_ = std::string(id);
 }
 
 ResultHandle Database::send(const Query& query, std::span<const char* const> values) {
@@ -131,7 +141,9 @@ ResultHandle Database::send(const Query& query, std::span<const char* const> val
         return ResultHandle(
             PQexecPrepared(conn_, statement.c_str(), n, values.data(), nullptr, nullptr, 0));
     bool begin = !in_transaction_;
-    bool login = pending_login_.has_value() && !unprepared_.count(set_login_statement);
+    // The audit context (login, request id) goes with BEGIN, and again when the login comes later.
+    bool login = (pending_login_.has_value() || (begin && !request_id_.empty())) &&
+                 !unprepared_.count(set_login_statement);
     if (!begin && !login)
         return ResultHandle(
             PQexecPrepared(conn_, statement.c_str(), n, values.data(), nullptr, nullptr, 0));
@@ -141,8 +153,8 @@ ResultHandle Database::send(const Query& query, std::span<const char* const> val
     bool sent = true;
     if (begin) sent = PQsendQueryParams(conn_, "BEGIN", 0, nullptr, nullptr, nullptr, nullptr, 0);
     if (sent && login) {
-        const char* v = pending_login_->c_str();
-        sent = PQsendQueryPrepared(conn_, set_login_statement, 1, &v, nullptr, nullptr, 0);
+        const char* v[] = {pending_login_ ? pending_login_->c_str() : "", request_id_.c_str()};
+        sent = PQsendQueryPrepared(conn_, set_login_statement, 2, v, nullptr, nullptr, 0);
     }
     sent = sent &&
            PQsendQueryPrepared(conn_, statement.c_str(), n, values.data(), nullptr, nullptr, 0);
@@ -208,7 +220,9 @@ ResultHandle Database::execute(const Query& query, std::span<const char* const> 
     bool first = !in_transaction_;
     for (int attempt = 0;; ++attempt) {
         if (!conn_) open();
+        auto start = std::chrono::steady_clock::now();
         ResultHandle r = send(query, values);
+        if (metrics_ || slow_query_.count()) took(query.name, std::chrono::steady_clock::now() - start);
         if (r && PQstatus(conn_) == CONNECTION_OK) {
             auto status = PQresultStatus(r.get());
             if (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK) return r;
@@ -333,9 +347,11 @@ ResultStream Database::stream_query(const Query& query, std::span<const char* co
         if (!conn_) open();
         int n = static_cast<int>(values.size());
         // The first row is read now, so that an error is still an error status, not a cut list.
+        auto start = std::chrono::steady_clock::now();
         if (PQsendQueryPrepared(conn_, query.name.c_str(), n, values.data(), nullptr, nullptr, 0) &&
             PQsetSingleRowMode(conn_)) {
             ResultHandle first(PQgetResult(conn_));
+            took(query.name, std::chrono::steady_clock::now() - start);  // to its first row
             auto status = first ? PQresultStatus(first.get()) : PGRES_FATAL_ERROR;
             if (status == PGRES_SINGLE_TUPLE || status == PGRES_TUPLES_OK) {
                 streaming_ = true;
@@ -408,8 +424,18 @@ void ResultStream::write_json(const std::function<void(std::string_view)>& flush
     flush(buffer);
 }
 
+void Database::took(const std::string& query, std::chrono::nanoseconds duration) const {
+    if (metrics_) metrics_->query(query, duration);
+    if (slow_query_.count() && duration > slow_query_) {
+        char ms[32];
+        std::snprintf(ms, sizeof ms, "%.3fms", static_cast<double>(duration.count()) / 1e6);
+        log_.log(LogLevel::warning, "slow query " + query + " " + ms, request_id_);
+    }
+}
+
 void Database::finish(bool commit) {
     pending_login_.reset();
+    request_id_.clear();
     lost_ = false;
     if (!in_transaction_ || !conn_) {
         in_transaction_ = false;

@@ -6,6 +6,7 @@
 /// the first other query starts the transaction (BEGIN pipelined with it: one round trip),
 /// and the framework commits or rolls back when the response is known.
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
@@ -24,6 +25,10 @@
 #include "framework/http/response.hpp"
 
 struct pg_conn;  // libpq's PGconn
+
+namespace kiva::observe {
+class Metrics;
+}
 
 namespace kiva::db {
 
@@ -124,6 +129,13 @@ class Database {
     bool connect();
     /// The login that audit triggers see (setting kiva.login) in the current transaction.
     void set_login(std::string_view login);
+    /// The request id that audit triggers see (setting kiva.request_id); until finish().
+    void set_request_id(std::string_view id);
+    /// Where query durations and reconnections are counted, and the slow query threshold.
+    void observe(observe::Metrics* metrics, std::chrono::milliseconds slow_query) {
+        metrics_ = metrics;
+        slow_query_ = slow_query;
+    }
     bool in_transaction() const { return in_transaction_; }
     /// Ends the request's transaction, if one was started. Throws DbError when a commit
     /// fails (503 when the connection was lost during it).
@@ -141,6 +153,8 @@ class Database {
     ResultHandle send(const Query& query, std::span<const char* const> values);
     void open();
     void drop();
+    /// Counts a query's round trip, and logs it when slow.
+    void took(const std::string& query, std::chrono::nanoseconds duration) const;
     [[noreturn]] void fail(pg_result* result, const Query& query);
 
     const QueryFile& queries_;
@@ -154,6 +168,10 @@ class Database {
     /// A ResultStream is reading from the connection: nothing else may run until it is done.
     bool streaming_ = false;
     std::optional<std::string> pending_login_;
+    std::string request_id_;
+    observe::Metrics* metrics_ = nullptr;
+    std::chrono::milliseconds slow_query_{0};
+    bool opened_before_ = false;
     /// Statements the server refused to prepare (their error), on this connection.
     std::unordered_map<std::string, std::string> unprepared_;
 };
