@@ -23,6 +23,19 @@ CREATE TABLE IF NOT EXISTS Owned(
 );
 CREATE INDEX IF NOT EXISTS owned_owner ON Owned(owner);
 
+-- Failed password checks, per login and per client address (kind 'login' or 'address'),
+-- shared by every process and host of the instance: the worker refuses a key whose
+-- locked_until is in the future (429), counts each failure, and a success deletes the
+-- login's row. A count restarts when its last failure is old (see the auth_* options).
+CREATE TABLE IF NOT EXISTS AuthFailure(
+  kind TEXT NOT NULL CHECK (kind IN ('login', 'address')),
+  key TEXT NOT NULL,
+  failures INTEGER NOT NULL,
+  last_failure TIMESTAMPTZ NOT NULL,
+  locked_until TIMESTAMPTZ,
+  PRIMARY KEY (kind, key)
+);
+
 -- Audit: who created, changed or deleted which row, written by triggers in the same
 -- transaction as the change (a rolled back change leaves no audit row). The worker sets
 -- kiva.login for the transaction of an authenticated request (NULL means anonymous), and

@@ -56,3 +56,33 @@ SELECT u.login = :login AS self FROM Utilisateur AS u WHERE u.id = :uid;
 
 -- name: get_owned_uid
 SELECT oid, object, owner FROM Owned WHERE owner = :uid ORDER BY oid;
+
+-- ---------------------------------------------------------------- Throttling (framework)
+-- Failed password checks per login and per client address (framework/security/throttle).
+
+-- name: auth_throttle^
+-- Seconds until the login or the address is unlocked (null: neither is locked), and the
+-- login's failure count (null: none), before a password is checked.
+SELECT ceil(extract(epoch FROM max(locked_until) FILTER (WHERE locked_until > now()) - now()))::integer
+         AS retry_after,
+       max(failures) FILTER (WHERE kind = 'login') AS login_failures
+FROM AuthFailure
+WHERE (kind = 'login' AND key = :login) OR (kind = 'address' AND key = :address);
+
+-- name: count_auth_failure
+-- One more failure for the login and the address; a count whose last failure is older than
+-- :window seconds starts again. The new counts, for the lockout decision.
+INSERT INTO AuthFailure AS f(kind, key, failures, last_failure)
+VALUES ('login', :login, 1, now()), ('address', :address, 1, now())
+ON CONFLICT (kind, key) DO UPDATE SET
+  failures = CASE WHEN f.last_failure < now() - :window::integer * interval '1 second'
+                  THEN 1 ELSE f.failures + 1 END,
+  last_failure = now()
+RETURNING kind, failures;
+
+-- name: lock_auth!
+UPDATE AuthFailure SET locked_until = now() + :seconds::integer * interval '1 second'
+WHERE kind = :kind AND key = :key;
+
+-- name: reset_auth_failures!
+DELETE FROM AuthFailure WHERE kind = 'login' AND key = :login;

@@ -165,7 +165,7 @@ std::optional<std::string> App::authenticate(Context& c, const std::vector<AuthS
                 if (!basic)
                     throw auth::AuthError(token_only ? "missing token"
                                                      : "unexpected authorization scheme");
-                check_password(c, credentials.login, credentials.password);
+                check_password(c, "basic", credentials.login, credentials.password);
                 return credentials.login;
             }
             if (!token) throw auth::AuthError("unexpected authorization scheme");
@@ -177,7 +177,7 @@ std::optional<std::string> App::authenticate(Context& c, const std::vector<AuthS
                 std::string login = ParamConverter<std::string>::convert(*user);
                 const ParamValue* pass = c.params.find("PASS");
                 if (!pass) throw auth::AuthError("missing PASS parameter");
-                check_password(c, login, ParamConverter<std::string>::convert(*pass));
+                check_password(c, "param", login, ParamConverter<std::string>::convert(*pass));
                 return login;
             }
         }
@@ -190,16 +190,29 @@ std::optional<std::string> App::authenticate(Context& c, const std::vector<AuthS
     return std::nullopt;
 }
 
-void App::check_password(Context& c, const std::string& login, const std::string& password) const {
+void App::check_password(Context& c, std::string_view scheme, const std::string& login,
+                         const std::string& password) const {
+    const Throttle& throttle = security_.throttle();
+    Throttle::State state = throttle.state(c, login);
+    if (state.retry_after) {
+        // Refused before any bcrypt: a locked login costs the server one indexed read.
+        if (metrics_) metrics_->auth_failure(scheme, "throttled");
+        throw HttpError(429, "too many failed attempts, retry later",
+                        {{"Retry-After", std::to_string(std::max(1, *state.retry_after))}});
+    }
     auto& cache = security_.password_cache();
     auto now = std::chrono::steady_clock::now();
     bool known = cache.known_good(login, password, now);
     if (metrics_) metrics_->password_cache(known);
     if (known) return;
     std::optional<std::string> hash = password_lookup_(c, login);
-    if (!hash) throw auth::AuthError("no such user: " + shown(login));
-    if (!auth::verify_password(password, *hash))
+    bool good = auth::verify_password(password, hash ? *hash : security_.decoy_hash());
+    if (!hash || !good) {
+        throttle.failed(c, login, state);
+        if (!hash) throw auth::AuthError("no such user: " + shown(login));
         throw auth::AuthError("invalid password for " + shown(login));
+    }
+    throttle.succeeded(c, login, state);
     cache.remember(login, password, now);
 }
 

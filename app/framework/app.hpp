@@ -79,7 +79,9 @@ class App {
     Response dispatch(Context& c, const RouteData& route) const;
     std::optional<std::string> authenticate(Context& c, const std::vector<AuthScheme>& schemes,
                                             bool required) const;
-    void check_password(Context& c, const std::string& login, const std::string& password) const;
+    /// Throttled (429 when locked), then cached, then bcrypt; throws auth::AuthError.
+    void check_password(Context& c, std::string_view scheme, const std::string& login,
+                        const std::string& password) const;
     void check_objects(Context& c, const Authorize& a) const;
     Response error(const Request& request, std::exception_ptr e) const;
 

@@ -22,9 +22,9 @@ constexpr std::size_t status_slots = statuses.size() + 4;
 constexpr std::array<std::string_view, 15> sqlstate_classes = {
     "08", "22", "23", "25", "28", "40", "42", "53", "54", "55", "57", "58", "P0", "XX", "other"};
 constexpr std::array<std::string_view, 5> schemes = {"basic", "param", "token", "httpd", "none"};
-constexpr std::array<std::string_view, 7> reasons = {
+constexpr std::array<std::string_view, 8> reasons = {
     "missing_credentials", "unknown_user", "wrong_password", "invalid_token",
-    "expired_token",       "wrong_scheme", "malformed"};
+    "expired_token",       "wrong_scheme", "throttled",      "malformed"};
 
 std::size_t method_index(std::string_view m) {
     for (std::size_t i = 0; i + 1 < methods.size(); ++i)

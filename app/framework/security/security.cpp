@@ -49,7 +49,9 @@ std::string read_secret(const Config& config, const Logger& log) {
 Security::Security(const Config& config, const Logger& log)
     : realm_(config.realm.empty() ? config.app_name : config.realm),
       password_cost_(config.password_cost),
-      cache_(std::make_unique<auth::PasswordCache>(config.password_cache_ttl)) {
+      cache_(std::make_unique<auth::PasswordCache>(config.password_cache_ttl)),
+      throttle_(config),
+      decoy_hash_(auth::hash_password(auth::to_hex(auth::random_bytes(16)), password_cost_)) {
     for (const auto& name : config.auth) {
         auto scheme = parse_auth_scheme(name);
         if (!scheme) throw std::runtime_error("unknown authentication scheme " + name);

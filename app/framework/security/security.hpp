@@ -13,6 +13,7 @@
 #include "framework/security/auth/password_cache.hpp"
 #include "framework/security/auth/token.hpp"
 #include "framework/security/authorize.hpp"
+#include "framework/security/throttle.hpp"
 #include "framework/server/config.hpp"
 #include "framework/server/log.hpp"
 
@@ -36,6 +37,11 @@ class Security {
 
     /// The cache of good password checks (thread-safe).
     auth::PasswordCache& password_cache() const { return *cache_; }
+    /// Brute-force throttling of password checks.
+    const Throttle& throttle() const { return throttle_; }
+    /// A hash at the configured cost that no password matches: an unknown login costs
+    /// the same bcrypt as a known one, so timing does not tell which logins exist.
+    const std::string& decoy_hash() const { return decoy_hash_; }
 
     /// `Basic realm="app", Bearer realm="app"` for the challengeable schemes among these.
     std::string challenge(const std::vector<AuthScheme>& schemes) const;
@@ -46,6 +52,8 @@ class Security {
     int password_cost_;
     std::unique_ptr<auth::TokenCodec> tokens_;
     std::unique_ptr<auth::PasswordCache> cache_;
+    Throttle throttle_;
+    std::string decoy_hash_;
 };
 
 }  // namespace kiva

@@ -81,6 +81,17 @@ const std::vector<ConfigOption>& config_options() {
         {"token_secret_env", "environment variable holding the token signing secret"},
         {"password_cost", "bcrypt cost for new password hashes, 4..31 (10)"},
         {"password_cache_ttl", "how long a good password check is remembered, 0 disables (5m)"},
+        {"auth_throttle",
+         "count failed password checks in the database and lock what fails too often (on)"},
+        {"auth_max_failures",
+         "failed password checks of one login before it is refused with 429 (5)"},
+        {"auth_max_address_failures",
+         "failed password checks from one client address before it is refused with 429 (50)"},
+        {"auth_lockout_delay",
+         "first lockout after too many failures, doubled at each further one (30s)"},
+        {"auth_lockout_max", "longest lockout (15m)"},
+        {"trusted_proxies",
+         "addresses of proxies whose X-Forwarded-For names the client (none: REMOTE_ADDR)"},
         {"test_mode", "true: a missing token secret is replaced by a random one (false)"},
     };
     return options;
@@ -228,6 +239,21 @@ void set_option(Config& c, std::string_view key, std::string_view raw) {
         c.password_cost = static_cast<int>(parse_integer(v, 4, 31, "password_cost"));
     else if (key == "password_cache_ttl")
         c.password_cache_ttl = parse_duration(v);
+    else if (key == "auth_throttle")
+        c.auth_throttle = parse_bool(v);
+    else if (key == "auth_max_failures")
+        c.auth_max_failures = static_cast<int>(parse_integer(v, 1, 1000000, "auth_max_failures"));
+    else if (key == "auth_max_address_failures")
+        c.auth_max_address_failures =
+            static_cast<int>(parse_integer(v, 1, 1000000, "auth_max_address_failures"));
+    else if (key == "auth_lockout_delay") {
+        c.auth_lockout_delay = parse_duration(v);
+        if (c.auth_lockout_delay.count() == 0)
+            throw std::invalid_argument("auth_lockout_delay must not be 0");
+    } else if (key == "auth_lockout_max")
+        c.auth_lockout_max = parse_duration(v);
+    else if (key == "trusted_proxies")
+        c.trusted_proxies = parse_list(v);
     else if (key == "test_mode")
         c.test_mode = parse_bool(v);
     else

@@ -55,6 +55,15 @@ struct Config {
     std::string token_secret_env;
     int password_cost = 10;
     std::chrono::seconds password_cache_ttl{300};
+    /// Throttling (framework/security/throttle.hpp): failures before a login, or a client
+    /// address, is locked; the first lockout, doubled at each further failure up to the cap.
+    bool auth_throttle = true;
+    int auth_max_failures = 5;
+    int auth_max_address_failures = 50;
+    std::chrono::seconds auth_lockout_delay{30};
+    std::chrono::seconds auth_lockout_max{900};
+    /// Front ends whose X-Forwarded-For names the client (REMOTE_ADDR otherwise).
+    std::vector<std::string> trusted_proxies;
     /// Test mode: a missing token secret is replaced by a random one instead of refusing to start.
     bool test_mode = false;
 
