@@ -36,6 +36,20 @@ CREATE TABLE IF NOT EXISTS AuthFailure(
   PRIMARY KEY (kind, key)
 );
 
+-- Logout: tokens refused until they expire (digest: SHA-256 of the token, hex). Rows past
+-- their expiry mean nothing and are deleted by the next logout.
+CREATE TABLE IF NOT EXISTS RevokedToken(
+  digest TEXT PRIMARY KEY,
+  expires TIMESTAMPTZ NOT NULL
+);
+
+-- Password changes: tokens issued before changed_at are refused, and a worker's cached
+-- password check made under another changed_at is not trusted.
+CREATE TABLE IF NOT EXISTS CredentialChange(
+  login TEXT PRIMARY KEY,
+  changed_at TIMESTAMPTZ NOT NULL
+);
+
 -- Audit: who created, changed or deleted which row, written by triggers in the same
 -- transaction as the change (a rolled back change leaves no audit row). The worker sets
 -- kiva.login for the transaction of an authenticated request (NULL means anonymous), and

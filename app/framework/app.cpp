@@ -6,6 +6,7 @@
 #include "framework/security/auth/auth_error.hpp"
 #include "framework/security/auth/authorization_header.hpp"
 #include "framework/security/auth/password.hpp"
+#include "framework/security/revocation.hpp"
 
 namespace kiva {
 
@@ -169,7 +170,9 @@ std::optional<std::string> App::authenticate(Context& c, const std::vector<AuthS
                 return credentials.login;
             }
             if (!token) throw auth::AuthError("unexpected authorization scheme");
-            return security_.verify_token(credentials.token);
+            auth::VerifiedToken verified = security_.check_token(credentials.token);
+            check_not_revoked(c, credentials.token, verified);
+            return verified.login;
         }
         if (param) {
             if (const ParamValue* user = c.params.find("USER")) {
@@ -202,7 +205,7 @@ void App::check_password(Context& c, std::string_view scheme, const std::string&
     }
     auto& cache = security_.password_cache();
     auto now = std::chrono::steady_clock::now();
-    bool known = cache.known_good(login, password, now);
+    bool known = cache.known_good(login, password, now, state.credentials_generation);
     if (metrics_) metrics_->password_cache(known);
     if (known) return;
     std::optional<std::string> hash = password_lookup_(c, login);
@@ -213,7 +216,7 @@ void App::check_password(Context& c, std::string_view scheme, const std::string&
         throw auth::AuthError("invalid password for " + shown(login));
     }
     throttle.succeeded(c, login, state);
-    cache.remember(login, password, now);
+    cache.remember(login, password, now, state.credentials_generation);
 }
 
 Response App::error(const Request& request, std::exception_ptr e) const {

@@ -44,15 +44,15 @@ BOOST_AUTO_TEST_CASE(the_rightmost_untrusted_forwarded_entry) {
 BOOST_AUTO_TEST_CASE(configuration_keys) {
     auto c = kiva::parse_config(
         "auth_max_failures = 3\nauth_max_address_failures = 40\nauth_lockout_delay = 10s\n"
-        "auth_lockout_max = 5m\ntrusted_proxies = 10.0.0.1, 10.0.0.2\nauth_throttle = off\n",
+        "auth_lockout_max = 5m\ntrusted_proxies = 10.0.0.1, 10.0.0.2\nauth_state = off\n",
         "t.conf");
     BOOST_TEST(c.auth_max_failures == 3);
     BOOST_TEST(c.auth_max_address_failures == 40);
     BOOST_TEST(c.auth_lockout_delay.count() == 10);
     BOOST_TEST(c.auth_lockout_max.count() == 300);
     BOOST_TEST(c.trusted_proxies.size() == 2u);
-    BOOST_TEST(!c.auth_throttle);
-    BOOST_TEST(kiva::Config{}.auth_throttle);
+    BOOST_TEST(!c.auth_state);
+    BOOST_TEST(kiva::Config{}.auth_state);
     BOOST_CHECK_THROW(kiva::parse_config("auth_max_failures = 0\n", "t.conf"), std::runtime_error);
     BOOST_CHECK_THROW(kiva::parse_config("auth_lockout_delay = 0\n", "t.conf"), std::runtime_error);
 }

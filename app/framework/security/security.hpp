@@ -32,6 +32,11 @@ class Security {
     std::string create_token(std::string_view login) const;
     /// The login of a valid token; throws auth::AuthError.
     std::string verify_token(std::string_view token) const;
+    /// The login and expiry of a valid token (not checked for revocation); throws auth::AuthError.
+    auth::VerifiedToken check_token(std::string_view token) const;
+    std::chrono::seconds token_delay() const { return token_delay_; }
+    /// Throttling, revocation and password changes use the database (option auth_state).
+    bool shared_state() const { return shared_state_; }
     /// A new bcrypt hash at the configured cost.
     std::string hash_password(std::string_view password) const;
 
@@ -50,6 +55,8 @@ class Security {
     std::string realm_;
     std::vector<AuthScheme> default_schemes_;
     int password_cost_;
+    std::chrono::seconds token_delay_;
+    bool shared_state_;
     std::unique_ptr<auth::TokenCodec> tokens_;
     std::unique_ptr<auth::PasswordCache> cache_;
     Throttle throttle_;

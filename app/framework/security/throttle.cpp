@@ -46,7 +46,7 @@ std::string client_address(std::string_view remote_addr, std::string_view forwar
 }
 
 Throttle::Throttle(const Config& config)
-    : enabled_(config.auth_throttle),
+    : enabled_(config.auth_state),
       max_failures_(config.auth_max_failures),
       max_address_failures_(config.auth_max_address_failures),
       delay_(config.auth_lockout_delay),
@@ -61,6 +61,7 @@ Throttle::State Throttle::state(Context& c, std::string_view login) const {
     if (auto row = c.q.auth_throttle(login, s.address)) {
         s.retry_after = row->retry_after;
         s.login_failed_before = row->login_failures.has_value();
+        s.credentials_generation = row->credentials_changed.value_or(0);
     }
     return s;
 }

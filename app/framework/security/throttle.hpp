@@ -7,6 +7,7 @@
 /// that was not answered from the password cache deletes the login's count.
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -43,6 +44,8 @@ class Throttle {
         std::optional<int> retry_after;
         /// The login has failures counted (a success must reset them).
         bool login_failed_before = false;
+        /// When the login's password last changed (microseconds, 0: never), for the cache.
+        std::int64_t credentials_generation = 0;
     };
     State state(Context& c, std::string_view login) const;
     /// Counts a failure for the login and the address, locks what went over its threshold,

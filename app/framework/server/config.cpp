@@ -81,8 +81,9 @@ const std::vector<ConfigOption>& config_options() {
         {"token_secret_env", "environment variable holding the token signing secret"},
         {"password_cost", "bcrypt cost for new password hashes, 4..31 (10)"},
         {"password_cache_ttl", "how long a good password check is remembered, 0 disables (5m)"},
-        {"auth_throttle",
-         "count failed password checks in the database and lock what fails too often (on)"},
+        {"auth_state",
+         "shared authentication state in the database: throttling, logout, password changes; "
+         "off only for tests without a database (on)"},
         {"auth_max_failures",
          "failed password checks of one login before it is refused with 429 (5)"},
         {"auth_max_address_failures",
@@ -239,8 +240,8 @@ void set_option(Config& c, std::string_view key, std::string_view raw) {
         c.password_cost = static_cast<int>(parse_integer(v, 4, 31, "password_cost"));
     else if (key == "password_cache_ttl")
         c.password_cache_ttl = parse_duration(v);
-    else if (key == "auth_throttle")
-        c.auth_throttle = parse_bool(v);
+    else if (key == "auth_state")
+        c.auth_state = parse_bool(v);
     else if (key == "auth_max_failures")
         c.auth_max_failures = static_cast<int>(parse_integer(v, 1, 1000000, "auth_max_failures"));
     else if (key == "auth_max_address_failures")

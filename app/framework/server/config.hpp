@@ -57,7 +57,9 @@ struct Config {
     std::chrono::seconds password_cache_ttl{300};
     /// Throttling (framework/security/throttle.hpp): failures before a login, or a client
     /// address, is locked; the first lockout, doubled at each further failure up to the cap.
-    bool auth_throttle = true;
+    /// Throttling, revocation and password changes read and write the database (off: tests
+    /// without one).
+    bool auth_state = true;
     int auth_max_failures = 5;
     int auth_max_address_failures = 50;
     std::chrono::seconds auth_lockout_delay{30};

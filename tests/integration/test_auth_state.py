@@ -1,9 +1,14 @@
-"""Brute-force throttling through nginx against PostgreSQL, on a stack of two worker
-processes (the counts live in the database, so both processes count the same failures):
-a login locked after auth_max_failures, whatever the password and the scheme, 429 with a
-Retry-After that doubles, a success resetting the count, unknown logins counted like known
-ones, a client address locked after its own threshold, X-Forwarded-For trusted only from a
-configured proxy, no bcrypt for a locked login, and the throttled metric."""
+"""The authentication state shared through PostgreSQL, through nginx on a stack of two
+worker processes (each check below is answered by both processes, which proves it shared).
+
+Throttling: a login locked after auth_max_failures, whatever the password and the scheme,
+429 with a Retry-After that doubles, a success resetting the count, unknown logins counted
+like known ones, a client address locked after its own threshold, X-Forwarded-For trusted
+only from a configured proxy, no bcrypt for a locked login, and the throttled metric.
+
+Revocation: POST /logout refuses the token on every process; POST /password and the
+admin's PUT /users/<uid>/password refuse the old password in every process's cache and the
+tokens issued before, and the new password works at once."""
 
 import http.client
 import json
@@ -40,13 +45,15 @@ SOURCES = iter(f"127.0.1.{n}" for n in range(1, 250))
 SOURCE = "127.0.0.1"  # each test its own client address, so that no address lock leaks
 
 
-def request(method, path, *, source=None, auth=None, headers=None, body=None):
+def request(method, path, *, source=None, auth=None, token=None, headers=None, body=None):
     """One request on a new connection (so that both worker processes get some)."""
     hdrs = dict(headers or {})
     source = source or SOURCE
     hdrs["X-Request-ID"] = rid = uuid.uuid4().hex
     if auth:
         hdrs["Authorization"] = basic(*auth)
+    if token:
+        hdrs["Authorization"] = "Bearer " + token
     if body is not None:
         hdrs["Content-Type"] = "application/x-www-form-urlencoded"
     conn = http.client.HTTPConnection("127.0.0.1", STACK.port, timeout=30, source_address=(source, 0))
@@ -179,6 +186,85 @@ class TestThrottle(unittest.TestCase):
         line = [l for l in body.decode().splitlines()
                 if l.startswith('kiva_auth_failures_total{scheme="basic",reason="throttled"}')]
         self.assertTrue(line and float(line[0].rsplit(" ", 1)[1]) >= 2, line)
+
+
+class TestRevocation(unittest.TestCase):
+    def setUp(self):
+        global SOURCE
+        SOURCE = next(SOURCES)
+
+    def answers(self, times, **kwargs):
+        """(status, body) of `times` GET /whoami on new connections, and the processes."""
+        replies = [request("GET", "/whoami", **kwargs) for _ in range(times)]
+        return {(s, b) for s, _, b, _ in replies}, pids_of([r[3] for r in replies])
+
+    def token(self, login, password):
+        status, _, body, _ = request("GET", "/login", auth=(login, password))
+        self.assertEqual(status, 200, body)
+        return json.loads(body)
+
+    def test_logout_refuses_the_token_on_every_process(self):
+        login, password = register()
+        other, other_password = register()
+        token, kept = self.token(login, password), self.token(other, other_password)
+        self.assertEqual(self.answers(2, token=token)[0], {(200, json.dumps(login).encode())})
+        status, _, body, _ = request("POST", "/logout", token=token)
+        self.assertEqual((status, body), (204, b""))
+        answers, pids = self.answers(8, token=token)
+        self.assertEqual(answers, {(401, b'{"error":"invalid token"}')})
+        self.assertEqual(len(pids), 2, "one process answered every request: rerun")
+        self.assertEqual(request("GET", "/whoami", token=kept)[0], 200)  # only that token
+        self.assertEqual(request("GET", "/whoami", auth=(login, password))[0], 200)
+        expires = STACK.psql("SELECT count(*) FROM RevokedToken WHERE expires > now() + interval '50 minutes'")
+        self.assertGreaterEqual(int(expires), 1)
+
+    def test_logout_needs_a_token(self):
+        login, password = register()
+        self.assertEqual(request("POST", "/logout", auth=(login, password))[0], 401)
+        self.assertEqual(request("POST", "/logout")[0], 401)
+
+    def test_a_password_change_refuses_the_old_password_everywhere_and_older_tokens(self):
+        login, old = register()
+        token = self.token(login, old)
+        answers, pids = self.answers(8, auth=(login, old))  # both processes cache the old one
+        self.assertEqual((answers, len(pids)), ({(200, json.dumps(login).encode())}, 2))
+        status, _, body, _ = request("POST", "/password", auth=(login, old), body=urlencode({"password": "new-" + old}))
+        self.assertEqual((status, body), (204, b""))
+        # Four failures at a time, each series reset by a success: the fifth would be a 429.
+        answers, pids = self.answers(4, auth=(login, old))
+        self.assertEqual(self.answers(4, auth=(login, "new-" + old))[0], {(200, json.dumps(login).encode())})
+        more, more_pids = self.answers(4, auth=(login, old))
+        self.assertEqual({s for s, _ in answers | more}, {401})
+        self.assertEqual(len(pids | more_pids), 2, "one process answered every request: rerun")
+        self.assertEqual(self.answers(4, token=token)[0], {(401, b'{"error":"invalid token"}')})
+        fresh = self.token(login, "new-" + old)  # at once: the change's second is over
+        self.assertEqual(self.answers(4, token=fresh)[0], {(200, json.dumps(login).encode())})
+
+    def test_a_password_change_needs_basic_and_follows_the_rules(self):
+        login, password = register()
+        token = self.token(login, password)
+        status, _, body, _ = request("POST", "/password", auth=(login, password), body=urlencode({"password": "abc"}))
+        self.assertEqual((status, json.loads(body)), (400, {"error": "password must have at least 4 characters"}))
+        status, _, _, _ = request("POST", "/password", token=token, body=urlencode({"password": "good-one"}))
+        self.assertEqual(status, 401)
+        self.assertEqual(request("GET", "/whoami", auth=(login, password))[0], 200)  # unchanged
+
+    def test_an_admin_resets_a_password_with_the_same_effects(self):
+        login, old = register()
+        uid = int(STACK.psql(f"SELECT id FROM Utilisateur WHERE login = '{login}'"))
+        token = self.token(login, old)
+        self.answers(4, auth=(login, old))
+        status, _, body, _ = request("PUT", f"/users/{uid}/password", auth=("calvin", "hobbes"),
+                                     body=urlencode({"password": "reset-pw"}))
+        self.assertEqual((status, body), (204, b""))
+        self.assertEqual({s for s, _ in self.answers(4, auth=(login, old))[0]}, {401})
+        self.assertEqual({s for s, _ in self.answers(2, token=token)[0]}, {401})
+        self.assertEqual(self.answers(2, auth=(login, "reset-pw"))[0], {(200, json.dumps(login).encode())})
+        self.assertEqual(request("PUT", f"/users/{uid}/password", auth=("hobbes", "susie"),
+                                 body=urlencode({"password": "mine-now"}))[0], 403)
+        status, _, body, _ = request("PUT", "/users/987654321987/password", auth=("calvin", "hobbes"),
+                                     body=urlencode({"password": "reset-pw"}))
+        self.assertEqual((status, json.loads(body)), (404, {"error": "no such user"}))
 
 
 if __name__ == "__main__":
