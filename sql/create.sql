@@ -67,7 +67,11 @@ CREATE TABLE IF NOT EXISTS Audit(
 ALTER TABLE Audit ADD COLUMN IF NOT EXISTS request_id TEXT;  -- clusters made before it
 CREATE INDEX IF NOT EXISTS audit_tab ON Audit(tab, at);
 
-CREATE OR REPLACE FUNCTION kiva_audit() RETURNS TRIGGER LANGUAGE plpgsql AS $$
+-- SECURITY DEFINER: the function writes Audit with its owner's rights, so that the runtime
+-- role needs (and has, migration 0005) no INSERT, UPDATE or DELETE on Audit: rows cannot be
+-- forged. A fixed search_path, as every definer function must have.
+CREATE OR REPLACE FUNCTION kiva_audit() RETURNS TRIGGER LANGUAGE plpgsql
+  SECURITY DEFINER SET search_path = pg_catalog, public AS $$
 DECLARE
   who TEXT := NULLIF(current_setting('kiva.login', TRUE), '');
   rid TEXT := NULLIF(current_setting('kiva.request_id', TRUE), '');

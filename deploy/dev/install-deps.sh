@@ -5,7 +5,7 @@
 # PostgreSQL server: it checks sql/queries.sql against the schema in a throwaway cluster.
 set -eu
 
-pkgs_build="g++ make cmake pkg-config libfcgi-dev libpq-dev rapidjson-dev libssl-dev libcrypt-dev libboost-test-dev postgresql"
+pkgs_build="g++ make cmake pkg-config libfcgi-dev libpq-dev rapidjson-dev libssl-dev libcrypt-dev libargon2-dev libboost-test-dev postgresql"
 pkgs_run="postgresql nginx curl"
 pkgs_test="python3 clang libclang-rt-14-dev prometheus"
 pkgs_fuzz="clang libclang-rt-14-dev"

@@ -161,6 +161,12 @@ class DeployTest(Target):
                check=False)
         CHECKS.check("the runtime role cannot delete the audit trail (migration 0002)",
                      r.returncode != 0 and "permission denied" in r.stdout, r.stdout)
+        r = sh(["runuser", "-u", INSTANCE, "--", "psql", "-X", "-At", "-c",
+                "INSERT INTO audit(login, operation, tab, data) VALUES ('calvin', 'DELETE', 'stuff', '{}')",
+                f"host=127.0.0.1 port={self.ports['pg']} dbname={DB} user={DB} sslmode=verify-full sslrootcert={self.ca}"],
+               check=False)
+        CHECKS.check("the runtime role cannot forge an audit row (migration 0005)",
+                     r.returncode != 0 and "permission denied" in r.stdout, r.stdout)
         r = sh(["runuser", "-u", INSTANCE, "--", "psql", "-X", "-At", "-c", "SELECT 1",
                 f"host=127.0.0.1 port={self.ports['pg']} dbname={DB} user={DB} sslmode=disable"], check=False)
         CHECKS.check("pg_hba refuses the runtime role without TLS", r.returncode != 0 and "no encryption" in r.stdout,
