@@ -8,12 +8,16 @@
 #include <exception>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <string>
 
 #include "api/api.hpp"
 #include "framework/app.hpp"
 #include "framework/server/config.hpp"
 #include "framework/db/query_file.hpp"
+#include "framework/db/typed.hpp"
+#include "framework/observe/metrics.hpp"
+#include "framework/observe/routes.hpp"
 #include "framework/server/log.hpp"
 #include "framework/server/server.hpp"
 
@@ -89,11 +93,24 @@ int main(int argc, char** argv) {
         std::cerr << "kiva: configuration error: " << e.what() << "\n";
         return 2;
     }
-    kiva::Logger log(config.log_level, config.app_name);
+    kiva::Logger log(config.log_level, config.app_name, config.log_format);
     try {
         auto queries = kiva::db::QueryFile::load(kiva::resolve_path(config, config.queries));
+        kiva::db::check_compiled(queries, kiva::db::Queries::compiled());
         kiva::App app(config, log);
         api::register_api(app);
+        // The counters exist before any fork, so that prefork children share them.
+        std::unique_ptr<kiva::observe::Metrics> metrics;
+        kiva::observe::operations_routes(app.routes(), config, config.metrics ? &metrics : nullptr);
+        if (config.metrics && !check_only && !list_routes) {
+            try {
+                metrics = kiva::observe::make_metrics(config.metrics_file, app.table(), queries);
+            } catch (const std::exception& e) {  // serving matters more than counting
+                log.error(std::string(e.what()) + ": /metrics counts this process only");
+                metrics = kiva::observe::make_metrics("", app.table(), queries);
+            }
+        }
+        app.observe(metrics.get());
         app.check();
         if (list_routes) {
             for (const auto& e : app.table().entries())
@@ -107,6 +124,7 @@ int main(int argc, char** argv) {
             return 0;
         }
         kiva::Server server(config, app, queries, log);
+        server.observe(metrics.get());
         return server.run();
     } catch (const std::exception& e) {
         log.error(std::string("cannot start: ") + e.what());

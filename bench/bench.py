@@ -58,6 +58,7 @@ STUFF_ROWS = int(env("STUFF_ROWS", "10000"))
 RESULTS = env("BENCH_RESULTS", os.path.join(BENCH, "results"))
 PREFIX = "/api"
 NOCACHE_PREFIX = "/api-nocache"
+NOMETRICS_PREFIX = "/api-nometrics"
 BASELINE_PREFIX = "/baseline"
 USER, PASSWORD = "bench-user", "bench-password-42"
 
@@ -70,6 +71,7 @@ Failure = apache.Failure
 
 # The scenarios' names in the results file (bench/results/latest.json).
 NAMES = {"ceiling": "nginx-ceiling", "responder": "nginx-responder", "s1": "nginx-stuff",
+         "s1off": "nginx-stuff-metrics-off",
          "s2": "nginx-whoami-bearer", "s3": "nginx-whoami-basic-cached", "s4": "nginx-whoami-basic-nocache",
          "s5": "nginx-stuff-write", "s6": "nginx-stuff-all"}
 APACHE_SCENARIOS = ("apache-fcgid", "apache-fcgid-hello", "apache-fcgid-4", "apache-proxy-fcgi",
@@ -139,6 +141,7 @@ class Bench:
         self.run_dir = os.path.join(self.state, "run")
         self.baseline_sock = os.path.join(self.run_dir, "baseline.sock")
         self.nocache_sock = os.path.join(self.run_dir, "kiva-nocache.sock")
+        self.nometrics_sock = os.path.join(self.run_dir, "kiva-nometrics.sock")
         self.conninfo = f"host={self.state}/pg port={self.pgport} dbname=kiva user=kiva"
         self.procs = {}  # name -> Popen, stopped in reverse order
         self.logs = []
@@ -162,7 +165,8 @@ class Bench:
 
     def start(self):
         extra = " ".join([fastcgi_location(BASELINE_PREFIX, self.baseline_sock),
-                          fastcgi_location(NOCACHE_PREFIX, self.nocache_sock)])
+                          fastcgi_location(NOCACHE_PREFIX, self.nocache_sock),
+                          fastcgi_location(NOMETRICS_PREFIX, self.nometrics_sock)])
         stack_env = dict(os.environ, STATE=self.state, PORT=str(self.port), PGPORT=str(self.pgport),
                          PREFIX=PREFIX, KIVA=KIVA, THREADS=str(THREADS), PROCESSES="1",
                          STUFF_ROWS=str(STUFF_ROWS), ACCESS_LOG="off", NGINX_EXTRA=extra,
@@ -195,6 +199,14 @@ class Bench:
             f.write("\n".join(lines + [f"listen = unix:{self.nocache_sock}", "password_cache_ttl = 0"]) + "\n")
         self.spawn("kiva-nocache", [KIVA, "--config", self.nocache_conf])
         wait_for_socket(self.nocache_sock, self.procs["kiva-nocache"], "the second worker")
+
+        # A third, the same configuration without metrics: what counting costs (scenario 1 off).
+        self.nometrics_conf = os.path.join(self.run_dir, "kiva-nometrics.conf")
+        with open(self.nometrics_conf, "w") as f:
+            f.write("\n".join([l for l in lines if not re.match(r"\s*metrics\s*=", l)]
+                              + [f"listen = unix:{self.nometrics_sock}", "metrics = off"]) + "\n")
+        self.spawn("kiva-nometrics", [KIVA, "--config", self.nometrics_conf])
+        wait_for_socket(self.nometrics_sock, self.procs["kiva-nometrics"], "the third worker")
 
         if APACHE:
             say("starting Apache: mod_fcgid, mod_proxy_fcgi and mod_wsgi vhosts (bench/apache.py)")
@@ -300,6 +312,7 @@ def targets(b):
         "ceiling": ("ceiling: nginx return 200", ["-s", report, f"{u}/ceiling"]),
         "responder": ("responder: libfcgi+libpq", ["-s", get, f"{u}{BASELINE_PREFIX}/", "--", BASELINE_PREFIX]),
         "s1": ("1 GET /stuff/<id>", ["-s", get, f"{u}{PREFIX}/", "--", PREFIX]),
+        "s1off": ("1 metrics off", ["-s", get, f"{u}{NOMETRICS_PREFIX}/", "--", NOMETRICS_PREFIX]),
         "s2": ("2 GET /whoami Bearer", ["-s", report, "-H", "Authorization: Bearer " + b.token, f"{u}{PREFIX}/whoami"]),
         "s3": ("3 GET /whoami Basic, cached", ["-s", report, "-H", basic(USER, PASSWORD), f"{u}{PREFIX}/whoami"]),
         "s4": ("4 GET /whoami Basic, no cache",
@@ -356,7 +369,7 @@ def main():
         b.prepare()
         results["settings"].update(rows=b.rows, big_response_bytes=b.big_bytes)
         tg = targets(b)
-        order = ["ceiling", "responder", "s1", "s2", "s3", "s5", "s6"] + (list(APACHE_SCENARIOS) if b.apache else [])
+        order = ["ceiling", "responder", "s1", "s1off", "s2", "s3", "s5", "s6"] + (list(APACHE_SCENARIOS) if b.apache else [])
         runs = {name: [] for name in tg}
         rss = {"start": rss_of(b.worker_pid)}
         rss_after = {name: [] for name in tg}
@@ -365,6 +378,7 @@ def main():
             if name.startswith("apache-fcgid") or name.startswith("flask"):
                 return b.apache.app_match(name)
             return {"responder": b.procs["responder"].pid, "s4": b.procs["kiva-nocache"].pid,
+                    "s1off": b.procs["kiva-nometrics"].pid,
                     "ceiling": None, "apache-proxy-fcgi-hello": b.procs.get("hello") and b.procs["hello"].pid
                     }.get(name, b.worker_pid)
 
@@ -533,6 +547,9 @@ def summarize(results, tg, runs, rss, rss_after, cold_kiva, cold_resp, b):
           f"{s1 / resp:.2f}x resp, p99 {p99_ratio:.2f}x", ">=1.0x resp, p99<=1.3x", ("s1", "responder"), p99=True)
     for k in ("s2", "s3"):
         check(k, s[k]["rps"] >= 0.8 * s1, f"{s[k]['rps'] / s1:.2f}x s1", ">=0.8x s1", (k, "s1"))
+    off = s["s1off"]["rps"]
+    check("s1off", s1 >= 0.97 * off, f"on {(s1 / off - 1) * 100:+.1f}% vs off", "metrics on >=0.97x off",
+          ("s1", "s1off"))
     check("s5", s["s5"]["rps"] >= 0.5 * s1, f"{s['s5']['rps'] / s1:.2f}x s1", ">=0.5x s1", ("s5", "s1"))
     rss_s1 = rss_after["s1"][0]
     rss_s6 = max(x for x in rss_after["s6"] if x is not None)
@@ -593,7 +610,7 @@ def print_report(results):
                 f"{chk['target'] if chk else '':<27} {chk['measured'] if chk else '':<24} {verdict}")
         print(line.rstrip())
 
-    for name in ("ceiling", "responder", "s1", "s2", "s3", "s4", "s5", "s6"):
+    for name in ("ceiling", "responder", "s1", "s1off", "s2", "s3", "s4", "s5", "s6"):
         v = s[name]
         row(v["label"], f"{v['rps']:.0f}" if v["rps"] >= 100 else f"{v['rps']:.1f}",
             f"{v['spread_pct']:.0f}" if len(v["runs"]) > 1 else "", f"{v['p50_ms']:.2f}", f"{v['p99_ms']:.2f}",
@@ -639,7 +656,7 @@ def print_cpu(s):
     head = f"{'scenario':<29} " + " ".join(f"{g:>8}" for g in cpu.GROUPS) + f" {'total':>8} {'idle %':>6}"
     print(head)
     print("-" * len(head))
-    for name in ("ceiling", "responder", "s1", "s2", "s3", "s4", "s5", "s6", *APACHE_SCENARIOS):
+    for name in ("ceiling", "responder", "s1", "s1off", "s2", "s3", "s4", "s5", "s6", *APACHE_SCENARIOS):
         if name not in s:
             continue
         v = s[name]

@@ -267,17 +267,25 @@ restart_worker() {
   fi
 }
 
-health_check() {  # health_check WHAT
+health_check() {  # health_check WHAT [RELEASE]
+  # GET /health answers 200 once the worker runs a query; given RELEASE and a URL that is the
+  # worker's /health, the answer must also carry that release string (the new binary serves).
   [ -n "$health_url" ] || { say "no HEALTH_URL: the $1 is not checked over HTTP"; return 0; }
   step "checking $health_url"
   check_local_tools curl
-  local _
+  local _ body=""
   for _ in 1 2 3 4 5 6 7 8 9 10; do
-    if run curl -fsS --max-time 10 ${health_ca:+--cacert "$health_ca"} -o /dev/null "$health_url"; then return 0; fi
+    show curl -fsS --max-time 10 ${health_ca:+--cacert "$health_ca"} "$health_url"
     [ "$dry_run" = 1 ] && return 0
+    if body=$(curl -fsS --max-time 10 ${health_ca:+--cacert "$health_ca"} "$health_url"); then
+      case $health_url in
+        */health) [ -z "${2:-}" ] || [[ "$body" == *"\"release\":\"$2\""* ]] && { say "healthy: ${body:0:200}"; return 0; } ;;
+        *) say "healthy"; return 0 ;;
+      esac
+    fi
     sleep 1
   done
-  die "$health_url does not answer 200 after the $1 (deploy/deploy.sh rollback [RELEASE] puts a kept release back)"
+  die "$health_url does not answer 200${2:+ with release '$2'} after the $1 (got: ${body:0:200}; deploy/deploy.sh rollback [RELEASE] puts a kept release back)"
 }
 
 # ------------------------------------------------------------------ status and rollback
@@ -459,7 +467,7 @@ done" ||
   die "the switch failed (above): check $app_dir on the target (deploy/deploy.sh rollback puts the previous release back)"
 
 restart_worker
-health_check deploy
+health_check deploy "$release"
 
 remote "cd $A && echo \"\$(date -u +%FT%TZ) deploy of '$release' ($release_id) by $who_line\" >>log/deploy.log" || true
 say "deploy done: $instance runs '$release' (release $release_id)"

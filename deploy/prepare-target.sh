@@ -144,6 +144,9 @@ ensure_dir "$home/www" 0755
 for f in bin sql log releases .incoming www conf/kiva.conf VERSION .previous .deploy.lock; do
   [ ! -e "$home/$f" ] || chown -R "$deployer:$dgroup" "$home/$f"
 done
+# run/: the shared metrics file of the worker's processes (and of those mod_fcgid spawns as
+# Apache's user, which is in the group): written by the worker, never by the deploy account.
+ensure_dir "$home/run" 2770 "$user:$group"
 
 # ------------------------------------------------------------------ ssh keys
 ak=$deployer_home/.ssh/authorized_keys

@@ -9,7 +9,8 @@
 # Usage: deploy/render-site.sh --instance NAME --server-name HOST --cert FILE --key FILE --out DIR
 #          [--app-dir DIR] [--prefix /api] [--body-limit 1M] [--https-port 443] [--http-port 80]
 #          [--socket PATH] [--nginx-api-conf PATH] [--nginx-log-dir DIR] [--listen-address IP]
-#          [--fcgid-max-processes 8] [--fcgid-idle-timeout 300]
+#          [--fcgid-max-processes 8] [--fcgid-idle-timeout 300] [--metrics-allow CIDR]...
+# /metrics is reachable from loopback and every --metrics-allow network (the monitoring one).
 set -euo pipefail
 KIVA_TOOL=render-site
 here=$(cd "$(dirname "$0")" && pwd)
@@ -20,7 +21,7 @@ usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 
 instance="" server_name="" cert="" key="" out="" app_dir="" prefix=/api body_limit=1M
 https_port=443 http_port=80 socket="" api_conf="" nginx_log_dir=/var/log/nginx listen_address=
-fcgid_max=8 fcgid_idle=300
+fcgid_max=8 fcgid_idle=300 metrics_allow=()
 while [ $# -gt 0 ]; do
   opt=$1
   case $opt in
@@ -45,6 +46,7 @@ while [ $# -gt 0 ]; do
     --listen-address) listen_address=$2 ;;
     --fcgid-max-processes) fcgid_max=$2 ;;
     --fcgid-idle-timeout) fcgid_idle=$2 ;;
+    --metrics-allow) metrics_allow+=("$2") ;;
     *) die "unknown option $opt (see --help)" ;;
   esac
   shift 2
@@ -75,6 +77,14 @@ else
   listen_http="listen $http_port;"$'\n'"    listen [::]:$http_port;"
 fi
 
+nginx_allow="" apache_allow=""
+for net in "${metrics_allow[@]}"; do
+  [[ "$net" =~ ^[0-9.]+(/[0-9]+)?$|^[0-9a-fA-F:]+(/[0-9]+)?$ ]] || die "bad --metrics-allow '$net' (10.0.0.0/24)"
+  nginx_allow+="        allow $net;"$'\n'
+  apache_allow+=" $net"
+done
+nginx_allow=${nginx_allow%$'\n'}
+
 values=(
   "INSTANCE=$instance" "SERVER_NAME=$server_name" "CERT_FILE=$cert" "KEY_FILE=$key"
   "APP_DIR=$app_dir" "PREFIX=$prefix" "HTTPS_PORT=$https_port" "HTTP_PORT=$http_port"
@@ -82,6 +92,7 @@ values=(
   "NGINX_LOG_DIR=$nginx_log_dir" "BODY_LIMIT=$body_limit" "BODY_LIMIT_BYTES=$bytes"
   "FCGID_MAX_PROCESSES=$fcgid_max" "FCGID_IDLE_TIMEOUT=$fcgid_idle"
   "NGINX_LISTEN_HTTPS=$listen_https" "NGINX_LISTEN_HTTP=$listen_http"
+  "METRICS_ALLOW=$nginx_allow" "METRICS_ALLOW_APACHE=$apache_allow"
 )
 mkdir -p "$out"
 render "$root/apache/kiva-fcgid.conf.in" "${values[@]}" >"$out/apache-fcgid.conf"
@@ -96,7 +107,7 @@ $KIVA_TOOL: to install (as root, after review), either Apache in front of the sy
     a2enmod ssl headers proxy proxy_fcgi && a2ensite $instance && apachectl configtest && apachectl graceful
   or Apache running the worker with mod_fcgid (size --fcgid-max-processes to the peak concurrency):
     cp $out/apache-fcgid.conf /etc/apache2/sites-available/$instance.conf
-    a2enmod ssl headers fcgid alias && a2ensite $instance && apachectl configtest && apachectl graceful
+    a2enmod ssl headers fcgid alias unique_id && a2ensite $instance && apachectl configtest && apachectl graceful
   or nginx in front of the systemd worker (kiva@$instance.socket):
     cp $out/nginx-api.conf $api_conf
     cp $out/nginx-site.conf /etc/nginx/sites-available/$instance.conf

@@ -23,9 +23,37 @@ CREATE TABLE IF NOT EXISTS Owned(
 );
 CREATE INDEX IF NOT EXISTS owned_owner ON Owned(owner);
 
+-- Failed password checks, per login and per client address (kind 'login' or 'address'),
+-- shared by every process and host of the instance: the worker refuses a key whose
+-- locked_until is in the future (429), counts each failure, and a success deletes the
+-- login's row. A count restarts when its last failure is old (see the auth_* options).
+CREATE TABLE IF NOT EXISTS AuthFailure(
+  kind TEXT NOT NULL CHECK (kind IN ('login', 'address')),
+  key TEXT NOT NULL,
+  failures INTEGER NOT NULL,
+  last_failure TIMESTAMPTZ NOT NULL,
+  locked_until TIMESTAMPTZ,
+  PRIMARY KEY (kind, key)
+);
+
+-- Logout: tokens refused until they expire (digest: SHA-256 of the token, hex). Rows past
+-- their expiry mean nothing and are deleted by the next logout.
+CREATE TABLE IF NOT EXISTS RevokedToken(
+  digest TEXT PRIMARY KEY,
+  expires TIMESTAMPTZ NOT NULL
+);
+
+-- Password changes: tokens issued before changed_at are refused, and a worker's cached
+-- password check made under another changed_at is not trusted.
+CREATE TABLE IF NOT EXISTS CredentialChange(
+  login TEXT PRIMARY KEY,
+  changed_at TIMESTAMPTZ NOT NULL
+);
+
 -- Audit: who created, changed or deleted which row, written by triggers in the same
 -- transaction as the change (a rolled back change leaves no audit row). The worker sets
--- kiva.login for the transaction of an authenticated request; NULL means anonymous.
+-- kiva.login for the transaction of an authenticated request (NULL means anonymous), and
+-- kiva.request_id for every transaction: the X-Request-ID the request was answered with.
 CREATE TABLE IF NOT EXISTS Audit(
   aid BIGSERIAL PRIMARY KEY,
   at TIMESTAMPTZ NOT NULL DEFAULT CURRENT_TIMESTAMP,
@@ -33,25 +61,32 @@ CREATE TABLE IF NOT EXISTS Audit(
   operation TEXT NOT NULL CHECK (operation IN ('INSERT', 'UPDATE', 'DELETE')),
   tab TEXT NOT NULL,
   data JSONB NOT NULL,        -- the row after INSERT/UPDATE, before DELETE
-  previous JSONB              -- the row before an UPDATE
+  previous JSONB,             -- the row before an UPDATE
+  request_id TEXT             -- the request that made the change (X-Request-ID)
 );
+ALTER TABLE Audit ADD COLUMN IF NOT EXISTS request_id TEXT;  -- clusters made before it
 CREATE INDEX IF NOT EXISTS audit_tab ON Audit(tab, at);
 
-CREATE OR REPLACE FUNCTION kiva_audit() RETURNS TRIGGER LANGUAGE plpgsql AS $$
+-- SECURITY DEFINER: the function writes Audit with its owner's rights, so that the runtime
+-- role needs (and has, migration 0005) no INSERT, UPDATE or DELETE on Audit: rows cannot be
+-- forged. A fixed search_path, as every definer function must have.
+CREATE OR REPLACE FUNCTION kiva_audit() RETURNS TRIGGER LANGUAGE plpgsql
+  SECURITY DEFINER SET search_path = pg_catalog, public AS $$
 DECLARE
   who TEXT := NULLIF(current_setting('kiva.login', TRUE), '');
+  rid TEXT := NULLIF(current_setting('kiva.request_id', TRUE), '');
 BEGIN
   -- Password hashes are not copied into the audit trail.
   IF TG_OP = 'DELETE' THEN
-    INSERT INTO Audit(login, operation, tab, data)
-      VALUES (who, TG_OP, TG_TABLE_NAME, to_jsonb(OLD) - 'pword');
+    INSERT INTO Audit(login, operation, tab, data, request_id)
+      VALUES (who, TG_OP, TG_TABLE_NAME, to_jsonb(OLD) - 'pword', rid);
     RETURN OLD;
   ELSIF TG_OP = 'UPDATE' THEN
-    INSERT INTO Audit(login, operation, tab, data, previous)
-      VALUES (who, TG_OP, TG_TABLE_NAME, to_jsonb(NEW) - 'pword', to_jsonb(OLD) - 'pword');
+    INSERT INTO Audit(login, operation, tab, data, previous, request_id)
+      VALUES (who, TG_OP, TG_TABLE_NAME, to_jsonb(NEW) - 'pword', to_jsonb(OLD) - 'pword', rid);
   ELSE
-    INSERT INTO Audit(login, operation, tab, data)
-      VALUES (who, TG_OP, TG_TABLE_NAME, to_jsonb(NEW) - 'pword');
+    INSERT INTO Audit(login, operation, tab, data, request_id)
+      VALUES (who, TG_OP, TG_TABLE_NAME, to_jsonb(NEW) - 'pword', rid);
   END IF;
   RETURN NEW;
 END;

@@ -36,6 +36,13 @@ SELECT pword, isAdmin AS isadmin FROM Utilisateur WHERE login = :login;
 -- name: add_user$
 INSERT INTO Utilisateur(login, pword, isAdmin) VALUES (:login, :pword, :admin) RETURNING id;
 
+-- name: set_password!
+UPDATE Utilisateur SET pword = :pword WHERE login = :login;
+
+-- name: set_password_uid$
+-- The login whose password was set; none when there is no such user.
+UPDATE Utilisateur SET pword = :pword WHERE id = :uid RETURNING login;
+
 -- ---------------------------------------------------------------- Owned objects
 
 -- name: get_owned
@@ -56,3 +63,56 @@ SELECT u.login = :login AS self FROM Utilisateur AS u WHERE u.id = :uid;
 
 -- name: get_owned_uid
 SELECT oid, object, owner FROM Owned WHERE owner = :uid ORDER BY oid;
+
+-- ---------------------------------------------------------------- Throttling (framework)
+-- Failed password checks per login and per client address (framework/security/throttle).
+
+-- name: auth_throttle^
+-- Seconds until the login or the address is unlocked (null: neither is locked), the login's
+-- failure count (null: none) and when its password last changed (microseconds since 1970,
+-- null: never; a cached check made under another value is stale), before a password check.
+SELECT ceil(extract(epoch FROM max(locked_until) FILTER (WHERE locked_until > now()) - now()))::integer
+         AS retry_after,
+       max(failures) FILTER (WHERE kind = 'login') AS login_failures,
+       (SELECT (extract(epoch FROM changed_at) * 1000000)::bigint FROM CredentialChange
+        WHERE login = :login) AS credentials_changed
+FROM AuthFailure
+WHERE (kind = 'login' AND key = :login) OR (kind = 'address' AND key = :address);
+
+-- name: count_auth_failure
+-- One more failure for the login and the address; a count whose last failure is older than
+-- :window seconds starts again. The new counts, for the lockout decision.
+INSERT INTO AuthFailure AS f(kind, key, failures, last_failure)
+VALUES ('login', :login, 1, now()), ('address', :address, 1, now())
+ON CONFLICT (kind, key) DO UPDATE SET
+  failures = CASE WHEN f.last_failure < now() - :window::integer * interval '1 second'
+                  THEN 1 ELSE f.failures + 1 END,
+  last_failure = now()
+RETURNING kind, failures;
+
+-- name: lock_auth!
+UPDATE AuthFailure SET locked_until = now() + :seconds::integer * interval '1 second'
+WHERE kind = :kind AND key = :key;
+
+-- name: reset_auth_failures!
+DELETE FROM AuthFailure WHERE kind = 'login' AND key = :login;
+
+-- ---------------------------------------------------------------- Revocation (framework)
+-- Logout and password changes (framework/security/revocation).
+
+-- name: token_state^
+-- Whether a token was revoked, and when its login's password last changed (seconds since
+-- 1970, null: never): one indexed read per Bearer request.
+SELECT EXISTS (SELECT 1 FROM RevokedToken WHERE digest = :digest) AS revoked,
+       (SELECT extract(epoch FROM changed_at)::float8 FROM CredentialChange
+        WHERE login = :login) AS changed_at;
+
+-- name: revoke_token!
+WITH expired AS (DELETE FROM RevokedToken WHERE expires < now())
+INSERT INTO RevokedToken(digest, expires) VALUES (:digest, to_timestamp(:expires::bigint))
+ON CONFLICT (digest) DO NOTHING;
+
+-- name: credentials_changed!
+-- clock_timestamp, not now(): the change happens now, not when the transaction began.
+INSERT INTO CredentialChange(login, changed_at) VALUES (:login, clock_timestamp())
+ON CONFLICT (login) DO UPDATE SET changed_at = EXCLUDED.changed_at;

@@ -95,6 +95,12 @@ GRANT USAGE ON SCHEMA public TO :"runtime";
 -- What exists already (roles.sql run again after migrations)...
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO :"runtime";
 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO :"runtime";
+-- ... except that the audit trail is written by its trigger function only (migrations 0002
+-- and 0005): the runtime role reads it.
+SELECT to_regclass('public.audit') IS NOT NULL AS has_audit \gset
+\if :has_audit
+  REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON Audit FROM :"runtime";
+\endif
 REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA public FROM PUBLIC;
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA public TO :"runtime";
 -- ... and what the owner creates later (migrations run as the owner).

@@ -1,2 +1,2 @@
 -- Empties every table and restarts ids. Usage: psql -1 -f truncate.sql "dbname=kiva"
-TRUNCATE Audit, Owned, Utilisateur, Stuff RESTART IDENTITY;
+TRUNCATE AuthFailure, RevokedToken, CredentialChange, Audit, Owned, Utilisateur, Stuff RESTART IDENTITY;

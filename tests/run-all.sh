@@ -1,7 +1,8 @@
 #!/bin/bash
 # The whole test suite, as `make test` runs it: unit tests, integration tests through nginx
-# against a real PostgreSQL, the same again under ASan+UBSan, a short fuzzing run of every
-# fuzz target, and the deployment test. Ends with one summary line; non-zero on any failure.
+# against a real PostgreSQL, the same again under ASan+UBSan, the Prometheus files checked by
+# promtool, a short fuzzing run of every fuzz target, and the deployment test. Ends with one
+# summary line; non-zero on any failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
@@ -72,6 +73,13 @@ unit build-asan unit-asan
 say "integration tests under ASan+UBSan"
 integration build-asan integration-asan
 unset ASAN_OPTIONS UBSAN_OPTIONS
+
+say "monitoring files (promtool check config, check rules)"
+if promtool check config deploy/prometheus/prometheus.yml && promtool check rules deploy/prometheus/kiva-alerts.yml; then
+  count 1 0 promtool
+else
+  count 0 1 promtool
+fi
 
 say "fuzz targets (short run)"
 if FUZZ_SECONDS=${FUZZ_SECONDS:-10} tests/fuzz/run.sh; then count 1 0 fuzz; else count 0 1 fuzz; fi

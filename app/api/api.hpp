@@ -2,6 +2,7 @@
 // The application: one file per resource, each declaring its routes on the App.
 
 #include "framework/app.hpp"
+#include "framework/security/revocation.hpp"
 
 namespace api {
 

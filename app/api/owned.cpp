@@ -11,30 +11,30 @@ namespace {
 
 /// Is login the owner of object oid? nullopt: no such object.
 std::optional<bool> owns_object(Context& c, std::string_view login, int64_t oid, Mode) {
-    auto res = c.db.row("can_access_owned", {{"login", login}, {"oid", oid}});
+    auto res = c.q.can_access_owned(login, oid);
     if (!res) return std::nullopt;
-    return res->get<bool>("owned");
+    return res->owned.value_or(false);
 }
 
 /// Is login user uid? nullopt: no such user.
 std::optional<bool> is_user(Context& c, std::string_view login, int64_t uid, Mode) {
-    auto res = c.db.row("can_access_user", {{"login", login}, {"uid", uid}});
+    auto res = c.q.can_access_user(login, uid);
     if (!res) return std::nullopt;
-    return res->get<bool>("self");
+    return res->self.value_or(false);
 }
 
 Response get_owned(Context& c) {
-    return json(c.db.stream("get_owned"));
+    return json(c.q.get_owned());
 }
 
 Response get_object_oid(Context& c, int64_t oid) {
-    auto res = c.db.row("get_object_oid", {{"oid", oid}});
+    auto res = c.q.get_object_oid(oid);
     if (!res) throw HttpError(404, "object not found");
     return json(*res);
 }
 
 Response get_owned_uid(Context& c, int64_t uid) {
-    return json(c.db.stream("get_owned_uid", {{"uid", uid}}));
+    return json(c.q.get_owned_uid(uid));
 }
 
 }  // namespace

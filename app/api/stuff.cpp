@@ -8,12 +8,12 @@ using namespace kiva;
 
 static Response get_stuff(Context& c, std::optional<std::string> filter) {
     if (filter && !filter->empty())
-        return json(c.db.stream("get_stuff_like", {{"filter", *filter}}));
-    return json(c.db.stream("get_stuff_all"));
+        return json(c.q.get_stuff_like(*filter));
+    return json(c.q.get_stuff_all());
 }
 
 static Response post_stuff(Context& c, std::string stuff) {
-    auto sid = c.db.value("add_stuff", {{"stuff", stuff}});
+    int64_t sid = c.q.add_stuff(stuff);
     return json(object{{"sid", sid}}, 201);
 }
 
@@ -22,18 +22,18 @@ static Response post_stuff(Context& c, std::string stuff) {
 }
 
 static Response get_stuff_sid(Context& c, int64_t sid) {
-    auto stuff = c.db.row("get_stuff_sid", {{"sid", sid}});
+    auto stuff = c.q.get_stuff_sid(sid);
     if (!stuff) no_such_stuff(sid);
     return json(*stuff);
 }
 
 static Response put_stuff_sid(Context& c, int64_t sid, std::string stuff) {
-    if (c.db.exec("upd_stuff_sid", {{"sid", sid}, {"stuff", stuff}}) == 0) no_such_stuff(sid);
+    if (c.q.upd_stuff_sid(stuff, sid) == 0) no_such_stuff(sid);
     return no_content();
 }
 
 static Response delete_stuff_sid(Context& c, int64_t sid) {
-    if (c.db.exec("del_stuff_sid", {{"sid", sid}}) == 0) no_such_stuff(sid);
+    if (c.q.del_stuff_sid(sid) == 0) no_such_stuff(sid);
     return no_content();
 }
 

@@ -11,6 +11,14 @@ using namespace kiva;
 
 namespace {
 
+/// Rules for a password, for every route that sets one (400 naming the problem).
+void validate_password(std::string_view password) {
+    if (password.size() < 4) throw HttpError(400, "password must have at least 4 characters");
+    if (password.size() > 72) throw HttpError(400, "password must have at most 72 bytes (bcrypt)");
+    if (password.find('\0') != std::string_view::npos)
+        throw HttpError(400, "password must not contain NUL");
+}
+
 /// Rules for a new account, shared by /register and /users-mgt (400 naming the problem).
 void validate_account(std::string_view login, std::string_view password) {
     if (login.empty() || login.size() > 64)
@@ -19,10 +27,7 @@ void validate_account(std::string_view login, std::string_view password) {
     for (unsigned char c : login)
         if (c <= 0x20 || c >= 0x7f || c == ':')
             throw HttpError(400, "login must be printable ASCII without spaces or colons");
-    if (password.size() < 4) throw HttpError(400, "password must have at least 4 characters");
-    if (password.size() > 72) throw HttpError(400, "password must have at most 72 bytes (bcrypt)");
-    if (password.find('\0') != std::string_view::npos)
-        throw HttpError(400, "password must not contain NUL");
+    validate_password(password);
 }
 
 /// The body of POST /users-mgt: {"u": {"login": str, "password": str, "isAdmin": bool = false}}.
@@ -59,31 +64,50 @@ struct NewUser {
 };
 
 std::optional<std::string> password_of(Context& c, std::string_view login) {
-    auto user = c.db.row("user_perms", {{"login", login}});
+    auto user = c.q.user_perms(login);
     if (!user) return std::nullopt;
-    return user->get<std::string>("pword");
+    return user->pword;
 }
 
 bool is_in_group(Context& c, std::string_view login, std::string_view group) {
     if (group != "ADMIN") return false;
-    auto user = c.db.row("user_perms", {{"login", login}});
-    return user && user->get<bool>("isadmin");
+    auto user = c.q.user_perms(login);
+    return user && user->isadmin;
 }
 
 Response post_register(Context& c, std::string login, std::string pword) {
     validate_account(login, pword);
-    auto id = c.db.value(
-        "add_user",
-        {{"login", login}, {"pword", c.security.hash_password(pword)}, {"admin", false}});
+    int64_t id = c.q.add_user(login, c.security.hash_password(pword), false);
     return json(id, 201);
 }
 
 Response post_users_mgt(Context& c, NewUser u) {
     validate_account(u.login, u.password);
-    auto id = c.db.value("add_user", {{"login", u.login},
-                                      {"pword", c.security.hash_password(u.password)},
-                                      {"admin", u.is_admin}});
+    int64_t id = c.q.add_user(u.login, c.security.hash_password(u.password), u.is_admin);
     return json(id, 201);
+}
+
+/// POST /password: the current password was just proven (Basic only).
+Response post_password(Context& c, std::string user, std::string password) {
+    validate_password(password);
+    c.q.set_password(c.security.hash_password(password), user);
+    credentials_changed(c, user);
+    return no_content();
+}
+
+/// PUT /users/<uid>/password: an admin resets someone's password.
+Response put_user_password(Context& c, int64_t uid, std::string password) {
+    validate_password(password);
+    auto login = c.q.set_password_uid(c.security.hash_password(password), uid);
+    if (!login) throw HttpError(404, "no such user");
+    credentials_changed(c, *login);
+    return no_content();
+}
+
+/// POST /logout: this token is refused everywhere from now on.
+Response post_logout(Context& c) {
+    revoke_request_token(c);
+    return no_content();
 }
 
 Response get_hello(Context&, std::string user) {
@@ -114,6 +138,11 @@ void users(App& app, Routes r) {
     r.get("/whoami", AUTH.via({basic, param, token}), get_whoami, current_user());
     r.get("/login", AUTH.via({basic}), get_login, current_user());
     r.get("/qui-suis-je", AUTH.via({token}), get_whoami, current_user());
+    r.post("/logout", AUTH.via({token}), post_logout);
+    r.post("/password", AUTH.via({basic}), post_password, current_user(),
+           kiva::param<std::string>("password"));
+    r.put("/users/<uid:int>/password", group("ADMIN"), put_user_password,
+          kiva::param<int64_t>("uid"), kiva::param<std::string>("password"));
 }
 
 }  // namespace api

@@ -7,7 +7,7 @@ namespace api {
 using namespace kiva;
 
 static Response get_version(Context& c) {
-    return json(object{{"app", c.app_name}, {"user", c.user}, {"now", c.db.value("now")}});
+    return json(object{{"app", c.app_name}, {"user", c.user}, {"now", c.q.now()}});
 }
 
 void version(Routes r) {

@@ -2,9 +2,11 @@
 
 #include <algorithm>
 
+#include "framework/observe/metrics.hpp"
 #include "framework/security/auth/auth_error.hpp"
 #include "framework/security/auth/authorization_header.hpp"
 #include "framework/security/auth/password.hpp"
+#include "framework/security/revocation.hpp"
 
 namespace kiva {
 
@@ -74,8 +76,9 @@ Outcome App::run(const Request& request, db::Database& db) const {
         }
         return out;
     }
+    out.route = static_cast<int>(match.entry - table_.entries().data());
     Params params(request, match.captures);
-    Context ctx{request, params, db, security_, name_, std::nullopt};
+    Context ctx{request, params, db, db::Queries(db), security_, name_, std::nullopt};
     try {
         out.response = dispatch(ctx, match.entry->data);
     } catch (...) {
@@ -148,6 +151,7 @@ std::optional<std::string> App::authenticate(Context& c, const std::vector<AuthS
         if (!challenge.empty()) headers.emplace_back("WWW-Authenticate", challenge);
         return HttpError(401, message, std::move(headers));
     };
+    std::string_view tried = "none";  // the scheme that failed, for the metrics
     try {
         if (httpd) {
             // The front end authenticated the client (Apache AuthType...): trust it.
@@ -157,41 +161,62 @@ std::optional<std::string> App::authenticate(Context& c, const std::vector<AuthS
         std::string_view header = c.request.header("Authorization");
         if (!header.empty()) {
             auth::Credentials credentials = auth::parse_authorization(header);
+            tried = credentials.scheme == auth::Scheme::basic ? "basic" : "token";
             if (credentials.scheme == auth::Scheme::basic) {
                 if (!basic)
                     throw auth::AuthError(token_only ? "missing token"
                                                      : "unexpected authorization scheme");
-                check_password(c, credentials.login, credentials.password);
+                check_password(c, "basic", credentials.login, credentials.password);
                 return credentials.login;
             }
             if (!token) throw auth::AuthError("unexpected authorization scheme");
-            return security_.verify_token(credentials.token);
+            auth::VerifiedToken verified = security_.check_token(credentials.token);
+            check_not_revoked(c, credentials.token, verified);
+            return verified.login;
         }
         if (param) {
             if (const ParamValue* user = c.params.find("USER")) {
+                tried = "param";
                 std::string login = ParamConverter<std::string>::convert(*user);
                 const ParamValue* pass = c.params.find("PASS");
                 if (!pass) throw auth::AuthError("missing PASS parameter");
-                check_password(c, login, ParamConverter<std::string>::convert(*pass));
+                check_password(c, "param", login, ParamConverter<std::string>::convert(*pass));
                 return login;
             }
         }
     } catch (const auth::AuthError& e) {
+        if (metrics_) metrics_->auth_failure(tried, observe::auth_failure_reason(e.what()));
         throw unauthorized(e.what());
     }
+    if (required && metrics_) metrics_->auth_failure("none", "missing_credentials");
     if (required) throw unauthorized(token_only ? "missing token" : "missing authorization header");
     return std::nullopt;
 }
 
-void App::check_password(Context& c, const std::string& login, const std::string& password) const {
+void App::check_password(Context& c, std::string_view scheme, const std::string& login,
+                         const std::string& password) const {
+    const Throttle& throttle = security_.throttle();
+    Throttle::State state = throttle.state(c, login);
+    if (state.retry_after) {
+        // Refused before any bcrypt: a locked login costs the server one indexed read.
+        if (metrics_) metrics_->auth_failure(scheme, "throttled");
+        throw HttpError(429, "too many failed attempts, retry later",
+                        {{"Retry-After", std::to_string(std::max(1, *state.retry_after))}});
+    }
     auto& cache = security_.password_cache();
     auto now = std::chrono::steady_clock::now();
-    if (cache.known_good(login, password, now)) return;
+    bool known = cache.known_good(login, password, now, state.credentials_generation);
+    if (metrics_) metrics_->password_cache(known);
+    if (known) return;
     std::optional<std::string> hash = password_lookup_(c, login);
-    if (!hash) throw auth::AuthError("no such user: " + shown(login));
-    if (!auth::verify_password(password, *hash))
+    bool good = auth::verify_password(password, hash ? *hash : security_.decoy_hash());
+    if (!hash || !good) {
+        throttle.failed(c, login, state);
+        if (!hash) throw auth::AuthError("no such user: " + shown(login));
         throw auth::AuthError("invalid password for " + shown(login));
-    cache.remember(login, password, now);
+    }
+    throttle.succeeded(c, login, state);
+    cache.remember(login, password, now, state.credentials_generation);
 }
 
 Response App::error(const Request& request, std::exception_ptr e) const {
@@ -204,16 +229,17 @@ Response App::error(const Request& request, std::exception_ptr e) const {
         return r;
     } catch (const db::DbError& err) {
         int status = err.http_status();
+        if (metrics_) metrics_->db_error(err.sqlstate());
         if (status >= 500)
-            log_.error(line + ": " + err.what());
+            log_.log(LogLevel::error, line + ": " + err.what(), request.id());
         else
-            log_.debug(line + ": " + err.what());
+            log_.log(LogLevel::debug, line + ": " + err.what(), request.id());
         return error_response(
             status, status >= 500 && status != 503 ? "internal error" : err.client_message());
     } catch (const std::exception& err) {
-        log_.error(line + ": internal error: " + err.what());
+        log_.log(LogLevel::error, line + ": internal error: " + err.what(), request.id());
     } catch (...) {
-        log_.error(line + ": internal error: unknown exception");
+        log_.log(LogLevel::error, line + ": internal error: unknown exception", request.id());
     }
     return error_response(500, "internal error");
 }

@@ -24,6 +24,10 @@
 
 namespace kiva {
 
+namespace observe {
+class Metrics;
+}
+
 /// The password hash of a login, or nullopt when there is no such user.
 using PasswordLookup = std::function<std::optional<std::string>(Context&, std::string_view login)>;
 /// Whether login belongs to group.
@@ -36,6 +40,8 @@ using ObjectCheck =
 struct Outcome {
     Response response;
     std::optional<std::string> user;
+    /// The route that matched, as its index in table().entries(); -1 when none did.
+    int route = -1;
 };
 
 class App {
@@ -56,6 +62,8 @@ class App {
     void object_check(std::string domain, ObjectCheck f) {
         object_checks_[std::move(domain)] = std::move(f);
     }
+    /// Where authentication failures and password cache results are counted (optional).
+    void observe(observe::Metrics* metrics) { metrics_ = metrics; }
 
     /// Checks that every route's authorization can be decided (its groups, object domains and
     /// schemes have what they need). Throws std::runtime_error listing the problem.
@@ -71,7 +79,9 @@ class App {
     Response dispatch(Context& c, const RouteData& route) const;
     std::optional<std::string> authenticate(Context& c, const std::vector<AuthScheme>& schemes,
                                             bool required) const;
-    void check_password(Context& c, const std::string& login, const std::string& password) const;
+    /// Throttled (429 when locked), then cached, then bcrypt; throws auth::AuthError.
+    void check_password(Context& c, std::string_view scheme, const std::string& login,
+                        const std::string& password) const;
     void check_objects(Context& c, const Authorize& a) const;
     Response error(const Request& request, std::exception_ptr e) const;
 
@@ -82,6 +92,7 @@ class App {
     PasswordLookup password_lookup_;
     GroupCheck group_check_;
     std::map<std::string, ObjectCheck, std::less<>> object_checks_;
+    observe::Metrics* metrics_ = nullptr;
 };
 
 }  // namespace kiva

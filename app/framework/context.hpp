@@ -7,6 +7,7 @@
 #include <string>
 
 #include "framework/db/database.hpp"
+#include "generated/queries.hpp"
 #include "framework/http/http_error.hpp"
 #include "framework/http/params.hpp"
 #include "framework/http/request.hpp"
@@ -18,6 +19,8 @@ struct Context {
     const Request& request;
     Params& params;
     db::Database& db;
+    /// The typed queries, generated from the queries file: `c.q.get_stuff_sid(sid)`.
+    db::Queries q;
     const Security& security;
     const std::string& app_name;
     /// The authenticated login, if any (OPEN routes may have none).

@@ -11,6 +11,7 @@
 #   NGINX_BODY_LIMIT  nginx's limit (BODY_LIMIT)  NGINX_WORKERS  nginx worker processes (1)
 #   KIVA_EXTRA   extra configuration lines for the worker   ACCESS_LOG  nginx access log (file)
 #   STUFF_ROWS   extra Stuff rows to create on first start (0)
+#   METRICS_ALLOW  addresses or networks allowed to GET /metrics besides loopback (none)
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -123,13 +124,15 @@ for _ in $(seq 100); do [ -S "$run/kiva.sock" ] && break; kill -0 "$worker_pid" 
 # --- nginx ------------------------------------------------------------------------------
 access_log=${ACCESS_LOG:-$log/nginx-access.log}
 [ "$access_log" = off ] || access_log="$access_log kiva"
+metrics_allow=""
+for net in ${METRICS_ALLOW:-}; do metrics_allow+="        allow $net;"; done
 render() {
   sed -e "s|@PREFIX@|$prefix|g" -e "s|@UPSTREAM@|kiva_workers|g" -e "s|@BODY_LIMIT@|$nginx_body_limit|g" \
       -e "s|@RUN@|$run|g" -e "s|@LOG@|$log|g" -e "s|@SOCKET@|$run/kiva.sock|g" -e "s|@PORT@|$port|g" \
       -e "s|@NGINX_TMP@|$state/nginx/tmp|g" -e "s|@NGINX_WORKERS@|${NGINX_WORKERS:-1}|g" \
       -e "s|@ACCESS_LOG@|$access_log|g" \
       -e "s|@USER_LINE@|$([ "$(id -u)" = 0 ] && echo 'user root root;')|g" \
-      -e "s|@EXTRA_LOCATIONS@|${NGINX_EXTRA:-}|g" "$1"
+      -e "s|@METRICS_ALLOW@|$metrics_allow|g" -e "s|@EXTRA_LOCATIONS@|${NGINX_EXTRA:-}|g" "$1"
 }
 render "$root/nginx/kiva-api.conf.in" >"$run/kiva-api.conf"
 render "$root/nginx/kiva-dev.conf.in" >"$run/nginx.conf"

@@ -27,19 +27,34 @@ Environment: KIVA_DEPLOY_BUILD_DIR (build directory of make deploy, default buil
 
 import fcntl
 import hashlib
+import http.client
 import os
+import pwd
+import re
 import shutil
 import signal
 import socket
 import ssl
 import subprocess
 import sys
+import threading
 import time
 
-from support import (BODY_LIMIT, CHECKS, DB, HOME, INSTANCE, PGBIN, ROOT, START, Abort, Load, request, say,
+from support import (BODY_LIMIT, CHECKS, DB, HOME, INSTANCE, PGBIN, ROOT, START, Abort, Load, Reply, request, say,
                      sh)
 from day2 import Day2
 from target import Target
+
+
+def source_get(ctx, port, path, source):
+    """GET over HTTPS from a given loopback source address (the front ends see REMOTE_ADDR)."""
+    conn = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=30, source_address=(source, 0))
+    try:
+        conn.request("GET", path)
+        r = conn.getresponse()
+        return Reply(r.status, {k.lower(): v for k, v in r.getheaders()}, r.read())
+    finally:
+        conn.close()
 
 
 class DeployTest(Day2, Target):
@@ -148,6 +163,12 @@ class DeployTest(Day2, Target):
                check=False)
         CHECKS.check("the runtime role cannot delete the audit trail (migration 0002)",
                      r.returncode != 0 and "permission denied" in r.stdout, r.stdout)
+        r = sh(["runuser", "-u", INSTANCE, "--", "psql", "-X", "-At", "-c",
+                "INSERT INTO audit(login, operation, tab, data) VALUES ('calvin', 'DELETE', 'stuff', '{}')",
+                f"host=127.0.0.1 port={self.ports['pg']} dbname={DB} user={DB} sslmode=verify-full sslrootcert={self.ca}"],
+               check=False)
+        CHECKS.check("the runtime role cannot forge an audit row (migration 0005)",
+                     r.returncode != 0 and "permission denied" in r.stdout, r.stdout)
         r = sh(["runuser", "-u", INSTANCE, "--", "psql", "-X", "-At", "-c", "SELECT 1",
                 f"host=127.0.0.1 port={self.ports['pg']} dbname={DB} user={DB} sslmode=disable"], check=False)
         CHECKS.check("pg_hba refuses the runtime role without TLS", r.returncode != 0 and "no encryption" in r.stdout,
@@ -157,11 +178,74 @@ class DeployTest(Day2, Target):
         CHECKS.check("the workers are connected to PostgreSQL over TLS", rows and all("|t|TLSv1." in x for x in rows), rows)
         rows = self.psql_admin("SELECT version || ' ' || name FROM kiva_meta.schema_version ORDER BY version").stdout
         CHECKS.check("the schema version table lists the migrations",
-                     "1 0001-initial-schema" in rows and "2 0002-audit-append-only" in rows, rows)
+                     "1 0001-initial-schema" in rows and "2 0002-audit-append-only" in rows
+                     and "3 0003-audit-request-id" in rows, rows)
         with open(f"{HOME}/conf/kiva.conf") as f:
             conf = f.read()
         CHECKS.check("the deployed kiva.conf holds no password",
                      "password=" not in conf.replace("password_cost", "") and "listen =" in conf, conf)
+
+    def observability_checks(self):
+        say("health, metrics (mod_fcgid processes summed, access restricted) and request ids")
+        with open(f"{HOME}/VERSION") as f:
+            release = f.read().strip()
+        for front in self.fronts:
+            r = request(self.ctx, front.https, "GET", "/api/health")
+            CHECKS.check(f"{front.name}: GET /api/health is 200 with the deployed release, never cached",
+                         r.status == 200 and r.json() == {"status": "ok", "database": "ok", "release": release}
+                         and r.headers.get("cache-control") == "no-store", (r.status, r.body[:200], release))
+            allowed = {"127.0.0.1": 200, "127.0.0.2": 403, "127.0.0.3": 403 if front is self.proxy else 200}
+            seen = {src: source_get(self.ctx, front.https, "/api/metrics", src) for src in allowed}
+            CHECKS.check(f"{front.name}: /api/metrics from loopback and the monitoring network only, 403 JSON otherwise",
+                         {src: r.status for src, r in seen.items()} == allowed
+                         and seen["127.0.0.2"].json() == {"error": "forbidden"}
+                         and seen["127.0.0.2"].headers.get("content-type", "").startswith("application/json"),
+                         {src: (r.status, r.body[:80]) for src, r in seen.items()})
+            rid = f"e2e-{front.name}-{time.time_ns()}"
+            r = request(self.ctx, front.https, "GET", "/api/stuff/1", headers={"X-Request-ID": rid})
+            CHECKS.check(f"{front.name}: a client's X-Request-ID comes back", r.headers.get("x-request-id") == rid,
+                         r.headers)
+        # Apache's own id (mod_unique_id) when the client sends none, in its access log and the worker's line.
+        r = request(self.ctx, self.fcgid.https, "GET", "/api/stuff/1")
+        rid = r.headers.get("x-request-id", "")
+        time.sleep(1)
+        logs = {name: open(self.path("apache", "log", name), errors="replace").read()
+                for name in ("error.log", "kiva-e2e-ssl-access.log")}
+        CHECKS.check("apache-fcgid: the request id is Apache's UNIQUE_ID, in its access log and the worker's line",
+                     len(rid) >= 20 and not re.fullmatch(r"[0-9a-f]{32}", rid)
+                     and rid in logs["kiva-e2e-ssl-access.log"] and f"rid={rid} - GET /stuff/1 200" in logs["error.log"],
+                     rid)
+        # Several processes under mod_fcgid: each request counted once, whichever process answers the scrape.
+        def count(text):
+            m = re.search(r'^kiva_http_requests_total\{route="/owned",method="GET",status="401"\} (\d+)$', text, re.M)
+            return int(m.group(1)) if m else 0
+        before = count(source_get(self.ctx, self.fcgid.https, "/api/metrics", "127.0.0.1").body.decode())
+        sent, threads = 30, 6
+        def burst():
+            for _ in range(sent):
+                request(self.ctx, self.fcgid.https, "GET", "/api/owned")
+        workers = [threading.Thread(target=burst) for _ in range(threads)]
+        for t in workers:
+            t.start()
+        for t in workers:
+            t.join()
+        apache = [p for p in self.worker_processes().values() if p[0] == "www-data"]
+        scrapes = [source_get(self.ctx, self.fcgid.https, "/api/metrics", "127.0.0.1").body.decode() for _ in range(8)]
+        counts = [count(text) - before for text in scrapes]
+        procs = [re.search(r"^kiva_worker_processes (\d+)$", t, re.M) for t in scrapes]
+        CHECKS.check(f"apache-fcgid: every scrape sums the {len(apache)} mod_fcgid processes ({sent * threads} requests)",
+                     len(apache) >= 2 and counts == [sent * threads] * len(counts)
+                     and all(p and int(p.group(1)) >= 2 for p in procs), (len(apache), counts))
+        st = os.stat(f"{HOME}/run/metrics")
+        CHECKS.check("mod_fcgid's processes share the metrics file in the app's run/ directory",
+                     pwd.getpwuid(st.st_uid).pw_name == "www-data", st)
+        r = subprocess.run(["promtool", "check", "metrics"], input=scrapes[-1].encode(), capture_output=True)
+        CHECKS.check("promtool check metrics accepts the deployed worker's /metrics", r.returncode == 0 and not r.stdout
+                     and not r.stderr, r.stdout + r.stderr)
+        for front in (self.nginx, self.proxy):
+            text = source_get(self.ctx, front.https, "/api/metrics", "127.0.0.1").body.decode()
+            CHECKS.check(f"{front.name}: the systemd worker's /metrics counts its requests",
+                         'route="/stuff/<sid:int>",method="GET",status="200"' in text, text[:200])
 
     def process_checks(self):
         say("worker processes")
@@ -237,6 +321,7 @@ class DeployTest(Day2, Target):
             self.https_checks(front)
         self.db_checks()
         self.process_checks()
+        self.observability_checks()
         self.credentials_not_logged()
         self.failed_migration()
         self.redeploy_under_load()
@@ -363,7 +448,7 @@ class DeployTest(Day2, Target):
         r = subprocess.run([f"{ROOT}/deploy/deploy.sh", "status"], text=True, stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, env=e)
         CHECKS.check("deploy.sh status shows the running release and the schema version",
-                     r.returncode == 0 and "runs: " in r.stdout and "2 0002-audit-append-only" in r.stdout, self.tail(r.stdout))
+                     r.returncode == 0 and "runs: " in r.stdout and "3 0003-audit-request-id" in r.stdout, self.tail(r.stdout))
 
     def old_processes_retired(self):
         say("mod_fcgid retires the processes of replaced binaries once idle")

@@ -216,9 +216,12 @@ class Target:
         common = ["--instance", INSTANCE, "--server-name", "localhost", "--cert", self.cert, "--key", self.key,
                   "--body-limit", str(BODY_LIMIT // 1024) + "K"]
         # Each variant with its own ports; the fcgid one retires idle processes after 5 s.
-        renders = [("fcgid", self.fcgid, ["--fcgid-idle-timeout", "5", "--fcgid-max-processes", "6"]),
+        # /metrics: loopback, and 127.0.0.3 as the monitoring network (not for the proxy variant).
+        renders = [("fcgid", self.fcgid, ["--fcgid-idle-timeout", "5", "--fcgid-max-processes", "6",
+                                          "--metrics-allow", "127.0.0.3"]),
                    ("proxy", self.proxy, []),
-                   ("nginx", self.nginx, ["--listen-address", "127.0.0.1", "--nginx-api-conf",
+                   ("nginx", self.nginx, ["--metrics-allow", "127.0.0.3/32",
+                                          "--listen-address", "127.0.0.1", "--nginx-api-conf",
                                           self.path("nginx", "nginx-api.conf"), "--nginx-log-dir", self.path("nginx", "log")])]
         for name, front, extra in renders:
             r = sh([f"{ROOT}/deploy/render-site.sh", *common, "--out", self.path("render-" + name),
@@ -290,7 +293,7 @@ SSH_OPTIONS=-i {self.path('client', 'id_ed25519')} -o StrictHostKeyChecking=acce
 DATABASE=host=127.0.0.1 port={self.ports['pg']} dbname={DB} user={DB} sslmode=verify-full sslrootcert={self.ca}
 DB_OWNER_PASSWORD_FILE={self.owner_password}
 RESTART_COMMAND=python3 {self.path('fake_systemd.py')} restart --control {self.control}
-HEALTH_URL=https://localhost:{self.nginx.https}/api/version
+HEALTH_URL=https://localhost:{self.nginx.https}/api/health
 HEALTH_CA={self.ca}
 APP_NAME={app_name}
 THREADS=2

@@ -2,7 +2,10 @@
 authenticated login (NULL for anonymous), no password hashes, nothing left by a rolled back
 request; and the worker's one log line per request, with the login and without credentials."""
 
+import os
+import subprocess
 import unittest
+import uuid
 
 import harness
 from authkit import AuthTest, audit_rows, form, max_aid, psql, sql_text, unique
@@ -189,6 +192,45 @@ class TestRequestLog(AuthTest):
         output = harness.STACK.output()
         for secret in (password, wrong, tok.rsplit(":", 1)[1]):
             self.assertNotIn(secret, output)
+
+
+class TestAuditCannotBeForged(unittest.TestCase):
+    """The runtime role as production has it (roles.sql's grants, then the migrations): the
+    dev stack's single role owns everything, so a role like the runtime one is made here."""
+
+    def admin(self, *args, sql=None, check=True):
+        stack = harness.STACK
+        cmd = ["psql", "-X", "-At", "-v", "ON_ERROR_STOP=1", "-h", os.path.join(stack.state, "pg"),
+               "-p", str(stack.pgport), "-U", "postgres", "-d", "kiva", *args]
+        if sql:
+            cmd += ["-c", sql]
+        return subprocess.run(cmd, check=check, capture_output=True, text=True)
+
+    def setUp(self):
+        self.role = "rt_" + uuid.uuid4().hex[:8]
+        self.admin(sql=f'CREATE ROLE {self.role}; GRANT USAGE ON SCHEMA public TO {self.role}; '
+                       f'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {self.role}; '
+                       f'GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {self.role}')
+        migration = os.path.join(harness.ROOT, "sql/migrations/0005-audit-cannot-be-forged.sql")
+        self.admin("-v", f"runtime={self.role}", "-c", "SET ROLE kiva", "-f", migration)
+
+    def tearDown(self):
+        self.admin(sql=f"DROP OWNED BY {self.role}; DROP ROLE {self.role}")
+
+    def as_runtime(self, sql):
+        return self.admin(sql=f"SET ROLE {self.role}; SET kiva.login = 'forger'; {sql}", check=False)
+
+    def test_a_direct_insert_update_or_delete_fails_but_the_triggers_still_write(self):
+        for sql in ("INSERT INTO Audit(login, operation, tab, data) VALUES ('calvin', 'DELETE', 'stuff', '{}')",
+                    "UPDATE Audit SET login = 'susie'", "DELETE FROM Audit", "TRUNCATE Audit"):
+            r = self.as_runtime(sql)
+            self.assertNotEqual(r.returncode, 0, sql)
+            self.assertIn("permission denied for table audit", r.stderr, sql)
+        name = "forge-" + uuid.uuid4().hex[:8]
+        r = self.as_runtime(f"INSERT INTO Stuff(stuff) VALUES ('{name}')")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        rows = audit_rows(f"tab = 'stuff' AND data->>'stuff' = {sql_text(name)}")
+        self.assertEqual([(row["login"], row["operation"]) for row in rows], [("forger", "INSERT")])
 
 
 if __name__ == "__main__":

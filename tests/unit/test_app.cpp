@@ -24,6 +24,7 @@ namespace {
 
 Config test_config() {
     Config c;
+    c.auth_state = false;  // no database here: auth state is tested through nginx
     c.test_mode = true;   // a random token secret
     c.password_cost = 4;  // fast bcrypt for the one password check
     return c;

@@ -116,4 +116,16 @@ BOOST_AUTO_TEST_CASE(concurrent_use) {
     BOOST_TEST(cache.size() <= 100u);
 }
 
+BOOST_AUTO_TEST_CASE(an_entry_of_another_credentials_generation_is_stale) {
+    // Another process changed the password: the database's generation moved on.
+    PasswordCache cache(60s);
+    cache.remember("calvin", "hobbes", t0, 1700000000000000);
+    BOOST_TEST(cache.known_good("calvin", "hobbes", t0, 1700000000000000));
+    BOOST_TEST(!cache.known_good("calvin", "hobbes", t0, 1700000000123456));
+    BOOST_TEST(!cache.known_good("calvin", "hobbes", t0));
+    cache.remember("calvin", "hobbes", t0, 1700000000123456);
+    BOOST_TEST(cache.known_good("calvin", "hobbes", t0, 1700000000123456));
+    BOOST_TEST(cache.size() == 1u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -4,6 +4,8 @@
 
 #include <cstdio>
 #include <memory>
+
+#include "framework/observe/metrics.hpp"
 #include <stdexcept>
 #include <utility>
 
@@ -86,7 +88,9 @@ void Database::open() {
         PQpipelineSync(c);
         order.push_back(&q);
     }
-    PQsendPrepare(c, set_login_statement, "SELECT set_config('kiva.login', $1, true)", 0, nullptr);
+    PQsendPrepare(c, set_login_statement,
+                  "SELECT set_config('kiva.login', $1, true), set_config('kiva.request_id', $2, true)",
+                  0, nullptr);
     PQpipelineSync(c);
     order.push_back(nullptr);
     std::size_t index = 0;
@@ -116,13 +120,19 @@ void Database::open() {
         drop();
         throw DbUnavailable("database connection lost while preparing queries: " + why);
     }
+    if (opened_before_ && metrics_) metrics_->db_reconnect();
+    opened_before_ = true;
 }
 
 void Database::set_login(std::string_view login) {
     pending_login_ = std::string(login);
 }
 
-ResultHandle Database::send(const Query& query, const std::vector<const char*>& values) {
+void Database::set_request_id(std::string_view id) {
+    request_id_ = std::string(id);
+}
+
+ResultHandle Database::send(const Query& query, std::span<const char* const> values) {
     const std::string& statement = query.name;
     int n = static_cast<int>(values.size());
     // Plain reads before the first write run on their own (one round trip): at READ COMMITTED
@@ -131,7 +141,9 @@ ResultHandle Database::send(const Query& query, const std::vector<const char*>& 
         return ResultHandle(
             PQexecPrepared(conn_, statement.c_str(), n, values.data(), nullptr, nullptr, 0));
     bool begin = !in_transaction_;
-    bool login = pending_login_.has_value() && !unprepared_.count(set_login_statement);
+    // The audit context (login, request id) goes with BEGIN, and again when the login comes later.
+    bool login = (pending_login_.has_value() || (begin && !request_id_.empty())) &&
+                 !unprepared_.count(set_login_statement);
     if (!begin && !login)
         return ResultHandle(
             PQexecPrepared(conn_, statement.c_str(), n, values.data(), nullptr, nullptr, 0));
@@ -141,8 +153,8 @@ ResultHandle Database::send(const Query& query, const std::vector<const char*>& 
     bool sent = true;
     if (begin) sent = PQsendQueryParams(conn_, "BEGIN", 0, nullptr, nullptr, nullptr, nullptr, 0);
     if (sent && login) {
-        const char* v = pending_login_->c_str();
-        sent = PQsendQueryPrepared(conn_, set_login_statement, 1, &v, nullptr, nullptr, 0);
+        const char* v[] = {pending_login_ ? pending_login_->c_str() : "", request_id_.c_str()};
+        sent = PQsendQueryPrepared(conn_, set_login_statement, 2, v, nullptr, nullptr, 0);
     }
     sent = sent &&
            PQsendQueryPrepared(conn_, statement.c_str(), n, values.data(), nullptr, nullptr, 0);
@@ -198,7 +210,7 @@ void Database::fail(pg_result* raw, const Query& query) {
     throw DbError(sqlstate, message, client);
 }
 
-ResultHandle Database::execute(const Query& query, const std::vector<const char*>& values) {
+ResultHandle Database::execute(const Query& query, std::span<const char* const> values) {
     if (auto it = unprepared_.find(query.name); it != unprepared_.end())
         throw DbError(
             "XX000",
@@ -208,7 +220,9 @@ ResultHandle Database::execute(const Query& query, const std::vector<const char*
     bool first = !in_transaction_;
     for (int attempt = 0;; ++attempt) {
         if (!conn_) open();
+        auto start = std::chrono::steady_clock::now();
         ResultHandle r = send(query, values);
+        if (metrics_ || slow_query_.count()) took(query.name, std::chrono::steady_clock::now() - start);
         if (r && PQstatus(conn_) == CONNECTION_OK) {
             auto status = PQresultStatus(r.get());
             if (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK) return r;
@@ -233,10 +247,7 @@ const Query& Database::prepare_call(std::string_view name, QueryKind expected, A
     if (!found)
         throw std::logic_error("no query named " + std::string(name) + " in the queries file");
     const Query& query = *found;
-    if (streaming_)
-        throw std::logic_error("query " + query.name +
-                               " called while a row stream is being read: "
-                               "stream() must be a request's last query");
+    check_free(query);
     if (query.kind != expected)
         throw std::logic_error("query " + query.name + " (" + query.origin +
                                ") is declared with suffix \"" + std::string(suffix(query.kind)) +
@@ -261,6 +272,40 @@ const Query& Database::prepare_call(std::string_view name, QueryKind expected, A
         values.push_back(found_arg->value() ? found_arg->value()->c_str() : nullptr);
     }
     return query;
+}
+
+void Database::check_free(const Query& query) const {
+    if (streaming_)
+        throw std::logic_error("query " + query.name +
+                               " called while a row stream is being read: "
+                               "stream() must be a request's last query");
+}
+
+const Query& Database::compiled(std::size_t index, std::string_view name, QueryKind kind) const {
+    const auto& all = queries_.queries();
+    if (index >= all.size() || all[index].name != name || all[index].kind != kind)
+        throw std::logic_error("query " + std::string(name) +
+                               " is not where the compiled queries have it: the queries file "
+                               "differs from the one this binary was built with");
+    check_free(all[index]);
+    return all[index];
+}
+
+ResultHandle Database::call(std::size_t index, std::string_view name, QueryKind kind,
+                            std::span<const char* const> values) {
+    return execute(compiled(index, name, kind), values);
+}
+
+int64_t Database::call_count(std::size_t index, std::string_view name,
+                             std::span<const char* const> values) {
+    ResultHandle r = call(index, name, QueryKind::count, values);
+    const char* tuples = PQcmdTuples(r.get());
+    return tuples && *tuples ? std::stoll(tuples) : 0;
+}
+
+ResultStream Database::call_stream(std::size_t index, std::string_view name,
+                                   std::span<const char* const> values) {
+    return stream_query(compiled(index, name, QueryKind::rows), values);
 }
 
 ResultHandle Database::run(std::string_view name, QueryKind expected, Args args) {
@@ -289,23 +334,28 @@ int64_t Database::exec(std::string_view name, Args args) {
     return tuples && *tuples ? std::stoll(tuples) : 0;
 }
 
-RowStream Database::stream(std::string_view name, Args args) {
+ResultStream Database::stream(std::string_view name, Args args) {
     std::vector<const char*> values;
-    const Query& query = prepare_call(name, QueryKind::rows, args, values);
+    return stream_query(prepare_call(name, QueryKind::rows, args, values), values);
+}
+
+ResultStream Database::stream_query(const Query& query, std::span<const char* const> values) {
     // Inside a transaction the connection must be free for COMMIT: read the rows first.
     if (in_transaction_ || !query.plain_read || lost_ || unprepared_.count(query.name))
-        return RowStream(Rows(execute(query, values)));
+        return ResultStream(Rows(execute(query, values)));
     for (int attempt = 0;; ++attempt) {
         if (!conn_) open();
         int n = static_cast<int>(values.size());
         // The first row is read now, so that an error is still an error status, not a cut list.
+        auto start = std::chrono::steady_clock::now();
         if (PQsendQueryPrepared(conn_, query.name.c_str(), n, values.data(), nullptr, nullptr, 0) &&
             PQsetSingleRowMode(conn_)) {
             ResultHandle first(PQgetResult(conn_));
+            took(query.name, std::chrono::steady_clock::now() - start);  // to its first row
             auto status = first ? PQresultStatus(first.get()) : PGRES_FATAL_ERROR;
             if (status == PGRES_SINGLE_TUPLE || status == PGRES_TUPLES_OK) {
                 streaming_ = true;
-                return RowStream(*this, std::move(first));
+                return ResultStream(*this, std::move(first));
             }
             if (first && PQstatus(conn_) == CONNECTION_OK) {
                 while (PGresult* rest = PQgetResult(conn_)) PQclear(rest);
@@ -323,12 +373,12 @@ RowStream Database::stream(std::string_view name, Args args) {
     }
 }
 
-RowStream::RowStream(RowStream&& other) noexcept
+ResultStream::ResultStream(ResultStream&& other) noexcept
     : db_(std::exchange(other.db_, nullptr)),
       pending_(std::move(other.pending_)),
       rows_(std::move(other.rows_)) {}
 
-RowStream::~RowStream() {
+ResultStream::~ResultStream() {
     if (!db_) return;
     // Not (fully) read: drain the rest, or the connection stays busy.
     pending_.reset();
@@ -336,30 +386,16 @@ RowStream::~RowStream() {
     db_->streaming_ = false;
 }
 
-void RowStream::write_json(const std::function<void(std::string_view)>& flush, std::size_t chunk) {
-    std::string buffer;
-    buffer.reserve(chunk + 1024);
-    js::StringOutput out{buffer};
-    js::Writer writer(out);
-    auto row_written = [&] {
-        if (buffer.size() < chunk) return;
-        flush(buffer);
-        buffer.clear();
-    };
-    writer.StartArray();
+void ResultStream::each(const std::function<void(const RowRef&)>& f) {
     if (rows_) {
-        for (RowRef row : *rows_) {
-            write(writer, row);
-            row_written();
-        }
+        for (RowRef row : *rows_) f(row);
     } else if (db_) {
         // Single-row mode: one result per row, then a last, empty PGRES_TUPLES_OK.
         ResultHandle current = std::move(pending_);
         while (current) {
             auto status = PQresultStatus(current.get());
             if (status == PGRES_SINGLE_TUPLE) {
-                write(writer, RowRef(current.get(), 0));
-                row_written();
+                f(RowRef(current.get(), 0));
             } else if (status != PGRES_TUPLES_OK) {
                 db_->log_.error("row stream failed midway, the list is cut: " +
                                 trimmed(PQresultErrorMessage(current.get())));
@@ -369,12 +405,37 @@ void RowStream::write_json(const std::function<void(std::string_view)>& flush, s
         db_->streaming_ = false;
         db_ = nullptr;
     }
+}
+
+void ResultStream::write_json(const std::function<void(std::string_view)>& flush,
+                              std::size_t chunk) {
+    std::string buffer;
+    buffer.reserve(chunk + 1024);
+    js::StringOutput out{buffer};
+    js::Writer writer(out);
+    writer.StartArray();
+    each([&](const RowRef& row) {
+        write(writer, row);
+        if (buffer.size() < chunk) return;
+        flush(buffer);
+        buffer.clear();
+    });
     writer.EndArray();
     flush(buffer);
 }
 
+void Database::took(const std::string& query, std::chrono::nanoseconds duration) const {
+    if (metrics_) metrics_->query(query, duration);
+    if (slow_query_.count() && duration > slow_query_) {
+        char ms[32];
+        std::snprintf(ms, sizeof ms, "%.3fms", static_cast<double>(duration.count()) / 1e6);
+        log_.log(LogLevel::warning, "slow query " + query + " " + ms, request_id_);
+    }
+}
+
 void Database::finish(bool commit) {
     pending_login_.reset();
+    request_id_.clear();
     lost_ = false;
     if (!in_transaction_ || !conn_) {
         in_transaction_ = false;
@@ -409,11 +470,11 @@ void Database::finish(bool commit) {
 
 namespace kiva {
 
-Response json(db::RowStream rows, int status) {
+Response json(db::ResultStream rows, int status) {
     Response r;
     r.status = status;
     // std::function needs a copyable target: the stream is shared with the one call.
-    auto shared = std::make_shared<db::RowStream>(std::move(rows));
+    auto shared = std::make_shared<db::ResultStream>(std::move(rows));
     r.stream = [shared](const std::function<void(std::string_view)>& send) {
         shared->write_json(send);
     };

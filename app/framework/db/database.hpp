@@ -6,10 +6,12 @@
 /// the first other query starts the transaction (BEGIN pipelined with it: one round trip),
 /// and the framework commits or rolls back when the response is known.
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -23,6 +25,10 @@
 #include "framework/http/response.hpp"
 
 struct pg_conn;  // libpq's PGconn
+
+namespace kiva::observe {
+class Metrics;
+}
 
 namespace kiva::db {
 
@@ -60,20 +66,22 @@ class Database;
 /// so that a large list never sits whole in memory. Outside a transaction, a plain read is
 /// streamed from the server in single-row mode; otherwise the rows are read first.
 /// It must be the request's last query. Rows not consumed are drained when it is destroyed.
-class RowStream {
+class ResultStream {
   public:
-    RowStream(RowStream&& other) noexcept;
-    RowStream& operator=(RowStream&&) = delete;
-    ~RowStream();
+    ResultStream(ResultStream&& other) noexcept;
+    ResultStream& operator=(ResultStream&&) = delete;
+    ~ResultStream();
 
     /// Writes the rows as a JSON list of objects, calling flush(text) whenever `chunk` bytes
     /// are ready (and once at the end). A failure midway ends the list early (logged).
     void write_json(const std::function<void(std::string_view)>& flush, std::size_t chunk = 16384);
+    /// Calls f on each row, in order (the typed RowStream's all()).
+    void each(const std::function<void(const RowRef&)>& f);
 
   private:
     friend class Database;
-    RowStream(Database& db, ResultHandle first) : db_(&db), pending_(std::move(first)) {}
-    explicit RowStream(Rows rows) : rows_(std::move(rows)) {}
+    ResultStream(Database& db, ResultHandle first) : db_(&db), pending_(std::move(first)) {}
+    explicit ResultStream(Rows rows) : rows_(std::move(rows)) {}
 
     Database* db_ = nullptr;  ///< set while rows are still coming from the server
     ResultHandle pending_;    ///< the first single-row result, read before the answer starts
@@ -98,7 +106,21 @@ class Database {
     /// A `!` query: the number of rows it affected.
     int64_t exec(std::string_view query, Args args = {});
     /// A query without suffix, its rows streamed into the answer: `return json(c.db.stream(...))`.
-    RowStream stream(std::string_view query, Args args = {});
+    ResultStream stream(std::string_view query, Args args = {});
+
+    // --- used by the generated typed queries (framework/db/typed.hpp) ---
+
+    /// Runs the query at `index` of the queries file, which must be `name` of that kind (the
+    /// start-up check guarantees it; std::logic_error otherwise). values[i] is $(i+1), null
+    /// for SQL NULL.
+    ResultHandle call(std::size_t index, std::string_view name, QueryKind kind,
+                      std::span<const char* const> values);
+    /// The same for a `!` query: the number of rows it affected.
+    int64_t call_count(std::size_t index, std::string_view name,
+                       std::span<const char* const> values);
+    /// The same for a query without suffix, streamed.
+    ResultStream call_stream(std::size_t index, std::string_view name,
+                             std::span<const char* const> values);
 
     // --- used by the framework, not by handlers ---
 
@@ -107,20 +129,32 @@ class Database {
     bool connect();
     /// The login that audit triggers see (setting kiva.login) in the current transaction.
     void set_login(std::string_view login);
+    /// The request id that audit triggers see (setting kiva.request_id); until finish().
+    void set_request_id(std::string_view id);
+    /// Where query durations and reconnections are counted, and the slow query threshold.
+    void observe(observe::Metrics* metrics, std::chrono::milliseconds slow_query) {
+        metrics_ = metrics;
+        slow_query_ = slow_query;
+    }
     bool in_transaction() const { return in_transaction_; }
     /// Ends the request's transaction, if one was started. Throws DbError when a commit
     /// fails (503 when the connection was lost during it).
     void finish(bool commit);
 
   private:
-    friend class RowStream;
+    friend class ResultStream;
     const Query& prepare_call(std::string_view name, QueryKind expected, Args args,
                               std::vector<const char*>& values) const;
     ResultHandle run(std::string_view name, QueryKind expected, Args args);
-    ResultHandle execute(const Query& query, const std::vector<const char*>& values);
-    ResultHandle send(const Query& query, const std::vector<const char*>& values);
+    const Query& compiled(std::size_t index, std::string_view name, QueryKind kind) const;
+    void check_free(const Query& query) const;
+    ResultStream stream_query(const Query& query, std::span<const char* const> values);
+    ResultHandle execute(const Query& query, std::span<const char* const> values);
+    ResultHandle send(const Query& query, std::span<const char* const> values);
     void open();
     void drop();
+    /// Counts a query's round trip, and logs it when slow.
+    void took(const std::string& query, std::chrono::nanoseconds duration) const;
     [[noreturn]] void fail(pg_result* result, const Query& query);
 
     const QueryFile& queries_;
@@ -131,9 +165,13 @@ class Database {
     bool in_transaction_ = false;
     /// The connection was lost in the middle of this request: nothing more can run in it.
     bool lost_ = false;
-    /// A RowStream is reading from the connection: nothing else may run until it is done.
+    /// A ResultStream is reading from the connection: nothing else may run until it is done.
     bool streaming_ = false;
     std::optional<std::string> pending_login_;
+    std::string request_id_;
+    observe::Metrics* metrics_ = nullptr;
+    std::chrono::milliseconds slow_query_{0};
+    bool opened_before_ = false;
     /// Statements the server refused to prepare (their error), on this connection.
     std::unordered_map<std::string, std::string> unprepared_;
 };
@@ -143,6 +181,6 @@ class Database {
 namespace kiva {
 
 /// A streamed JSON list: `return json(c.db.stream("get_stuff_all"));`.
-Response json(db::RowStream rows, int status = 200);
+Response json(db::ResultStream rows, int status = 200);
 
 }  // namespace kiva

@@ -176,6 +176,7 @@ QueryFile QueryFile::parse(std::string_view text, const std::string& source) {
         Query query;
         std::string body;
         int line = 0;
+        int sql_line = 0;
         bool transaction = false;  ///< `-- kiva: transaction` in the description
     };
     std::vector<Pending> pending;
@@ -228,6 +229,7 @@ QueryFile QueryFile::parse(std::string_view text, const std::string& source) {
             continue;
         }
         in_description = false;
+        if (trim(pending.back().body).empty() && !trimmed.empty()) pending.back().sql_line = lineno;
         pending.back().body.append(line).push_back('\n');
     }
     for (auto& p : pending) {
@@ -246,6 +248,7 @@ QueryFile QueryFile::parse(std::string_view text, const std::string& source) {
         if (body.empty()) throw QueryFileError(where + "query \"" + q.name + "\" has no SQL");
         try {
             q.sql = translate_parameters(body, q.params);
+            q.sql_line = p.sql_line;
             q.plain_read = !p.transaction && is_plain_read(body);
         } catch (const std::invalid_argument& e) {
             throw QueryFileError(where + "query \"" + q.name + "\": " + e.what());

@@ -28,6 +28,7 @@ struct Query {
     std::string sql;                  ///< with $1..$n
     std::vector<std::string> params;  ///< params[i] is $(i+1)
     std::string origin;               ///< "file:line" of the name line
+    int sql_line = 0;                 ///< the file's line where the SQL starts
     /// A plain read (see is_plain_read): run outside the transaction until a write comes.
     bool plain_read = false;
 };

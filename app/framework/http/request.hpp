@@ -34,10 +34,14 @@ class Request {
     std::string_view content_type() const { return content_type_; }
     const std::string& body() const { return body_; }
     const Env& env() const { return env_; }
+    /// The id this request is known by in logs, audit rows and its answer (X-Request-ID).
+    const std::string& id() const { return id_; }
+    void set_id(std::string id) { id_ = std::move(id); }
 
   private:
     Env env_;
     std::string body_;
+    std::string id_;
     std::string_view method_, path_, query_, content_type_;
 };
 

@@ -49,7 +49,11 @@ std::string read_secret(const Config& config, const Logger& log) {
 Security::Security(const Config& config, const Logger& log)
     : realm_(config.realm.empty() ? config.app_name : config.realm),
       password_cost_(config.password_cost),
-      cache_(std::make_unique<auth::PasswordCache>(config.password_cache_ttl)) {
+      token_delay_(config.token_delay),
+      shared_state_(config.auth_state),
+      cache_(std::make_unique<auth::PasswordCache>(config.password_cache_ttl)),
+      throttle_(config),
+      decoy_hash_(auth::hash_password(auth::to_hex(auth::random_bytes(16)), password_cost_)) {
     for (const auto& name : config.auth) {
         auto scheme = parse_auth_scheme(name);
         if (!scheme) throw std::runtime_error("unknown authentication scheme " + name);
@@ -68,6 +72,10 @@ std::string Security::create_token(std::string_view login) const {
 
 std::string Security::verify_token(std::string_view token) const {
     return tokens_->verify(token, std::chrono::system_clock::now());
+}
+
+auth::VerifiedToken Security::check_token(std::string_view token) const {
+    return tokens_->check(token, std::chrono::system_clock::now());
 }
 
 std::string Security::hash_password(std::string_view password) const {

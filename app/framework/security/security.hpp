@@ -13,6 +13,7 @@
 #include "framework/security/auth/password_cache.hpp"
 #include "framework/security/auth/token.hpp"
 #include "framework/security/authorize.hpp"
+#include "framework/security/throttle.hpp"
 #include "framework/server/config.hpp"
 #include "framework/server/log.hpp"
 
@@ -31,11 +32,21 @@ class Security {
     std::string create_token(std::string_view login) const;
     /// The login of a valid token; throws auth::AuthError.
     std::string verify_token(std::string_view token) const;
+    /// The login and expiry of a valid token (not checked for revocation); throws auth::AuthError.
+    auth::VerifiedToken check_token(std::string_view token) const;
+    std::chrono::seconds token_delay() const { return token_delay_; }
+    /// Throttling, revocation and password changes use the database (option auth_state).
+    bool shared_state() const { return shared_state_; }
     /// A new bcrypt hash at the configured cost.
     std::string hash_password(std::string_view password) const;
 
     /// The cache of good password checks (thread-safe).
     auth::PasswordCache& password_cache() const { return *cache_; }
+    /// Brute-force throttling of password checks.
+    const Throttle& throttle() const { return throttle_; }
+    /// A hash at the configured cost that no password matches: an unknown login costs
+    /// the same bcrypt as a known one, so timing does not tell which logins exist.
+    const std::string& decoy_hash() const { return decoy_hash_; }
 
     /// `Basic realm="app", Bearer realm="app"` for the challengeable schemes among these.
     std::string challenge(const std::vector<AuthScheme>& schemes) const;
@@ -44,8 +55,12 @@ class Security {
     std::string realm_;
     std::vector<AuthScheme> default_schemes_;
     int password_cost_;
+    std::chrono::seconds token_delay_;
+    bool shared_state_;
     std::unique_ptr<auth::TokenCodec> tokens_;
     std::unique_ptr<auth::PasswordCache> cache_;
+    Throttle throttle_;
+    std::string decoy_hash_;
 };
 
 }  // namespace kiva

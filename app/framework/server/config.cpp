@@ -63,6 +63,15 @@ const std::vector<ConfigOption>& config_options() {
         {"processes", "worker processes sharing the listening socket (1)"},
         {"body_limit", "largest request body, bytes or 64K/1M (1M); more gets 413"},
         {"log_level", "debug, info, warning, error or off (info)"},
+        {"log_format", "text or json: one JSON object per line, for journald/ELK (text)"},
+        {"log_requests", "one log line per request; off when the front end's log suffices (on)"},
+        {"slow_request", "log a warning for a request slower than this, 0 disables (1s)"},
+        {"slow_query", "log a warning for a query slower than this, 0 disables (200ms)"},
+        {"metrics", "serve GET /metrics (Prometheus) and keep its counters (on)"},
+        {"metrics_file",
+         "shared counters file of the instance, for processes that share no parent "
+         "(mod_fcgid); empty: prefork children only"},
+        {"health_timeout", "how long GET /health waits for the database (2s)"},
         {"stop_timeout", "how long a graceful stop waits for requests in flight (30s)"},
         {"realm", "authentication realm in challenges and tokens (app_name)"},
         {"auth", "default authentication schemes among basic,param,token,httpd (basic,token)"},
@@ -72,6 +81,18 @@ const std::vector<ConfigOption>& config_options() {
         {"token_secret_env", "environment variable holding the token signing secret"},
         {"password_cost", "bcrypt cost for new password hashes, 4..31 (10)"},
         {"password_cache_ttl", "how long a good password check is remembered, 0 disables (5m)"},
+        {"auth_state",
+         "shared authentication state in the database: throttling, logout, password changes; "
+         "off only for tests without a database (on)"},
+        {"auth_max_failures",
+         "failed password checks of one login before it is refused with 429 (5)"},
+        {"auth_max_address_failures",
+         "failed password checks from one client address before it is refused with 429 (50)"},
+        {"auth_lockout_delay",
+         "first lockout after too many failures, doubled at each further one (30s)"},
+        {"auth_lockout_max", "longest lockout (15m)"},
+        {"trusted_proxies",
+         "addresses of proxies whose X-Forwarded-For names the client (none: REMOTE_ADDR)"},
         {"test_mode", "true: a missing token secret is replaced by a random one (false)"},
     };
     return options;
@@ -130,6 +151,16 @@ std::chrono::seconds parse_duration(std::string_view text) {
     return std::chrono::seconds(parse_integer(text, 0, 10LL * 365 * 86400, "a duration") * unit);
 }
 
+std::chrono::milliseconds parse_millis(std::string_view text) {
+    text = trim(text);
+    if (text.size() > 2 && text.substr(text.size() - 2) == "ms")
+        return std::chrono::milliseconds(
+            parse_integer(text.substr(0, text.size() - 2), 0, 86400000LL, "a duration"));
+    if (!text.empty() && std::isalpha(static_cast<unsigned char>(text.back())))
+        return parse_duration(text);
+    return std::chrono::milliseconds(parse_integer(text, 0, 86400000LL, "a duration"));
+}
+
 void set_option(Config& c, std::string_view key, std::string_view raw) {
     std::string_view value = trim(raw);
     // "Quoted values" may hold anything; otherwise " #" starts a comment.
@@ -167,6 +198,23 @@ void set_option(Config& c, std::string_view key, std::string_view raw) {
         if (!level)
             throw std::invalid_argument("log_level must be debug, info, warning, error or off");
         c.log_level = *level;
+    } else if (key == "log_format") {
+        auto format = parse_log_format(v);
+        if (!format) throw std::invalid_argument("log_format must be text or json");
+        c.log_format = *format;
+    } else if (key == "log_requests")
+        c.log_requests = parse_bool(v);
+    else if (key == "slow_request")
+        c.slow_request = parse_millis(v);
+    else if (key == "slow_query")
+        c.slow_query = parse_millis(v);
+    else if (key == "metrics")
+        c.metrics = parse_bool(v);
+    else if (key == "metrics_file")
+        c.metrics_file = v;
+    else if (key == "health_timeout") {
+        c.health_timeout = parse_millis(v);
+        if (c.health_timeout.count() == 0) throw std::invalid_argument("health_timeout must not be 0");
     } else if (key == "stop_timeout")
         c.stop_timeout = parse_duration(v);
     else if (key == "realm")
@@ -192,6 +240,21 @@ void set_option(Config& c, std::string_view key, std::string_view raw) {
         c.password_cost = static_cast<int>(parse_integer(v, 4, 31, "password_cost"));
     else if (key == "password_cache_ttl")
         c.password_cache_ttl = parse_duration(v);
+    else if (key == "auth_state")
+        c.auth_state = parse_bool(v);
+    else if (key == "auth_max_failures")
+        c.auth_max_failures = static_cast<int>(parse_integer(v, 1, 1000000, "auth_max_failures"));
+    else if (key == "auth_max_address_failures")
+        c.auth_max_address_failures =
+            static_cast<int>(parse_integer(v, 1, 1000000, "auth_max_address_failures"));
+    else if (key == "auth_lockout_delay") {
+        c.auth_lockout_delay = parse_duration(v);
+        if (c.auth_lockout_delay.count() == 0)
+            throw std::invalid_argument("auth_lockout_delay must not be 0");
+    } else if (key == "auth_lockout_max")
+        c.auth_lockout_max = parse_duration(v);
+    else if (key == "trusted_proxies")
+        c.trusted_proxies = parse_list(v);
     else if (key == "test_mode")
         c.test_mode = parse_bool(v);
     else

@@ -29,6 +29,20 @@ struct Config {
     int processes = 1;
     std::size_t body_limit = 1 << 20;
     LogLevel log_level = LogLevel::info;
+    LogFormat log_format = LogFormat::text;
+    /// One access line per request (off for busy sites where the front end's log suffices).
+    bool log_requests = true;
+    /// A warning line for a request, or a query, slower than this; 0 disables.
+    std::chrono::milliseconds slow_request{1000};
+    std::chrono::milliseconds slow_query{200};
+
+    // Observability (see README "Observability").
+    /// GET /metrics (Prometheus) and the counters behind it.
+    bool metrics = true;
+    /// The instance's shared counters file; empty: shared with forked processes only.
+    std::string metrics_file;
+    /// How long GET /health waits for the database.
+    std::chrono::milliseconds health_timeout{2000};
     /// Seconds a graceful stop waits for requests in flight.
     std::chrono::seconds stop_timeout{30};
 
@@ -41,6 +55,17 @@ struct Config {
     std::string token_secret_env;
     int password_cost = 10;
     std::chrono::seconds password_cache_ttl{300};
+    /// Throttling (framework/security/throttle.hpp): failures before a login, or a client
+    /// address, is locked; the first lockout, doubled at each further failure up to the cap.
+    /// Throttling, revocation and password changes read and write the database (off: tests
+    /// without one).
+    bool auth_state = true;
+    int auth_max_failures = 5;
+    int auth_max_address_failures = 50;
+    std::chrono::seconds auth_lockout_delay{30};
+    std::chrono::seconds auth_lockout_max{900};
+    /// Front ends whose X-Forwarded-For names the client (REMOTE_ADDR otherwise).
+    std::vector<std::string> trusted_proxies;
     /// Test mode: a missing token secret is replaced by a random one instead of refusing to start.
     bool test_mode = false;
 
@@ -76,5 +101,7 @@ std::string resolve_path(const Config& config, const std::string& path);
 std::size_t parse_size(std::string_view text);
 /// "3600", "90s", "5m", "1h", "1d" -> seconds.
 std::chrono::seconds parse_duration(std::string_view text);
+/// "250ms", "2s", "1m", "0" (a bare number is milliseconds) -> milliseconds.
+std::chrono::milliseconds parse_millis(std::string_view text);
 
 }  // namespace kiva

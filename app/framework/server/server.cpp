@@ -22,8 +22,10 @@
 #include <stdexcept>
 #include <thread>
 
+#include "framework/http/request_id.hpp"
 #include "framework/http/response.hpp"
 #include "framework/http/router.hpp"
+#include "framework/observe/metrics.hpp"
 
 namespace kiva {
 
@@ -217,6 +219,7 @@ int Server::open_listener() const {
 
 void Server::serve_forever(Worker& worker) {
     db::Database db(queries_, config_.database, config_.app_name, log_);
+    db.observe(metrics_, config_.slow_query);
     db.connect();
     FCGX_Request fcgi;
     FCGX_InitRequest(&fcgi, listen_fd_, FCGI_FAIL_ACCEPT_ON_INTR);
@@ -239,6 +242,7 @@ void Server::serve_forever(Worker& worker) {
             continue;
         }
         auto start = std::chrono::steady_clock::now();
+        if (metrics_) metrics_->busy(1);
         Request::Env env;
         for (char** p = fcgi.envp; *p; ++p) {
             std::string_view kv(*p);
@@ -247,6 +251,7 @@ void Server::serve_forever(Worker& worker) {
                              eq == std::string_view::npos ? "" : kv.substr(eq + 1));
         }
         Request request(std::move(env));
+        request.set_id(request_id_of(request));
         Outcome outcome;
         std::string body;
         int status = read_body(fcgi.in, request.var("CONTENT_LENGTH"), config_.body_limit, body);
@@ -257,33 +262,43 @@ void Server::serve_forever(Worker& worker) {
                 error_response(413, "request body too large (limit " +
                                         std::to_string(config_.body_limit) + " bytes)");
         } else {
+            std::string id = request.id();
             request.reset(request.env(), std::move(body));
+            request.set_id(std::move(id));
+            db.set_request_id(request.id());
             outcome = app_.handle(request, db);
         }
+        outcome.response.header("X-Request-ID", request.id());
         write_response(fcgi.out, outcome.response);
-        std::string line;
-        if (log_.enabled(LogLevel::info)) {
-            // Built before FCGX_Finish_r, which frees the environment the request points into.
-            // The query string is not logged: it may carry credentials (USER/PASS).
-            auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
-                              std::chrono::steady_clock::now() - start)
-                              .count();
-            char duration[32];
-            std::snprintf(duration, sizeof duration, "%.3fms",
-                          static_cast<double>(micros) / 1000.0);
-            line = outcome.user ? *outcome.user : "-";
-            line.append(" ").append(request.method()).append(" ").append(request.path());
-            line.append(" ")
-                .append(std::to_string(outcome.response.status))
-                .append(" ")
-                .append(duration);
+        // Made before FCGX_Finish_r, which frees the environment the request points into.
+        auto took = std::chrono::steady_clock::now() - start;
+        const auto& entries = app_.table().entries();
+        std::string_view route =
+            outcome.route >= 0 ? std::string_view(entries[static_cast<std::size_t>(outcome.route)].pattern.text())
+                               : std::string_view();
+        double ms = static_cast<double>(
+                        std::chrono::duration_cast<std::chrono::microseconds>(took).count()) /
+                    1000.0;
+        std::string line, slow;
+        AccessEntry entry{request.id(),  outcome.user ? std::string_view(*outcome.user) : "",
+                          request.method(), route, request.path(), outcome.response.status, ms};
+        if (config_.log_requests && log_.enabled(LogLevel::info)) line = log_.access_line(entry);
+        bool is_slow = config_.slow_request.count() && took > config_.slow_request;
+        if (is_slow) {
+            char text[48];
+            std::snprintf(text, sizeof text, " %d %.3fms", entry.status, ms);
+            slow = "slow request " + std::string(entry.method) + " " +
+                   std::string(route.empty() ? "unmatched" : route) + text;
         }
+        if (metrics_) metrics_->request(outcome.route, request.method(), entry.status, took);
         // libfcgi closes a connection with shutdown(), then waits until the front end has
         // closed its side (up to 2 s), lest a TCP reset discard the answer. A unix socket has
         // no such reset, and the whole request was read: close at once and free the thread.
         fcgi.detached = close_at_once_;
         FCGX_Finish_r(&fcgi);
-        if (!line.empty()) log_.info(line);
+        if (!line.empty()) log_.emit(std::move(line));
+        if (is_slow) log_.log(LogLevel::warning, slow, request.id());
+        if (metrics_) metrics_->busy(-1);
     }
     FCGX_Free(&fcgi, 1);
     worker.state = State::done;
@@ -325,6 +340,11 @@ int Server::wait_for_stop_signal() const {
 
 int Server::serve_threads() {
     log_.start_background();  // this process's log lines leave the request path
+    if (metrics_) {
+        auto claim = metrics_->start_process();
+        if (claim.shared)
+            log_.warning("every metrics slot is taken by a running process: sharing the last one");
+    }
     std::vector<std::unique_ptr<Worker>> workers;
     for (int i = 0; i < config_.threads; ++i) {
         auto w = std::make_unique<Worker>();
@@ -365,6 +385,7 @@ int Server::serve_threads() {
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     for (auto& w : workers) w->thread.join();
+    if (metrics_) metrics_->stop_process();
     log_.info("stopped");
     log_.stop_background();
     return 0;

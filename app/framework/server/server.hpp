@@ -19,9 +19,16 @@
 
 namespace kiva {
 
+namespace observe {
+class Metrics;
+}
+
 class Server {
   public:
     Server(const Config& config, const App& app, const db::QueryFile& queries, const Logger& log);
+
+    /// Where requests are counted (optional): each serving process claims its slot.
+    void observe(observe::Metrics* metrics) { metrics_ = metrics; }
 
     /// Serves until a stop signal; returns the process exit status.
     int run();
@@ -40,6 +47,7 @@ class Server {
     const App& app_;
     const db::QueryFile& queries_;
     const Logger& log_;
+    observe::Metrics* metrics_ = nullptr;
     int listen_fd_ = -1;
     bool close_at_once_ = false;  ///< a unix socket: no lingering close (see serve_forever)
     std::atomic<bool> stopping_{false};

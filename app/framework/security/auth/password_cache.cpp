@@ -31,35 +31,37 @@ std::string PasswordCache::entry_key(std::string_view login, std::string_view pa
 }
 
 bool PasswordCache::known_good(std::string_view login, std::string_view password,
-                               time_point now) const {
+                               time_point now, std::int64_t generation) const {
     if (!enabled()) return false;
     const std::string key = entry_key(login, password);
     const std::shared_lock lock(mutex_);
     const auto entry = expiries_.find(key);
-    return entry != expiries_.end() && now < entry->second;
+    return entry != expiries_.end() && now < entry->second.expiry &&
+           entry->second.generation == generation;
 }
 
-void PasswordCache::remember(std::string_view login, std::string_view password, time_point now) {
+void PasswordCache::remember(std::string_view login, std::string_view password, time_point now,
+                             std::int64_t generation) {
     if (!enabled()) return;
     std::string key = entry_key(login, password);
     const time_point expiry = now + ttl_;
     const std::unique_lock lock(mutex_);
     if (const auto entry = expiries_.find(key); entry != expiries_.end()) {
-        entry->second = expiry;
+        entry->second = {expiry, generation};
         return;
     }
     if (expiries_.size() >= max_entries_) make_room(now);
-    expiries_.emplace(std::move(key), expiry);
+    expiries_.emplace(std::move(key), Entry{expiry, generation});
 }
 
 // Linear scans: remember() follows a bcrypt check that costs milliseconds, so walking ten
 // thousand entries now and then is noise, and it needs no second index to keep in step.
 void PasswordCache::make_room(time_point now) {
-    std::erase_if(expiries_, [now](const auto& entry) { return entry.second <= now; });
+    std::erase_if(expiries_, [now](const auto& entry) { return entry.second.expiry <= now; });
     if (expiries_.size() < max_entries_) return;
     const auto soonest =
         std::min_element(expiries_.begin(), expiries_.end(),
-                         [](const auto& a, const auto& b) { return a.second < b.second; });
+                         [](const auto& a, const auto& b) { return a.second.expiry < b.second.expiry; });
     expiries_.erase(soonest);
 }
 

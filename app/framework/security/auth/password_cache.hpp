@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <shared_mutex>
 #include <string>
 #include <string_view>
@@ -23,13 +24,15 @@ class PasswordCache {
     PasswordCache(const PasswordCache&) = delete;
     PasswordCache& operator=(const PasswordCache&) = delete;
 
-    /// True when (login, password) was remembered as good less than ttl ago.
+    /// True when (login, password) was remembered as good less than ttl ago, under the same
+    /// credentials generation (when the login's password last changed, as the database says:
+    /// an entry remembered under another one is stale, whichever process changed it).
     bool known_good(std::string_view login, std::string_view password,
-                    std::chrono::steady_clock::time_point now) const;
+                    std::chrono::steady_clock::time_point now, std::int64_t generation = 0) const;
 
-    /// Remember (login, password) as good until now + ttl.
+    /// Remember (login, password) as good until now + ttl, under that generation.
     void remember(std::string_view login, std::string_view password,
-                  std::chrono::steady_clock::time_point now);
+                  std::chrono::steady_clock::time_point now, std::int64_t generation = 0);
 
     /// Forget every entry of a login (e.g. after a password change).
     void forget(std::string_view login);
@@ -39,6 +42,10 @@ class PasswordCache {
 
   private:
     using time_point = std::chrono::steady_clock::time_point;
+    struct Entry {
+        time_point expiry;
+        std::int64_t generation;
+    };
 
     bool enabled() const;
     std::string entry_key(std::string_view login, std::string_view password) const;
@@ -48,7 +55,7 @@ class PasswordCache {
     const std::size_t max_entries_;
     std::string hmac_key_;  // not const: wiped by the destructor
     mutable std::shared_mutex mutex_;
-    std::unordered_map<std::string, time_point> expiries_;
+    std::unordered_map<std::string, Entry> expiries_;
 };
 
 }  // namespace kiva::auth

@@ -108,7 +108,7 @@ class NativeTokens final : public TokenCodec {
         return checked_size(data + ':' + signature);
     }
 
-    std::string verify(std::string_view token, system_clock::time_point now) const override {
+    VerifiedToken check(std::string_view token, system_clock::time_point now) const override {
         if (token.size() > max_token_size) throw AuthError(invalid_token);
         // realm ':' login ':' stamp ':' signature, where only the login may hold colons.
         const auto first = token.find(':');
@@ -129,7 +129,7 @@ class NativeTokens final : public TokenCodec {
         // now <= expiry, compared at full precision: ceil(now) > expiry iff now > expiry since
         // expiry is a whole second (and sys_seconds cannot overflow as nanoseconds would).
         if (std::chrono::ceil<std::chrono::seconds>(now) > *expiry) throw AuthError(expired_token);
-        return std::string(login);
+        return {std::string(login), *expiry};
     }
 
   private:
@@ -191,7 +191,7 @@ class JwtTokens final : public TokenCodec {
         return checked_size(signing_input + '.' + signature);
     }
 
-    std::string verify(std::string_view token, system_clock::time_point now) const override {
+    VerifiedToken check(std::string_view token, system_clock::time_point now) const override {
         using Kind = JsonMember::Kind;
         if (token.size() > max_token_size) throw AuthError(invalid_token);
         const auto dot1 = token.find('.');
@@ -229,7 +229,7 @@ class JwtTokens final : public TokenCodec {
             if (nbf == nullptr || seconds_now < nbf->integer) throw AuthError(invalid_token);
         }
         if (seconds_now >= exp->integer) throw AuthError(expired_token);
-        return sub->text;
+        return {sub->text, std::chrono::sys_seconds{std::chrono::seconds{exp->integer}}};
     }
 
   private:

@@ -8,6 +8,12 @@
 /// Bearer tokens: issued after a password check, then presented instead of the password.
 namespace kiva::auth {
 
+/// What an authentic, unexpired token says.
+struct VerifiedToken {
+    std::string login;
+    std::chrono::sys_seconds expiry;
+};
+
 /// Issues and checks signed, expiring tokens. Implementations are immutable after
 /// construction, so one instance may be shared by all threads.
 class TokenCodec {
@@ -23,8 +29,12 @@ class TokenCodec {
     /// The login the token was issued to; throws AuthError("invalid token") or
     /// AuthError("expired token"). A token must be both authentic and well-formed before
     /// its expiry is even looked at.
-    virtual std::string verify(std::string_view token,
-                               std::chrono::system_clock::time_point now) const = 0;
+    std::string verify(std::string_view token, std::chrono::system_clock::time_point now) const {
+        return check(token, now).login;
+    }
+    /// The same, with the expiry (revocation needs it).
+    virtual VerifiedToken check(std::string_view token,
+                                std::chrono::system_clock::time_point now) const = 0;
 };
 
 /// FlaskSimpleAuth's format, "realm:login:YYYYMMDDHHMMSS:signature": the UTC expiry, then
