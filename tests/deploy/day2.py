@@ -216,6 +216,19 @@ class Day2:
             noise = [x for x in r.stdout.splitlines() if "/usr/local/lib/kiva/backup-db.sh" not in x and x.strip()]
             CHECKS.check("systemd-analyze verify accepts kiva-db-backup.timer and .service", not noise, r.stdout)
 
+    def backup_script(self):
+        """deploy/backup-db.sh installed as `backup-db.sh setup` installs it on a host with
+        systemd (/usr/local/lib/kiva/, with lib/common.sh): postgres, which runs it, may not
+        reach the checkout (a clone below /root)."""
+        lib = self.path("usr-local-lib-kiva")
+        if not os.path.exists(os.path.join(lib, "backup-db.sh")):
+            os.makedirs(os.path.join(lib, "lib"), exist_ok=True)
+            shutil.copy(f"{ROOT}/deploy/backup-db.sh", lib)
+            shutil.copy(f"{ROOT}/deploy/lib/common.sh", os.path.join(lib, "lib"))
+            for d in (lib, os.path.join(lib, "lib")):
+                os.chmod(d, 0o755)
+        return os.path.join(lib, "backup-db.sh")
+
     def unit_backup(self):
         """What kiva-db-backup.service runs (its User, Environment and ExecStart), on the test's cluster."""
         unit = {}
@@ -228,7 +241,7 @@ class Day2:
         args = unit["ExecStart"][0].split()[1:]
         user = unit["User"][0]
         return sh(["runuser", "-u", user, "--", "env", *[f"{k}={v}" for k, v in env.items()],
-                   f"{ROOT}/deploy/backup-db.sh", *args], check=False, cwd="/")
+                   self.backup_script(), *args], check=False, cwd="/")
 
     def post(self, name):
         r = request(self.ctx, self.nginx.https, "POST", "/api/stuff", body={"stuff": name})
@@ -243,7 +256,7 @@ class Day2:
         CHECKS.check("kiva-db-backup.service's command takes a base backup", r.returncode == 0 and r2.returncode == 0
                      and bases, r.stdout + r2.stdout)
         r = sh(["runuser", "-u", "postgres", "--", "env", f"KIVA_BACKUP_DIR={self.backup_dir}", f"KIVA_PG_HOST={self.path('pg')}",
-                f"KIVA_PG_PORT={self.ports['pg']}", f"{ROOT}/deploy/backup-db.sh", "base", "--keep", "1"], check=False, cwd="/")
+                f"KIVA_PG_PORT={self.ports['pg']}", self.backup_script(), "base", "--keep", "1"], check=False, cwd="/")
         bases = sorted(os.listdir(os.path.join(self.backup_dir, "base")))
         CHECKS.check("retention: --keep 1 leaves one base backup and removes older WAL", r.returncode == 0 and len(bases) == 1
                      and "removing the base backup" in r.stdout, (bases, r.stdout))
