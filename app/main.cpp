@@ -13,11 +13,11 @@
 
 #include "api/api.hpp"
 #include "framework/app.hpp"
-#include "framework/server/config.hpp"
 #include "framework/db/query_file.hpp"
 #include "framework/db/typed.hpp"
 #include "framework/observe/metrics.hpp"
 #include "framework/observe/routes.hpp"
+#include "framework/server/config.hpp"
 #include "framework/server/log.hpp"
 #include "framework/server/server.hpp"
 

@@ -15,12 +15,12 @@
 #include <string>
 #include <string_view>
 
-#include "framework/server/config.hpp"
 #include "framework/context.hpp"
-#include "framework/server/log.hpp"
 #include "framework/http/response.hpp"
 #include "framework/http/routes.hpp"
 #include "framework/security/security.hpp"
+#include "framework/server/config.hpp"
+#include "framework/server/log.hpp"
 
 namespace kiva {
 

@@ -40,13 +40,23 @@ BOOST_AUTO_TEST_CASE(requests_by_declared_pattern_method_and_status) {
     m.request(0, "GET", 200, 2ms);
     m.request(0, "GET", 200, 3ms);
     m.request(1, "PUT", 404, 1ms);
-    m.request(-1, "GET", 404, 1ms);    // no route: one label for every unknown path
-    m.request(2, "BREW", 418, 1ms);    // unknown method and status: bounded labels
+    m.request(-1, "GET", 404, 1ms);  // no route: one label for every unknown path
+    m.request(2, "BREW", 418, 1ms);  // unknown method and status: bounded labels
     std::string text = m.exposition("r1");
-    BOOST_TEST(sample(text, R"(kiva_http_requests_total{route="/stuff/<sid:int>",method="GET",status="200"})") == "2");
-    BOOST_TEST(sample(text, R"(kiva_http_requests_total{route="/stuff/<sid:int>",method="PUT",status="404"})") == "1");
-    BOOST_TEST(sample(text, R"(kiva_http_requests_total{route="unmatched",method="GET",status="404"})") == "1");
-    BOOST_TEST(sample(text, R"(kiva_http_requests_total{route="/health",method="other",status="4xx"})") == "1");
+    BOOST_TEST(
+        sample(text,
+               R"(kiva_http_requests_total{route="/stuff/<sid:int>",method="GET",status="200"})") ==
+        "2");
+    BOOST_TEST(
+        sample(text,
+               R"(kiva_http_requests_total{route="/stuff/<sid:int>",method="PUT",status="404"})") ==
+        "1");
+    BOOST_TEST(
+        sample(text, R"(kiva_http_requests_total{route="unmatched",method="GET",status="404"})") ==
+        "1");
+    BOOST_TEST(
+        sample(text, R"(kiva_http_requests_total{route="/health",method="other",status="4xx"})") ==
+        "1");
     BOOST_TEST(text.find("BREW") == std::string::npos);
     BOOST_TEST(sample(text, R"(kiva_build_info{release="r1"})") == "1");
     m.stop_process();
@@ -55,20 +65,23 @@ BOOST_AUTO_TEST_CASE(requests_by_declared_pattern_method_and_status) {
 BOOST_AUTO_TEST_CASE(histogram_buckets_are_cumulative_with_sum_and_count) {
     Metrics m("", routes, queries);
     m.start_process();
-    m.query("get_stuff_sid", 300us);   // <= 0.0005
-    m.query("get_stuff_sid", 1ms);     // le is inclusive: <= 0.001
-    m.query("get_stuff_sid", 20s);     // above every bucket: +Inf only
-    m.query("not_a_query", 1ms);       // ignored
+    m.query("get_stuff_sid", 300us);  // <= 0.0005
+    m.query("get_stuff_sid", 1ms);    // le is inclusive: <= 0.001
+    m.query("get_stuff_sid", 20s);    // above every bucket: +Inf only
+    m.query("not_a_query", 1ms);      // ignored
     std::string text = m.exposition("r");
     auto bucket = [&](const std::string& le) {
-        return sample(text, R"(kiva_db_query_duration_seconds_bucket{query="get_stuff_sid",le=")" + le + "\"}");
+        return sample(text, R"(kiva_db_query_duration_seconds_bucket{query="get_stuff_sid",le=")" +
+                                le + "\"}");
     };
     BOOST_TEST(bucket("0.0005") == "1");
     BOOST_TEST(bucket("0.001") == "2");
     BOOST_TEST(bucket("10") == "2");
     BOOST_TEST(bucket("+Inf") == "3");
-    BOOST_TEST(sample(text, R"(kiva_db_query_duration_seconds_count{query="get_stuff_sid"})") == "3");
-    BOOST_TEST(sample(text, R"(kiva_db_query_duration_seconds_sum{query="get_stuff_sid"})") == "20.0013");
+    BOOST_TEST(sample(text, R"(kiva_db_query_duration_seconds_count{query="get_stuff_sid"})") ==
+               "3");
+    BOOST_TEST(sample(text, R"(kiva_db_query_duration_seconds_sum{query="get_stuff_sid"})") ==
+               "20.0013");
     // A query never run has no series (no empty histogram).
     BOOST_TEST(text.find(R"(query="now")") == std::string::npos);
     BOOST_TEST(text.find("not_a_query") == std::string::npos);
@@ -95,14 +108,17 @@ BOOST_AUTO_TEST_CASE(every_family_has_help_and_type) {
           "kiva_password_cache_total counter", "kiva_threads_busy gauge",
           "kiva_process_start_time_seconds gauge", "kiva_build_info gauge"}) {
         BOOST_TEST(text.find("# TYPE " + family + "\n") != std::string::npos, family);
-        BOOST_TEST(text.find("# HELP " + family.substr(0, family.find(' ')) + " ") != std::string::npos);
+        BOOST_TEST(text.find("# HELP " + family.substr(0, family.find(' ')) + " ") !=
+                   std::string::npos);
     }
     BOOST_TEST(sample(text, R"(kiva_db_errors_total{sqlstate_class="23"})") == "1");
     BOOST_TEST(sample(text, R"(kiva_db_errors_total{sqlstate_class="08"})") == "1");
     BOOST_TEST(sample(text, R"(kiva_db_errors_total{sqlstate_class="other"})") == "1");
     BOOST_TEST(sample(text, "kiva_db_reconnects_total") == "1");
-    BOOST_TEST(sample(text, R"(kiva_auth_failures_total{scheme="basic",reason="wrong_password"})") == "1");
-    BOOST_TEST(sample(text, R"(kiva_auth_failures_total{scheme="token",reason="expired_token"})") == "1");
+    BOOST_TEST(
+        sample(text, R"(kiva_auth_failures_total{scheme="basic",reason="wrong_password"})") == "1");
+    BOOST_TEST(sample(text, R"(kiva_auth_failures_total{scheme="token",reason="expired_token"})") ==
+               "1");
     BOOST_TEST(sample(text, R"(kiva_password_cache_total{result="hit"})") == "1");
     BOOST_TEST(sample(text, R"(kiva_password_cache_total{result="miss"})") == "2");
     BOOST_TEST(sample(text, "kiva_threads_busy") == "1");
@@ -125,7 +141,8 @@ BOOST_AUTO_TEST_CASE(auth_failure_reasons_are_a_fixed_set) {
 BOOST_AUTO_TEST_CASE(label_values_and_numbers_are_escaped_and_formatted) {
     using kiva::observe::escape_label_value;
     using kiva::observe::format_value;
-    BOOST_TEST(escape_label_value(R"(a"b\c)" "\n") == R"(a\"b\\c\n)");
+    BOOST_TEST(escape_label_value(R"(a"b\c)"
+                                  "\n") == R"(a\"b\\c\n)");
     BOOST_TEST(format_value(3) == "3");
     BOOST_TEST(format_value(0.0005) == "0.0005");
     BOOST_TEST(format_value(1e300 * 1e300) == "+Inf");
@@ -133,7 +150,9 @@ BOOST_AUTO_TEST_CASE(label_values_and_numbers_are_escaped_and_formatted) {
     e.family("x_total", "counter", "Things.");
     e.sample({{"k", "v\""}}, 2);
     e.sample({}, 1);
-    BOOST_TEST(e.take() == "# HELP x_total Things.\n# TYPE x_total counter\nx_total{k=\"v\\\"\"} 2\nx_total 1\n");
+    BOOST_TEST(
+        e.take() ==
+        "# HELP x_total Things.\n# TYPE x_total counter\nx_total{k=\"v\\\"\"} 2\nx_total 1\n");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

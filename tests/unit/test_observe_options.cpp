@@ -25,9 +25,11 @@ BOOST_AUTO_TEST_CASE(request_id_prefers_a_safe_client_id_then_the_front_end) {
     using kiva::Request;
     Request both(Request::Env{{"HTTP_X_REQUEST_ID", "client-1:a.b"}, {"REQUEST_ID", "nginx0123"}});
     BOOST_TEST(kiva::request_id_of(both) == "client-1:a.b");
-    Request unsafe(Request::Env{{"HTTP_X_REQUEST_ID", "a b\r\nX-Evil: 1"}, {"REQUEST_ID", "nginx0123"}});
+    Request unsafe(
+        Request::Env{{"HTTP_X_REQUEST_ID", "a b\r\nX-Evil: 1"}, {"REQUEST_ID", "nginx0123"}});
     BOOST_TEST(kiva::request_id_of(unsafe) == "nginx0123");
-    Request too_long(Request::Env{{"HTTP_X_REQUEST_ID", std::string(65, 'a')}, {"UNIQUE_ID", "Zapache@1"}});
+    Request too_long(
+        Request::Env{{"HTTP_X_REQUEST_ID", std::string(65, 'a')}, {"UNIQUE_ID", "Zapache@1"}});
     BOOST_TEST(kiva::request_id_of(too_long) == "Zapache@1");
     BOOST_TEST(kiva::is_safe_request_id(std::string(64, 'a')));
     BOOST_TEST(!kiva::is_safe_request_id(""));
@@ -75,12 +77,14 @@ BOOST_AUTO_TEST_CASE(json_access_line_is_one_object_without_the_query_string) {
     kiva::Logger text(kiva::LogLevel::info, "kiva");
     kiva::AccessEntry t{"rid-2", "calvin", "GET", "", "/nope", 404, 0.25};
     std::string plain = text.access_line(t);
-    BOOST_TEST(plain.find(" INFO rid=rid-2 calvin GET /nope 404 0.250ms\n") != std::string::npos, plain);
+    BOOST_TEST(plain.find(" INFO rid=rid-2 calvin GET /nope 404 0.250ms\n") != std::string::npos,
+               plain);
 }
 
 BOOST_AUTO_TEST_CASE(release_is_read_from_the_elf_section) {
     // A copy of this test binary with the section make deploy adds (objcopy, from binutils).
-    std::string dir = std::filesystem::temp_directory_path() / ("kiva-release-" + std::to_string(getpid()));
+    std::string dir =
+        std::filesystem::temp_directory_path() / ("kiva-release-" + std::to_string(getpid()));
     std::filesystem::create_directories(dir);
     std::ofstream(dir + "/VERSION") << "abc123 2026-01-01T00:00:00Z dev@host\n";
     std::string cmd = "objcopy --add-section .kiva.release=" + dir + "/VERSION" +

@@ -160,8 +160,10 @@ BOOST_AUTO_TEST_CASE(metrics_of_a_killed_process_still_count_and_its_gauge_does_
         m.start_process();
         m.request(0, "GET", 200, std::chrono::milliseconds(1));
         std::string text = m.exposition("r");
-        BOOST_TEST(text.find("kiva_http_requests_total{route=\"/x\",method=\"GET\",status=\"200\"} 8\n") !=
-                   std::string::npos, text);
+        BOOST_TEST(
+            text.find("kiva_http_requests_total{route=\"/x\",method=\"GET\",status=\"200\"} 8\n") !=
+                std::string::npos,
+            text);
         BOOST_TEST(text.find("\nkiva_threads_busy 0\n") != std::string::npos);
         BOOST_TEST(text.find("\nkiva_worker_lost_total 1\n") != std::string::npos);
         m.stop_process();
@@ -171,7 +173,8 @@ BOOST_AUTO_TEST_CASE(metrics_of_a_killed_process_still_count_and_its_gauge_does_
 
 BOOST_AUTO_TEST_CASE(process_identity_tells_a_running_process) {
     BOOST_TEST(kiva::observe::process_identity(getpid()) != 0u);
-    BOOST_TEST(kiva::observe::process_identity(getpid()) == kiva::observe::process_identity(getpid()));
+    BOOST_TEST(kiva::observe::process_identity(getpid()) ==
+               kiva::observe::process_identity(getpid()));
     BOOST_TEST(kiva::observe::process_identity(0x3ffffe) == 0u);  // no such pid
 }
 

@@ -5,9 +5,9 @@
 #include <cstdio>
 #include <memory>
 
-#include "framework/observe/metrics.hpp"
 #include <stdexcept>
 #include <utility>
+#include "framework/observe/metrics.hpp"
 
 namespace kiva::db {
 
@@ -88,9 +88,10 @@ void Database::open() {
         PQpipelineSync(c);
         order.push_back(&q);
     }
-    PQsendPrepare(c, set_login_statement,
-                  "SELECT set_config('kiva.login', $1, true), set_config('kiva.request_id', $2, true)",
-                  0, nullptr);
+    PQsendPrepare(
+        c, set_login_statement,
+        "SELECT set_config('kiva.login', $1, true), set_config('kiva.request_id', $2, true)", 0,
+        nullptr);
     PQpipelineSync(c);
     order.push_back(nullptr);
     std::size_t index = 0;
@@ -222,7 +223,8 @@ ResultHandle Database::execute(const Query& query, std::span<const char* const> 
         if (!conn_) open();
         auto start = std::chrono::steady_clock::now();
         ResultHandle r = send(query, values);
-        if (metrics_ || slow_query_.count()) took(query.name, std::chrono::steady_clock::now() - start);
+        if (metrics_ || slow_query_.count())
+            took(query.name, std::chrono::steady_clock::now() - start);
         if (r && PQstatus(conn_) == CONNECTION_OK) {
             auto status = PQresultStatus(r.get());
             if (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK) return r;

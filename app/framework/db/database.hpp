@@ -21,8 +21,8 @@
 #include "framework/db/errors.hpp"
 #include "framework/db/query_file.hpp"
 #include "framework/db/result.hpp"
-#include "framework/server/log.hpp"
 #include "framework/http/response.hpp"
+#include "framework/server/log.hpp"
 
 struct pg_conn;  // libpq's PGconn
 

@@ -128,11 +128,12 @@ std::size_t Metrics::status_index(int status) const {
 void Metrics::observe(std::size_t at, std::chrono::nanoseconds took) {
     const auto& b = buckets();
     double seconds = std::chrono::duration<double>(took).count();
-    std::size_t bucket = static_cast<std::size_t>(
-        std::lower_bound(b.begin(), b.end(), seconds) - b.begin());  // le: upper bound included
+    std::size_t bucket = static_cast<std::size_t>(std::lower_bound(b.begin(), b.end(), seconds) -
+                                                  b.begin());  // le: upper bound included
     std::uint64_t* v = slots_->current();
     SlotFile::add(v, at + bucket, 1);
-    SlotFile::add(v, at + b.size() + 1, static_cast<std::uint64_t>(std::max<long long>(took.count(), 0)));
+    SlotFile::add(v, at + b.size() + 1,
+                  static_cast<std::uint64_t>(std::max<long long>(took.count(), 0)));
 }
 
 void Metrics::request(int route, std::string_view method, int status,
@@ -162,7 +163,8 @@ void Metrics::db_reconnect() {
 
 void Metrics::auth_failure(std::string_view scheme, std::string_view reason) {
     SlotFile::add(slots_->current(),
-                  auth_ + index_of(schemes, scheme) * reasons.size() + index_of(reasons, reason), 1);
+                  auth_ + index_of(schemes, scheme) * reasons.size() + index_of(reasons, reason),
+                  1);
 }
 
 void Metrics::password_cache(bool hit) {
@@ -170,7 +172,8 @@ void Metrics::password_cache(bool hit) {
 }
 
 void Metrics::busy(int delta) {
-    SlotFile::add(slots_->current(), busy_, static_cast<std::uint64_t>(static_cast<std::int64_t>(delta)));
+    SlotFile::add(slots_->current(), busy_,
+                  static_cast<std::uint64_t>(static_cast<std::int64_t>(delta)));
 }
 
 std::string Metrics::exposition(std::string_view release) const {
@@ -202,8 +205,9 @@ std::string Metrics::exposition(std::string_view release) const {
         out.sum_count(labels, static_cast<double>(total[at + buckets().size() + 1]) / 1e9, count);
     };
 
-    out.family("kiva_http_requests_total", "counter",
-               "HTTP requests answered by the worker, by declared route pattern, method and status.");
+    out.family(
+        "kiva_http_requests_total", "counter",
+        "HTTP requests answered by the worker, by declared route pattern, method and status.");
     for (std::size_t p = 0; p < patterns_.size(); ++p)
         for (std::size_t m = 0; m < methods.size(); ++m)
             for (std::size_t s = 0; s < status_slots; ++s)
@@ -213,7 +217,8 @@ std::string Metrics::exposition(std::string_view release) const {
                                 {"status", status_label(s)}},
                                static_cast<double>(n));
     out.family("kiva_http_request_duration_seconds", "histogram",
-               "Time from the request's arrival in the worker to its last log line, by route pattern and method.");
+               "Time from the request's arrival in the worker to its last log line, by route "
+               "pattern and method.");
     for (std::size_t p = 0; p < patterns_.size(); ++p)
         for (std::size_t m = 0; m < methods.size(); ++m)
             histogram(durations_ + (p * methods.size() + m) * h,
@@ -222,8 +227,9 @@ std::string Metrics::exposition(std::string_view release) const {
                "Time of each named query's round trip to PostgreSQL, by query name.");
     for (std::size_t q = 0; q < queries_.size(); ++q)
         histogram(query_durations_ + q * h, {{"query", queries_[q]}});
-    out.family("kiva_db_errors_total", "counter",
-               "Failed statements, by SQLSTATE class (08 connection, 23 integrity, 40 rollback...).");
+    out.family(
+        "kiva_db_errors_total", "counter",
+        "Failed statements, by SQLSTATE class (08 connection, 23 integrity, 40 rollback...).");
     for (std::size_t c = 0; c < sqlstate_classes.size(); ++c)
         out.sample({{"sqlstate_class", std::string(sqlstate_classes[c])}},
                    static_cast<double>(total[db_errors_ + c]));
@@ -235,21 +241,25 @@ std::string Metrics::exposition(std::string_view release) const {
     for (std::size_t s = 0; s < schemes.size(); ++s)
         for (std::size_t r = 0; r < reasons.size(); ++r)
             if (auto n = total[auth_ + s * reasons.size() + r])
-                out.sample({{"scheme", std::string(schemes[s])}, {"reason", std::string(reasons[r])}},
-                           static_cast<double>(n));
+                out.sample(
+                    {{"scheme", std::string(schemes[s])}, {"reason", std::string(reasons[r])}},
+                    static_cast<double>(n));
     out.family("kiva_password_cache_total", "counter",
                "Password checks answered by the cache of good checks (hit) or by bcrypt (miss).");
     out.sample({{"result", "hit"}}, static_cast<double>(total[password_cache_]));
     out.sample({{"result", "miss"}}, static_cast<double>(total[password_cache_ + 1]));
-    out.family("kiva_threads_busy", "gauge", "Request threads serving a request now, in every worker process.");
+    out.family("kiva_threads_busy", "gauge",
+               "Request threads serving a request now, in every worker process.");
     out.sample({}, static_cast<double>(std::max<std::int64_t>(busy, 0)));
-    out.family("kiva_worker_processes", "gauge", "Worker processes running (holding a metrics slot).");
+    out.family("kiva_worker_processes", "gauge",
+               "Worker processes running (holding a metrics slot).");
     out.sample({}, static_cast<double>(processes));
     out.family("kiva_worker_lost_total", "counter",
                "Worker processes that ended without giving their slot back (killed or crashed).");
     out.sample({}, static_cast<double>(total[lost_]));
     out.family("kiva_process_start_time_seconds", "gauge",
-               "Start time of the most recently started running worker process, in seconds since the epoch.");
+               "Start time of the most recently started running worker process, in seconds since "
+               "the epoch.");
     out.sample({}, static_cast<double>(newest_start));
     out.family("kiva_build_info", "gauge", "The release the worker binary carries (always 1).");
     out.sample({{"release", std::string(release)}}, 1);

@@ -64,7 +64,7 @@ class Metrics {
     std::size_t status_index(int status) const;
     void observe(std::size_t at, std::chrono::nanoseconds took);
 
-    std::vector<std::string> patterns_;   // distinct, + "unmatched" last
+    std::vector<std::string> patterns_;       // distinct, + "unmatched" last
     std::vector<std::size_t> route_pattern_;  // route index -> pattern index
     std::vector<std::string> queries_;
     std::unordered_map<std::string_view, std::size_t> query_index_;

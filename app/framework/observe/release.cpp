@@ -44,7 +44,8 @@ std::string read_release_section(const std::string& path) {
     std::string table(names.sh_size, '\0');
     if (!read_at(in, names.sh_offset, table.data(), table.size())) return "";
     for (const auto& s : sections) {
-        if (s.sh_name >= table.size() || std::strcmp(table.c_str() + s.sh_name, ".kiva.release") != 0)
+        if (s.sh_name >= table.size() ||
+            std::strcmp(table.c_str() + s.sh_name, ".kiva.release") != 0)
             continue;
         std::string text(std::min<std::uint64_t>(s.sh_size, 4096), '\0');
         if (!read_at(in, s.sh_offset, text.data(), text.size())) return "";

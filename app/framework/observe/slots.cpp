@@ -8,8 +8,8 @@
 
 #include <cerrno>
 #include <cstdio>
-#include <cstring>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -20,7 +20,7 @@ namespace kiva::observe {
 namespace {
 
 constexpr std::uint64_t magic = 0x31534c4f5453564bULL;  // "KVSTOLS1"
-constexpr std::uint64_t pid_bits = 22;                    // pid_max is at most 2^22
+constexpr std::uint64_t pid_bits = 22;                  // pid_max is at most 2^22
 
 /// Per slot, before its counters: the owner's identity and whether it was ever used.
 constexpr std::size_t slot_header = 2;
@@ -89,7 +89,8 @@ SlotFile::SlotFile(const std::string& path, std::uint64_t layout, std::size_t va
         f.fd = open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0660);
         if (f.fd < 0) throw failure("cannot open the metrics file", path_);
         if (flock(f.fd, LOCK_EX) != 0) throw failure("cannot lock the metrics file", path_);
-        struct stat mine {}, named {};
+        struct stat mine {
+        }, named{};
         if (fstat(f.fd, &mine) != 0) throw failure("cannot stat", path_);
         if (stat(path_.c_str(), &named) != 0 || named.st_ino != mine.st_ino ||
             named.st_dev != mine.st_dev)

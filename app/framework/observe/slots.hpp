@@ -13,11 +13,11 @@
 /// totals never go down when processes come and go (Prometheus reads a decrease as a reset).
 /// When every slot is held by a live process, the last slot is shared by the newcomers.
 
+#include <sys/types.h>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <string>
-#include <sys/types.h>
 
 namespace kiva::observe {
 

@@ -214,7 +214,8 @@ void set_option(Config& c, std::string_view key, std::string_view raw) {
         c.metrics_file = v;
     else if (key == "health_timeout") {
         c.health_timeout = parse_millis(v);
-        if (c.health_timeout.count() == 0) throw std::invalid_argument("health_timeout must not be 0");
+        if (c.health_timeout.count() == 0)
+            throw std::invalid_argument("health_timeout must not be 0");
     } else if (key == "stop_timeout")
         c.stop_timeout = parse_duration(v);
     else if (key == "realm")

@@ -66,7 +66,8 @@ class Logger {
 
   private:
     void write_out(std::string_view text) const;
-    /// The start of a line: time, name, pid, level (text), or the same fields opening a JSON object.
+    /// The start of a line: time, name, pid, level (text), or the same fields opening a JSON
+    /// object.
     std::string head(LogLevel level) const;
 
     LogLevel level_;

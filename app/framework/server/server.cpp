@@ -274,14 +274,20 @@ void Server::serve_forever(Worker& worker) {
         auto took = std::chrono::steady_clock::now() - start;
         const auto& entries = app_.table().entries();
         std::string_view route =
-            outcome.route >= 0 ? std::string_view(entries[static_cast<std::size_t>(outcome.route)].pattern.text())
-                               : std::string_view();
+            outcome.route >= 0
+                ? std::string_view(entries[static_cast<std::size_t>(outcome.route)].pattern.text())
+                : std::string_view();
         double ms = static_cast<double>(
                         std::chrono::duration_cast<std::chrono::microseconds>(took).count()) /
                     1000.0;
         std::string line, slow;
-        AccessEntry entry{request.id(),  outcome.user ? std::string_view(*outcome.user) : "",
-                          request.method(), route, request.path(), outcome.response.status, ms};
+        AccessEntry entry{request.id(),
+                          outcome.user ? std::string_view(*outcome.user) : "",
+                          request.method(),
+                          route,
+                          request.path(),
+                          outcome.response.status,
+                          ms};
         if (config_.log_requests && log_.enabled(LogLevel::info)) line = log_.access_line(entry);
         bool is_slow = config_.slow_request.count() && took > config_.slow_request;
         if (is_slow) {

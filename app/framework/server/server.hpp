@@ -13,8 +13,8 @@
 #include <vector>
 
 #include "framework/app.hpp"
-#include "framework/server/config.hpp"
 #include "framework/db/query_file.hpp"
+#include "framework/server/config.hpp"
 #include "framework/server/log.hpp"
 
 namespace kiva {
