@@ -39,10 +39,11 @@ import time
 from support import (BODY_LIMIT, CHECKS, DB, HOME, INSTANCE, PGBIN, ROOT, START, Abort, Load, request, say,
                      sh)
 from day2 import Day2
+from day2_schema import Day2Schema
 from target import Target
 
 
-class DeployTest(Day2, Target):
+class DeployTest(Day2, Day2Schema, Target):
     """The scenario and its checks, on the target."""
 
     # ----------------------------------------------------------------------- checks
@@ -217,8 +218,16 @@ class DeployTest(Day2, Target):
                      rc != 0 and "never initialized" in out and "make deploy-init" in out
                      and not os.path.exists(f"{HOME}/bin/kiva"), self.tail(out))
 
+        rc, out = self.make("deploy-init")
+        CHECKS.require("make deploy-init creates the schema", rc == 0, self.tail(out))
+        counts = self.psql_admin("SELECT (SELECT count(*) FROM utilisateur) || ' ' || (SELECT count(*) FROM stuff) "
+                                 "|| ' ' || (SELECT count(*) FROM owned)").stdout.strip()
+        CHECKS.check("without DEMO_DATA=1, deploy-init creates no user and no demo row", counts == "0 0 0", counts)
+        # Again from scratch with the demo users, which the checks below log in with.
+        self.psql_admin("DROP SCHEMA kiva_meta CASCADE; DROP TABLE audit, owned, utilisateur, stuff; DROP FUNCTION kiva_audit()")
         rc, out = self.make("deploy-init", "DEMO_DATA=1")
-        CHECKS.require("make deploy-init DEMO_DATA=1 creates the schema and loads the data", rc == 0, self.tail(out))
+        CHECKS.require("make deploy-init DEMO_DATA=1 creates the schema and loads the demo data and users",
+                       rc == 0 and self.psql_admin("SELECT count(*) FROM utilisateur").stdout.strip() == "3", self.tail(out))
         rc, out = self.make("deploy-init")
         CHECKS.check("make deploy-init refuses a database that has the tables",
                      rc != 0 and "already has tables" in out, self.tail(out))
@@ -236,6 +245,8 @@ class DeployTest(Day2, Target):
         for front in self.fronts:
             self.https_checks(front)
         self.db_checks()
+        self.first_admin()
+        self.schema_drift()
         self.process_checks()
         self.credentials_not_logged()
         self.failed_migration()
