@@ -62,7 +62,7 @@ while IFS= read -r line || [ -n "$line" ]; do
   if [[ "$key" == CONF_* ]]; then
     ckey=${key#CONF_}
     case $ckey in
-      database|listen|queries|token_secret_file|token_secret_env|test_mode)
+      database|listen|queries|token_secret_file|token_secret_env|test_mode|log_name)
         die "$conf_file:$lineno: $key is set by the deployment itself and cannot be overridden" ;;
       app_name|threads|processes|body_limit|log_level)
         die "$conf_file:$lineno: use $(tr a-z A-Z <<<"$ckey")= rather than $key" ;;
@@ -397,6 +397,8 @@ threads = $(get THREADS 4)
 processes = $(get PROCESSES 1)
 body_limit = $body_limit
 log_level = $(get LOG_LEVEL info)
+# Each log line starts with it: instances told apart in Apache's error log (mod_fcgid).
+log_name = $instance
 token_secret_file = $app_dir/conf/token.secret
 EOF
   local line

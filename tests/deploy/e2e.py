@@ -40,10 +40,11 @@ from support import (BODY_LIMIT, CHECKS, DB, HOME, INSTANCE, PGBIN, ROOT, START,
                      sh)
 from day2 import Day2
 from day2_schema import Day2Schema
+from day2_hosts import Day2Hosts
 from target import Target
 
 
-class DeployTest(Day2, Day2Schema, Target):
+class DeployTest(Day2, Day2Schema, Day2Hosts, Target):
     """The scenario and its checks, on the target."""
 
     # ----------------------------------------------------------------------- checks
@@ -247,8 +248,12 @@ class DeployTest(Day2, Day2Schema, Target):
         self.db_checks()
         self.first_admin()
         self.schema_drift()
+        self.verify_full()
+        self.connection_limits()
+        self.log_rotation()
         self.process_checks()
         self.credentials_not_logged()
+        self.worker_log_names()
         self.failed_migration()
         self.redeploy_under_load()
         self.kill_checks()
@@ -259,6 +264,7 @@ class DeployTest(Day2, Day2Schema, Target):
             lines = f.read().splitlines()
         CHECKS.check("each deploy is recorded in the target's log/deploy.log",
                      sum(" deploy of " in x for x in lines) >= 2 and any(" rollback to " in x for x in lines), lines)
+        self.forced_rotation()
 
     def failed_migration(self):
         say("failing migrations: nothing is switched, the worker keeps the running release")

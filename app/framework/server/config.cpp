@@ -63,6 +63,7 @@ const std::vector<ConfigOption>& config_options() {
         {"processes", "worker processes sharing the listening socket (1)"},
         {"body_limit", "largest request body, bytes or 64K/1M (1M); more gets 413"},
         {"log_level", "debug, info, warning, error or off (info)"},
+        {"log_name", "name at the start of each log line, e.g. the instance (app_name)"},
         {"stop_timeout", "how long a graceful stop waits for requests in flight (30s)"},
         {"realm", "authentication realm in challenges and tokens (app_name)"},
         {"auth", "default authentication schemes among basic,param,token,httpd (basic,token)"},
@@ -184,6 +185,8 @@ void set_option(Config& c, std::string_view key, std::string_view raw) {
         c.token_type = v;
     } else if (key == "token_delay")
         c.token_delay = parse_duration(v);
+    else if (key == "log_name")
+        c.log_name = v;
     else if (key == "token_secret_file")
         c.token_secret_file = v;
     else if (key == "token_secret_env")

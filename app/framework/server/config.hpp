@@ -29,6 +29,8 @@ struct Config {
     int processes = 1;
     std::size_t body_limit = 1 << 20;
     LogLevel log_level = LogLevel::info;
+    /// The name each log line starts with (the instance, to tell two apart in one log); empty: app_name.
+    std::string log_name;
     /// Seconds a graceful stop waits for requests in flight.
     std::chrono::seconds stop_timeout{30};
 
