@@ -21,7 +21,7 @@ class Day2Hosts:
     def worker_log_names(self):
         say("logs: the worker's lines carry the instance name (mod_fcgid: Apache's error log; systemd worker)")
         for front in self.fronts:
-            request(self.ctx, front.https, "GET", f"/api/version?log-name-{os.getpid()}")
+            request(self.ctx, front.https, "GET", f"/api/log-name-{os.getpid()}")   # a 404, logged with its path
         ours = re.compile(r"Z " + re.escape(INSTANCE) + r"\[\d+\] ")
         for what, path in (("mod_fcgid (Apache's main error log)", self.path("apache", "log", "error.log")),
                            ("the systemd worker", self.worker_log)):
@@ -95,7 +95,7 @@ class Day2Hosts:
         def connect(conninfo):
             return sh(["runuser", "-u", INSTANCE, "--", "psql", "-X", "-At", "-c", "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
                        conninfo], check=False, cwd="/")
-        ok = connect(f"host=localhost {base} sslrootcert={self.ca}")
+        ok = connect(f"host=127.0.0.1 {base} sslrootcert={self.ca}")   # .pgpass: the line of 127.0.0.1
         CHECKS.check("the worker's user connects with sslmode=verify-full, sslrootcert = the private CA",
                      ok.returncode == 0 and ok.stdout.strip() == "t", ok.stdout)
         name = connect(f"host=db.invalid hostaddr=127.0.0.1 {base} sslrootcert={self.ca}")
