@@ -20,7 +20,7 @@ help:
 	@echo "make fuzz     long fuzzing runs (FUZZ_SECONDS per target, default 300)"
 	@echo "make bench    benchmark through nginx against baselines measured in the same run"
 	@echo "make deploy   build, test and ship to the target of deploy/deploy.local.conf (DRY_RUN=1 prints)"
-	@echo "make deploy-init  create the schema (and DEMO_DATA=1 the demo users) on a new database"
+	@echo "make deploy-init  create the schema on a new database (DEMO_DATA=1: demo rows and users, not for production)"
 	@echo "make rollback put back the release before the running one (RELEASE=ID: a kept one)"
 	@echo "make clean    remove build directories (not var/, the dev database)"
 
@@ -52,7 +52,7 @@ bench:
 	@bench/run.sh
 
 # Deployment (deploy/README.md): DEPLOY_CONF=FILE (default deploy/deploy.local.conf),
-# DRY_RUN=1 prints every command and runs none; deploy-init: DEMO_DATA=1 adds the demo users;
+# DRY_RUN=1 prints every command and runs none; deploy-init: DEMO_DATA=1 adds the demo rows and users;
 # ALLOW_DIRTY=1 deploys a working tree with changes; rollback: RELEASE=ID (deploy.sh status).
 # Only the build packages are installed here: a developer's machine needs ssh and rsync,
 # not the servers of the deploy package group.

@@ -93,7 +93,8 @@ int main(int argc, char** argv) {
         std::cerr << "kiva: configuration error: " << e.what() << "\n";
         return 2;
     }
-    kiva::Logger log(config.log_level, config.app_name, config.log_format);
+    kiva::Logger log(config.log_level, config.log_name.empty() ? config.app_name : config.log_name,
+                     config.log_format);
     try {
         auto queries = kiva::db::QueryFile::load(kiva::resolve_path(config, config.queries));
         kiva::db::check_compiled(queries, kiva::db::Queries::compiled());

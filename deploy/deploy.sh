@@ -8,8 +8,9 @@
 #             its own transaction; on failure nothing is switched), switch files atomically,
 #             restart the systemd worker gracefully (mod_fcgid picks the new binary up).
 #             The last KEEP_RELEASES releases stay in APP_DIR/releases/ for rollback.
-#   init      create the schema and load the initial data (DEMO_DATA=1: the demo users too),
-#             in one transaction; refuses a database that already has tables. Switches nothing.
+#   init      create the schema (DEMO_DATA=1: and the demo rows and users of sql/data.sql and
+#             sql/users.in), in one transaction; refuses a database that already has tables.
+#             Switches nothing. The first admin: kiva-admin on the target (deploy/README.md).
 #   rollback  put back a kept release (default: the one before the running one; RELEASE: its
 #             id, as status lists them), restart and check HEALTH_URL. Files only, not the schema.
 #   status    show what runs on the target: release, kept releases, schema version.
@@ -31,7 +32,7 @@ root=$(cd "$here/.." && pwd)
 action=${1:-}
 case $action in
   deploy|init|rollback|status) ;;
-  -h|--help|help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h|--help|help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
   *) die "usage: deploy/deploy.sh deploy|init|rollback [RELEASE]|status (see --help)" ;;
 esac
 rollback_to=${2:-}
@@ -61,7 +62,7 @@ while IFS= read -r line || [ -n "$line" ]; do
   if [[ "$key" == CONF_* ]]; then
     ckey=${key#CONF_}
     case $ckey in
-      database|listen|queries|token_secret_file|token_secret_env|test_mode)
+      database|listen|queries|token_secret_file|token_secret_env|test_mode|log_name)
         die "$conf_file:$lineno: $key is set by the deployment itself and cannot be overridden" ;;
       app_name|threads|processes|body_limit|log_level)
         die "$conf_file:$lineno: use $(tr a-z A-Z <<<"$ckey")= rather than $key" ;;
@@ -250,6 +251,7 @@ install_release() {
 test -x releases/$1/bin/kiva || { echo 'no release $1 in $app_dir/releases' >&2; exit 1; }
 rsync -a --delete --exclude=users.csv releases/$1/sql/ sql/
 cp -p releases/$1/conf/kiva.conf conf/.kiva.conf.new && mv -f conf/.kiva.conf.new conf/kiva.conf
+if [ -e releases/$1/bin/kiva-admin ]; then cp -p releases/$1/bin/kiva-admin bin/.kiva-admin.new && mv -f bin/.kiva-admin.new bin/kiva-admin; fi
 cp -p releases/$1/bin/kiva bin/.kiva.new && mv -f bin/.kiva.new bin/kiva
 cp -p releases/$1/VERSION .VERSION.new && mv -f .VERSION.new VERSION
 echo $1 >releases/.CURRENT.new && mv -f releases/.CURRENT.new releases/CURRENT
@@ -370,6 +372,7 @@ run mkdir -p "$stage/bin" "$stage/sql/migrations" "$stage/conf"
 if [ "$dry_run" = 1 ]; then show printf '%s\n' "$release" ">$stage/VERSION"; else printf '%s\n' "$release" >"$stage/VERSION"; fi
 run objcopy --add-section .kiva.release="$stage/VERSION" --set-section-flags .kiva.release=noload,readonly \
   "$build_dir/kiva" "$stage/bin/kiva"
+run cp -p "$build_dir/kiva-admin" "$stage/bin/kiva-admin"
 # Not drop.sql nor truncate.sql: nothing on a production host should make that easy.
 run cp -p "$root"/sql/{queries,create,data,load-demo}.sql "$stage/sql/"
 run cp -p "$migrations_dir"/*.sql "$stage/sql/migrations/"
@@ -387,7 +390,7 @@ if [ "$action" = init ]; then
     users_csv=$app_dir/.incoming/sql/users.csv
   fi
   if [ "$dry_run" = 1 ]; then show generate "$stage/sql/migrations/init.psql"; else
-    init_script "$migrations_dir" "$users_csv" >"$stage/sql/migrations/init.psql"; fi
+    init_script "$migrations_dir" "$demo_data" "$users_csv" >"$stage/sql/migrations/init.psql"; fi
 fi
 kiva_conf() {
   cat <<EOF
@@ -402,6 +405,8 @@ threads = $(get THREADS 4)
 processes = $(get PROCESSES 1)
 body_limit = $body_limit
 log_level = $(get LOG_LEVEL info)
+# Each log line starts with it: instances told apart in Apache's error log (mod_fcgid).
+log_name = $instance
 token_secret_file = $app_dir/conf/token.secret
 EOF
   local line
@@ -428,11 +433,11 @@ remote "cd $A && KIVA_TOKEN_SECRET_FILE= KIVA_TOKEN_SECRET_ENV=KIVA_CHECK_ONLY_S
 
 # ------------------------------------------------------------------ init
 if [ "$action" = init ]; then
-  step "creating the schema and loading the initial data$([ "$demo_data" = 1 ] && echo ' and the demo users') in $db_name, in one transaction"
+  step "creating the schema$([ "$demo_data" = 1 ] && echo ' and loading the demo data and users') in $db_name, in one transaction"
   remote_psql "-f .incoming/sql/migrations/init.psql" ||
     die "init failed (above): the database was left as it was"
   remote "cd $A && rm -f .incoming/sql/users.csv && echo \"\$(date -u +%FT%TZ) init of $db_name with '$release'\" >>log/deploy.log"
-  say "init done: now run make deploy (DEPLOY_CONF=$conf_file) to switch the worker to this release"
+  say "init done: now run make deploy (DEPLOY_CONF=$conf_file) to switch the worker to this release, then create the first admin with kiva-admin on the target (deploy/README.md)"
   exit 0
 fi
 
@@ -455,7 +460,7 @@ if [ -e bin/kiva ] && [ ! -e releases/CURRENT ]; then
 fi
 rm -rf releases/$release_id releases/.new
 mkdir -p releases/.new/bin releases/.new/conf
-cp -p .incoming/bin/kiva releases/.new/bin/ && cp -p .incoming/conf/kiva.conf releases/.new/conf/
+cp -p .incoming/bin/kiva .incoming/bin/kiva-admin releases/.new/bin/ && cp -p .incoming/conf/kiva.conf releases/.new/conf/
 rsync -a --exclude=users.csv .incoming/sql/ releases/.new/sql/
 cp -p .incoming/VERSION releases/.new/
 mv releases/.new releases/$release_id

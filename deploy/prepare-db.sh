@@ -107,6 +107,23 @@ ssl=$(psql_admin -d postgres -Atc "SHOW ssl")
 enc=$(psql_admin -d postgres -Atc "SHOW password_encryption")
 [ "$enc" = scram-sha-256 ] || warn "password_encryption is $enc: scram-sha-256 is expected"
 
+# Every instance's roles on this server together, against what it accepts: a connection
+# over max_connections is refused however the limits are set (reserved ones are superusers').
+read -r max_conn reserved limits roles_list < <(psql_admin -d postgres -At -F ' ' -c "SELECT
+  current_setting('max_connections')::int, current_setting('superuser_reserved_connections')::int,
+  coalesce(sum(rolconnlimit), 0), coalesce(string_agg(rolname || '=' || rolconnlimit, ',' ORDER BY rolname), '-')
+  FROM pg_roles WHERE rolcanlogin AND NOT rolsuper AND rolconnlimit > 0")
+if [ "$limits" -gt $((max_conn - reserved)) ]; then
+  warn "the connection limits of the roles add up to $limits ($roles_list), over max_connections = $max_conn minus $reserved reserved: raise max_connections (postgresql.conf, restart) or lower --runtime-connections"
+else
+  say "connection limits: $limits of max_connections = $max_conn ($reserved reserved for superusers)"
+fi
+listen=$(psql_admin -d postgres -Atc "SHOW listen_addresses")
+case "$app_host,$listen" in
+  127.*,*|::1*,*|*,\*|*,0.0.0.0*) ;;
+  *,|*,localhost|*,127.0.0.1|*,::1) warn "listen_addresses = '$listen': the application server $app_host cannot connect (set it to this host's address on the app network, restart)" ;;
+esac
+
 # ------------------------------------------------------------------ pg_hba
 block=$(render "$here/postgres/pg_hba.conf.in" "INSTANCE=$instance" "DATABASE=$db" "RUNTIME=$runtime" \
   "OWNER=$owner" "APP_HOST=$app_host")

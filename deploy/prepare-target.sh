@@ -19,7 +19,7 @@
 #                            kiva@NAME.socket (needs systemd)
 #   --sudo-restart           let NAME-deploy run `systemctl restart kiva@NAME.service`, nothing else
 #                            (/etc/sudoers.d/kiva-NAME, checked with visudo)
-#   --no-packages            do not install missing packages (rsync, postgresql-client)
+#   --no-packages            do not install missing packages (rsync, postgresql-client, logrotate)
 #
 # Two accounts: NAME runs the worker (no login shell, no ssh) and can read the secrets;
 # NAME-deploy receives the deploys over ssh and owns the release files, but cannot read the
@@ -32,7 +32,7 @@
 #     bin/ sql/          0750  the binary and SQL, installed by make deploy
 #     conf/              0750  kiva.conf (0640, by make deploy); token.secret (0640 NAME:NAME,
 #                              made here once, never leaves this host); apache.pgpass
-#     log/               0750  deploy.log (one line per deploy)
+#     log/               0750  deploy.log (one line per deploy; /etc/logrotate.d/kiva-NAME rotates it)
 #     releases/          0750  the last releases, for deploy.sh rollback
 #     www/               0755  static files of the vhost (empty)
 #     .incoming/         0750  the upload area of make deploy
@@ -89,6 +89,7 @@ if [ "$packages" = 1 ]; then
   missing=""
   command -v rsync >/dev/null || missing="$missing rsync"
   command -v psql >/dev/null || missing="$missing postgresql-client"
+  command -v logrotate >/dev/null || missing="$missing logrotate"
   if [ -n "$missing" ]; then
     command -v apt-get >/dev/null || die "install$missing (needed by make deploy)"
     say "installing$missing"
@@ -224,6 +225,23 @@ if [ -n "$db_password_file" ] && { [ -n "$apache_user" ] || [ -f "$apache_pgpass
   apache_owner=${apache_user:-$(stat -c %U "$apache_pgpass")}
   say "writing $apache_pgpass for $apache_owner (mode 0600)"
   write_pgpass "$apache_pgpass" "$apache_owner:$group"
+fi
+
+# ------------------------------------------------------------------ log rotation
+if [ -d /etc/logrotate.d ]; then
+  rules=/etc/logrotate.d/kiva-$instance
+  tmpf=$(mktemp)
+  render "$here/logrotate/kiva.in" "INSTANCE=$instance" "APP_DIR=$home" "DEPLOYER=$deployer" >"$tmpf"
+  if cmp -s "$tmpf" "$rules"; then
+    say "log rotation rules $rules are up to date"
+  else
+    say "installing the log rotation rules $rules (log/deploy.log)"
+    install -m 0644 "$tmpf" "$rules"
+  fi
+  rm -f "$tmpf"
+  command -v logrotate >/dev/null || warn "logrotate is not installed: $rules does nothing (apt-get install logrotate)"
+else
+  warn "no /etc/logrotate.d: rotate $home/log/deploy.log by other means"
 fi
 
 # ------------------------------------------------------------------ systemd and sudo

@@ -43,6 +43,8 @@ import time
 from support import (BODY_LIMIT, CHECKS, DB, HOME, INSTANCE, PGBIN, ROOT, START, Abort, Load, Reply, request, say,
                      sh)
 from day2 import Day2
+from day2_schema import Day2Schema
+from day2_hosts import Day2Hosts
 from target import Target
 
 
@@ -57,7 +59,7 @@ def source_get(ctx, port, path, source):
         conn.close()
 
 
-class DeployTest(Day2, Target):
+class DeployTest(Day2, Day2Schema, Day2Hosts, Target):
     """The scenario and its checks, on the target."""
 
     # ----------------------------------------------------------------------- checks
@@ -307,8 +309,16 @@ class DeployTest(Day2, Target):
                      rc != 0 and "never initialized" in out and "make deploy-init" in out
                      and not os.path.exists(f"{HOME}/bin/kiva"), self.tail(out))
 
+        rc, out = self.make("deploy-init")
+        CHECKS.require("make deploy-init creates the schema", rc == 0, self.tail(out))
+        counts = self.psql_admin("SELECT (SELECT count(*) FROM utilisateur) || ' ' || (SELECT count(*) FROM stuff) "
+                                 "|| ' ' || (SELECT count(*) FROM owned)").stdout.strip()
+        CHECKS.check("without DEMO_DATA=1, deploy-init creates no user and no demo row", counts == "0 0 0", counts)
+        # Again from scratch with the demo users, which the checks below log in with.
+        self.psql_admin("DROP SCHEMA kiva_meta CASCADE; DROP TABLE audit, owned, utilisateur, stuff; DROP FUNCTION kiva_audit()")
         rc, out = self.make("deploy-init", "DEMO_DATA=1")
-        CHECKS.require("make deploy-init DEMO_DATA=1 creates the schema and loads the data", rc == 0, self.tail(out))
+        CHECKS.require("make deploy-init DEMO_DATA=1 creates the schema and loads the demo data and users",
+                       rc == 0 and self.psql_admin("SELECT count(*) FROM utilisateur").stdout.strip() == "3", self.tail(out))
         rc, out = self.make("deploy-init")
         CHECKS.check("make deploy-init refuses a database that has the tables",
                      rc != 0 and "already has tables" in out, self.tail(out))
@@ -326,9 +336,15 @@ class DeployTest(Day2, Target):
         for front in self.fronts:
             self.https_checks(front)
         self.db_checks()
+        self.first_admin()
+        self.schema_drift()
+        self.verify_full()
+        self.connection_limits()
+        self.log_rotation()
         self.process_checks()
         self.observability_checks()
         self.credentials_not_logged()
+        self.worker_log_names()
         self.failed_migration()
         self.redeploy_under_load()
         self.kill_checks()
@@ -339,6 +355,7 @@ class DeployTest(Day2, Target):
             lines = f.read().splitlines()
         CHECKS.check("each deploy is recorded in the target's log/deploy.log",
                      sum(" deploy of " in x for x in lines) >= 2 and any(" rollback to " in x for x in lines), lines)
+        self.forced_rotation()
 
     def failed_migration(self):
         say("failing migrations: nothing is switched, the worker keeps the running release")

@@ -105,6 +105,10 @@ class Target:
         for user in (INSTANCE, DEPLOYER):
             self.remove_one_user(user)
         shutil.rmtree(HOME, ignore_errors=True)
+        try:
+            os.unlink(f"/etc/logrotate.d/kiva-{INSTANCE}")   # installed by prepare-target.sh
+        except FileNotFoundError:
+            pass
 
     def remove_one_user(self, user):
         try:

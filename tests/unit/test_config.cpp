@@ -65,6 +65,7 @@ BOOST_AUTO_TEST_CASE(parses_every_option) {
         "processes = 2\n"
         "body_limit = 64K\n"
         "log_level = debug\n"
+        "log_name = kiva-prod\n"
         "stop_timeout = 5m\n"
         "realm = Realm\n"
         "auth = basic , token,param,\n"
@@ -86,6 +87,7 @@ BOOST_AUTO_TEST_CASE(parses_every_option) {
     BOOST_TEST(c.processes == 2);
     BOOST_TEST(c.body_limit == 65536u);
     BOOST_TEST((c.log_level == kiva::LogLevel::debug));
+    BOOST_TEST(c.log_name == "kiva-prod");
     BOOST_TEST(c.stop_timeout.count() == 300);
     BOOST_TEST(c.realm == "Realm");
     BOOST_TEST((c.auth == std::vector<std::string>{"basic", "token", "param"}));

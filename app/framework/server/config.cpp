@@ -72,6 +72,7 @@ const std::vector<ConfigOption>& config_options() {
          "shared counters file of the instance, for processes that share no parent "
          "(mod_fcgid); empty: prefork children only"},
         {"health_timeout", "how long GET /health waits for the database (2s)"},
+        {"log_name", "name at the start of each log line, e.g. the instance (app_name)"},
         {"stop_timeout", "how long a graceful stop waits for requests in flight (30s)"},
         {"realm", "authentication realm in challenges and tokens (app_name)"},
         {"auth", "default authentication schemes among basic,param,token,httpd (basic,token)"},
@@ -233,6 +234,8 @@ void set_option(Config& c, std::string_view key, std::string_view raw) {
         c.token_type = v;
     } else if (key == "token_delay")
         c.token_delay = parse_duration(v);
+    else if (key == "log_name")
+        c.log_name = v;
     else if (key == "token_secret_file")
         c.token_secret_file = v;
     else if (key == "token_secret_env")

@@ -43,6 +43,8 @@ struct Config {
     std::string metrics_file;
     /// How long GET /health waits for the database.
     std::chrono::milliseconds health_timeout{2000};
+    /// The name each log line starts with (the instance, to tell two apart in one log); empty: app_name.
+    std::string log_name;
     /// Seconds a graceful stop waits for requests in flight.
     std::chrono::seconds stop_timeout{30};
 
