@@ -5,6 +5,7 @@ rotation of the runtime password, and moving the database to another server."""
 
 import os
 import pwd
+import re
 import shutil
 import signal
 import subprocess
@@ -186,7 +187,7 @@ class Day2:
         with open(self.deploy_conf) as f:
             conf = f.read()
         with open(self.deploy_conf, "w") as f:
-            f.write(conf.replace("/api/version", "/api/no-such-route"))
+            f.write(re.sub(r"^(HEALTH_URL=\S*?/api/)\S+", r"\1no-such-route", conf, flags=re.M))
         rc, out = self.deploy_sh("rollback", kept[2])
         self.write_deploy_conf("kiva-e2e-v3", "KEEP_RELEASES=3\n")
         CHECKS.check("a rollback whose health check fails says so (non-zero)",
