@@ -315,7 +315,10 @@ class DeployTest(Day2, Day2Schema, Day2Hosts, Target):
                                  "|| ' ' || (SELECT count(*) FROM owned)").stdout.strip()
         CHECKS.check("without DEMO_DATA=1, deploy-init creates no user and no demo row", counts == "0 0 0", counts)
         # Again from scratch with the demo users, which the checks below log in with.
-        self.psql_admin("DROP SCHEMA kiva_meta CASCADE; DROP TABLE audit, owned, utilisateur, stuff; DROP FUNCTION kiva_audit()")
+        # Every table of the schema, whichever migrations made them.
+        self.psql_admin("DROP SCHEMA kiva_meta CASCADE; DO $$ DECLARE t text; BEGIN FOR t IN SELECT tablename FROM "
+                        "pg_tables WHERE schemaname = 'public' LOOP EXECUTE format('DROP TABLE %I CASCADE', t); "
+                        "END LOOP; END $$; DROP FUNCTION kiva_audit()")
         rc, out = self.make("deploy-init", "DEMO_DATA=1")
         CHECKS.require("make deploy-init DEMO_DATA=1 creates the schema and loads the demo data and users",
                        rc == 0 and self.psql_admin("SELECT count(*) FROM utilisateur").stdout.strip() == "3", self.tail(out))
