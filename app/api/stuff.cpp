@@ -6,7 +6,10 @@ namespace api {
 
 using namespace kiva;
 
-static Response get_stuff(Context& c, std::optional<std::string> filter) {
+static Response get_stuff(Context& c, std::optional<std::string> filter,
+                          std::optional<std::vector<int64_t>> ids) {
+    if (ids && filter) throw HttpError(400, "send filter or ids, not both");
+    if (ids) return json(c.q.get_stuff_ids(*ids));
     if (filter && !filter->empty())
         return json(c.q.get_stuff_like(*filter));
     return json(c.q.get_stuff_all());
@@ -38,7 +41,8 @@ static Response delete_stuff_sid(Context& c, int64_t sid) {
 }
 
 void stuff(Routes r) {
-    r.get("/stuff", OPEN, get_stuff, maybe<std::string>("filter"));
+    r.get("/stuff", OPEN, get_stuff, maybe<std::string>("filter"),
+          maybe<std::vector<int64_t>>("ids"));
     r.post("/stuff", OPEN, post_stuff, param<std::string>("stuff"));
     r.get("/stuff/<sid:int>", OPEN, get_stuff_sid, param<int64_t>("sid"));
     r.route({"PUT", "PATCH"}, "/stuff/<sid:int>", OPEN, put_stuff_sid, param<int64_t>("sid"),
