@@ -64,22 +64,32 @@ Outcome App::run(const Request& request, db::Database& db) const {
     Outcome out;
     RouteTable::Match match;
     table_.match(request.method(), request.path(), match);
-    if (!match.entry) {
-        if (match.allow.empty()) {
+    Params params(request, match.captures);
+    Context ctx{request, params, db, db::Queries(db), security_, name_, std::nullopt};
+    try {
+        std::optional<Response> early;
+        for (const auto& hook : before_)
+            if ((early = hook(ctx))) break;
+        if (early) {
+            out.response = std::move(*early);
+        } else if (match.entry) {
+            out.response = dispatch(ctx, match.entry->data);
+        } else if (match.allow.empty()) {
             out.response = error_response(404, "not found");
         } else {
             out.response =
                 error_response(405, "method " + std::string(request.method()) + " not allowed");
             out.response.header("Allow", match.allow);
         }
-        return out;
-    }
-    Params params(request, match.captures);
-    Context ctx{request, params, db, db::Queries(db), security_, name_, std::nullopt};
-    try {
-        out.response = dispatch(ctx, match.entry->data);
     } catch (...) {
         out.response = error(request, std::current_exception());
+    }
+    for (auto hook = after_.rbegin(); hook != after_.rend(); ++hook) {
+        try {
+            (*hook)(ctx, out.response);
+        } catch (...) {
+            out.response = error(request, std::current_exception());
+        }
     }
     try {
         db.finish(out.response.status < 400);
