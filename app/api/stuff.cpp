@@ -42,12 +42,15 @@ static Response delete_stuff_sid(Context& c, int64_t sid) {
 
 void stuff(Routes r) {
     r.get("/stuff", OPEN, get_stuff, maybe<std::string>("filter"),
-          maybe<std::vector<int64_t>>("ids"));
-    r.post("/stuff", OPEN, post_stuff, param<std::string>("stuff"));
-    r.get("/stuff/<sid:int>", OPEN, get_stuff_sid, param<int64_t>("sid"));
+          maybe<std::vector<int64_t>>("ids"))
+        .returns_list<db::StuffRow>();
+    r.post("/stuff", OPEN, post_stuff, param<std::string>("stuff"))
+        .returns(201, R"({"type":"object","properties":{"sid":{"type":"integer"}},"required":["sid"]})");
+    r.get("/stuff/<sid:int>", OPEN, get_stuff_sid, param<int64_t>("sid")).returns<db::StuffRow>();
     r.route({"PUT", "PATCH"}, "/stuff/<sid:int>", OPEN, put_stuff_sid, param<int64_t>("sid"),
-            param<std::string>("stuff"));
-    r.del("/stuff/<sid:int>", OPEN, delete_stuff_sid, param<int64_t>("sid"));
+            param<std::string>("stuff"))
+        .returns(204, "");
+    r.del("/stuff/<sid:int>", OPEN, delete_stuff_sid, param<int64_t>("sid")).returns(204, "");
 }
 
 }  // namespace api

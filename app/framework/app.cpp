@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "framework/http/openapi.hpp"
 #include "framework/security/auth/auth_error.hpp"
 #include "framework/security/auth/authorization_header.hpp"
 #include "framework/security/auth/password.hpp"
@@ -26,7 +27,25 @@ std::string shown(std::string_view login) {
 }  // namespace
 
 App::App(const Config& config, const Logger& log)
-    : name_(config.app_name), log_(log), security_(config, log) {}
+    : name_(config.app_name), token_type_(config.token_type), log_(log), security_(config, log) {}
+
+std::string App::openapi(std::string server) const {
+    OpenApiInfo info;
+    info.title = name_;
+    info.version = KIVA_VERSION;
+    info.server = std::move(server);
+    info.token_type = token_type_;
+    info.default_schemes = security_.default_schemes();
+    return openapi_document(table_, info);
+}
+
+void App::publish_openapi(std::string path) {
+    routes().get(path, OPEN, [this](Context& c) {
+        Response r;
+        r.body = openapi(std::string(c.request.var("SCRIPT_NAME")));
+        return r;
+    });
+}
 
 void App::check() const {
     for (const auto& e : table_.entries()) {

@@ -82,6 +82,11 @@ class App {
 
     const RouteTable& table() const { return table_; }
 
+    /// The OpenAPI 3.1 document of the routes; server: where the API is mounted.
+    std::string openapi(std::string server = "/") const;
+    /// Serves openapi() at path (OPEN), with the mount point the front end gives (SCRIPT_NAME).
+    void publish_openapi(std::string path = "/openapi.json");
+
   private:
     Outcome run(const Request& request, db::Database& db) const;
     Response dispatch(Context& c, const RouteData& route) const;
@@ -92,6 +97,7 @@ class App {
     Response error(const Request& request, std::exception_ptr e) const;
 
     std::string name_;
+    std::string token_type_;
     const Logger& log_;
     Security security_;
     RouteTable table_;

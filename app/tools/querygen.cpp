@@ -282,11 +282,31 @@ std::string field_decl(const Column& c) {
     return c.nullable ? "std::optional<" + c.type + ">" : c.type;
 }
 
+/// The JSON Schema of a column's JSON value.
+std::string column_schema(const Column& c) {
+    std::string type = c.type == "int64_t" || c.type == "int32_t" ? "integer"
+                       : c.type == "double" || c.type == "Numeric" ? "number"
+                       : c.type == "bool"                           ? "boolean"
+                       : c.type == "JsonText"                       ? ""
+                                                                    : "string";
+    if (type.empty()) return "{}";
+    return c.nullable ? R"({"type":[")" + type + R"(","null"]})" : R"({"type":")" + type + R"("})";
+}
+
 void write_row_struct(std::ostream& out, const std::string& name, const std::vector<Column>& cols,
                       const Query& q) {
     out << "/// A row of " << q.name << " (" << q.origin << ").\n";
     out << "struct " << name << " {\n";
     for (const auto& c : cols) out << "    " << field_decl(c) << " " << c.name << ";\n";
+    std::string schema = R"({"type":"object","properties":{)", required;
+    for (std::size_t i = 0; i < cols.size(); ++i) {
+        schema += (i ? "," : "") + literal(cols[i].name).substr(0) + ":" + column_schema(cols[i]);
+        required += (i ? "," : "") + literal(cols[i].name);
+    }
+    schema += R"(},"required":[)" + required + "]}";
+    out << "\n    /// For the OpenAPI document (Routes::returns).\n"
+        << "    static constexpr std::string_view schema_name = " << literal(name) << ";\n"
+        << "    static constexpr std::string_view json_schema = " << literal(schema) << ";\n";
     out << "\n    static " << name << " from(const RowRef& r) {\n        return {";
     for (std::size_t i = 0; i < cols.size(); ++i)
         out << (i ? ", " : "") << (cols[i].nullable ? "maybe_column<" : "column<") << cols[i].type

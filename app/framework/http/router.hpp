@@ -106,6 +106,8 @@ class Router {
     }
 
     const std::vector<Entry>& entries() const { return entries_; }
+    /// What entry i carries, to complete it after add() (its documentation).
+    RouteData& data(std::size_t i) { return entries_[i].data; }
 
   private:
     std::vector<Entry> entries_;
