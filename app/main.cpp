@@ -94,6 +94,7 @@ int main(int argc, char** argv) {
     try {
         kiva::App app(config, log);
         api::register_api(app);
+        if (!config.docs_dir.empty()) app.publish_docs(kiva::resolve_path(config, config.docs_dir));
         app.check();
         if (print_openapi) {
             std::cout << app.openapi();

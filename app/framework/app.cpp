@@ -1,7 +1,9 @@
 #include "framework/app.hpp"
 
 #include <algorithm>
+#include <memory>
 
+#include "framework/http/docs.hpp"
 #include "framework/http/openapi.hpp"
 #include "framework/security/auth/auth_error.hpp"
 #include "framework/security/auth/authorization_header.hpp"
@@ -37,6 +39,39 @@ std::string App::openapi(std::string server) const {
     info.token_type = token_type_;
     info.default_schemes = security_.default_schemes();
     return openapi_document(table_, info);
+}
+
+void App::publish_docs(const std::string& docs_dir) {
+    if (docs_dir.empty()) return;
+    auto files = std::make_shared<const DocsFiles>(docs_dir);
+    routes().get("/docs", OPEN, [](Context& c) {
+        std::string mount(c.request.var("SCRIPT_NAME"));
+        Response r;
+        r.content_type = "text/html; charset=utf-8";
+        r.body = DocsFiles::page(mount + "/docs", mount + "/openapi.json");
+        return r;
+    });
+    routes().get(
+        "/docs/<file>", OPEN,
+        [files](Context&, std::string file) {
+            Response r;
+            if (file == "init.js") {  // the page's own script: Swagger UI on the document
+                r.content_type = "application/javascript; charset=utf-8";
+                r.body =
+                    "window.onload = function () {\n"
+                    "  var root = document.getElementById('swagger-ui');\n"
+                    "  window.ui = SwaggerUIBundle({url: root.dataset.spec, dom_id: '#swagger-ui',\n"
+                    "    deepLinking: true, presets: [SwaggerUIBundle.presets.apis,\n"
+                    "    SwaggerUIStandalonePreset], layout: 'BaseLayout'});\n};\n";
+                return r;
+            }
+            const DocsFiles::File* f = files->find(file);
+            if (!f) throw HttpError(404, "not found");
+            r.content_type = f->type;
+            r.body = f->body;
+            return r;
+        },
+        param<std::string>("file"));
 }
 
 void App::publish_openapi(std::string path) {

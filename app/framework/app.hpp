@@ -86,6 +86,9 @@ class App {
     std::string openapi(std::string server = "/") const;
     /// Serves openapi() at path (OPEN), with the mount point the front end gives (SCRIPT_NAME).
     void publish_openapi(std::string path = "/openapi.json");
+    /// Serves Swagger UI at /docs from docs_dir (swagger-ui-dist), showing /openapi.json;
+    /// nothing when docs_dir is empty. Throws std::runtime_error when a file is missing.
+    void publish_docs(const std::string& docs_dir);
 
   private:
     Outcome run(const Request& request, db::Database& db) const;

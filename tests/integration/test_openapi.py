@@ -13,12 +13,15 @@ import harness
 from harness import ApiTest, ROOT
 
 VALIDATOR = os.path.join(ROOT, "build-node/node_modules/.bin/validate-api")
+DOCS = os.path.join(ROOT, "build-node/node_modules/swagger-ui-dist")
+# the stack serves /docs when Swagger UI is installed: the command line gets the same routes
+ENV = dict(os.environ, **({"KIVA_DOCS_DIR": DOCS} if os.path.isdir(DOCS) else {}))
 ERRORS = ["400", "401", "403", "404", "405", "409", "413", "415", "429", "503"]
 
 
 def cli_document():
     run = subprocess.run([os.path.join(harness.STACK.build, "kiva"), "--openapi"], capture_output=True,
-                         text=True, timeout=30, cwd="/")
+                         text=True, timeout=30, cwd="/", env=ENV)
     assert run.returncode == 0, run.stderr
     return json.loads(run.stdout)
 
@@ -26,7 +29,7 @@ def cli_document():
 def routes():
     """(method, path) of every route, from `kiva --routes` (the route table itself)."""
     run = subprocess.run([os.path.join(harness.STACK.build, "kiva"), "--routes"], capture_output=True,
-                         text=True, timeout=30, cwd=ROOT, env=dict(os.environ, KIVA_DATABASE="dbname=none",
+                         text=True, timeout=30, cwd=ROOT, env=dict(ENV, KIVA_DATABASE="dbname=none",
                                                                     KIVA_TEST_MODE="true"))
     assert run.returncode == 0, run.stderr
     return [tuple(line.split()[:2]) for line in run.stdout.splitlines()]

@@ -73,6 +73,7 @@ const std::vector<ConfigOption>& config_options() {
         {"password_cost", "bcrypt cost for new password hashes, 4..31 (10)"},
         {"password_cache_ttl", "how long a good password check is remembered, 0 disables (5m)"},
         {"test_mode", "true: a missing token secret is replaced by a random one (false)"},
+        {"docs_dir", "swagger-ui-dist directory: GET /docs serves Swagger UI (none: no /docs)"},
     };
     return options;
 }
@@ -188,6 +189,8 @@ void set_option(Config& c, std::string_view key, std::string_view raw) {
         c.token_secret_file = v;
     else if (key == "token_secret_env")
         c.token_secret_env = v;
+    else if (key == "docs_dir")
+        c.docs_dir = v;
     else if (key == "password_cost")
         c.password_cost = static_cast<int>(parse_integer(v, 4, 31, "password_cost"));
     else if (key == "password_cache_ttl")
