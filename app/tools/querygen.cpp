@@ -300,8 +300,14 @@ void write_row_struct(std::ostream& out, const std::string& name, const std::vec
     for (const auto& c : cols) out << "    " << field_decl(c) << " " << c.name << ";\n";
     std::string schema = R"({"type":"object","properties":{)", required;
     for (std::size_t i = 0; i < cols.size(); ++i) {
-        schema += (i ? "," : "") + literal(cols[i].name).substr(0) + ":" + column_schema(cols[i]);
-        required += (i ? "," : "") + literal(cols[i].name);
+        if (i) {
+            schema += ',';
+            required += ',';
+        }
+        schema += literal(cols[i].name);
+        schema += ':';
+        schema += column_schema(cols[i]);
+        required += literal(cols[i].name);
     }
     schema += R"(},"required":[)" + required + "]}";
     out << "\n    /// For the OpenAPI document (Routes::returns).\n"
@@ -323,8 +329,15 @@ void write_member(std::ostream& out, const Described& d) {
     const Query& q = *d.query;
     std::string args, values;
     for (std::size_t i = 0; i < q.params.size(); ++i) {
-        args += (i ? ", " : "") + d.param_types[i] + " " + q.params[i];
-        values += (i ? ", " : "") + q.params[i] + ".c_str()";
+        if (i) {
+            args += ", ";
+            values += ", ";
+        }
+        args += d.param_types[i];
+        args += ' ';
+        args += q.params[i];
+        values += q.params[i];
+        values += ".c_str()";
     }
     std::string ref = "{" + std::to_string(d.index) + ", " + literal(q.name) + "}";
     std::string first_line = q.sql.substr(0, q.sql.find('\n'));
@@ -397,7 +410,10 @@ std::string header(const std::string& source, std::vector<Described>& all) {
         << "    static constexpr std::array<CompiledQuery, " << all.size() << "> compiled_{{\n";
     for (const auto& d : all) {
         std::string params;
-        for (const auto& p : d.query->params) params += (params.empty() ? "" : ",") + p;
+        for (const auto& p : d.query->params) {
+            if (!params.empty()) params += ',';
+            params += p;
+        }
         out << "        {" << literal(d.query->name) << ", QueryKind::"
             << (d.query->kind == QueryKind::rows    ? "rows"
                 : d.query->kind == QueryKind::row   ? "row"

@@ -157,7 +157,10 @@ void write_operation(Pretty& w, const RouteTable::Entry& e, const OpenApiInfo& i
     const auto& schemes = a.schemes().empty() ? info.default_schemes : a.schemes();
     std::string auth = describe_authorization(a);
     std::string accepted;
-    for (AuthScheme s : schemes) accepted += (accepted.empty() ? "" : ", ") + std::string(scheme_name(s));
+    for (AuthScheme s : schemes) {
+        if (!accepted.empty()) accepted += ", ";
+        accepted += scheme_name(s);
+    }
     key(w, lower(e.method));
     w.StartObject();
     key(w, "operationId");
@@ -216,8 +219,13 @@ void write_operation(Pretty& w, const RouteTable::Entry& e, const OpenApiInfo& i
             std::string schema = p->schema;
             if (!p->fallback.empty())
                 schema = R"({"allOf":[)" + schema + R"(],"default":)" + p->fallback + "}";
-            properties += (properties.empty() ? "" : ",") + js::serialize(p->name) + ":" + schema;
-            if (p->required) required += (required.empty() ? "" : ",") + js::serialize(p->name);
+            if (!properties.empty()) properties += ',';
+            properties += js::serialize(p->name);
+            properties += ':';
+            properties += schema;
+            if (!p->required) continue;
+            if (!required.empty()) required += ',';
+            required += js::serialize(p->name);
         }
         std::string object = R"({"type":"object","properties":{)" + properties + "}" +
                              (required.empty() ? "" : R"(,"required":[)" + required + "]") + "}";
@@ -243,7 +251,10 @@ void write_operation(Pretty& w, const RouteTable::Entry& e, const OpenApiInfo& i
     write_success(w, d, e.method);
     for (const auto& [status, what] : errors) {
         key(w, std::to_string(status));
-        raw(w, R"({"$ref":"#/components/responses/E)" + std::to_string(status) + "\"}");
+        std::string ref = R"({"$ref":"#/components/responses/E)";
+        ref += std::to_string(status);
+        ref += "\"}";
+        raw(w, ref);
     }
     w.EndObject();
     w.EndObject();
@@ -315,9 +326,12 @@ std::string openapi_document(const RouteTable& table, const OpenApiInfo& info) {
     key(w, "responses");
     w.StartObject();
     for (const auto& [status, what] : errors) {
-        key(w, "E" + std::to_string(status));
-        raw(w, R"({"description":")" + std::string(what) +
-                   R"(","content":{"application/json":{"schema":{"$ref":"#/components/schemas/Error"}}}})");
+        std::string name = "E", answer = R"({"description":")";
+        name += std::to_string(status);
+        answer += what;
+        answer += R"(","content":{"application/json":{"schema":{"$ref":"#/components/schemas/Error"}}}})";
+        key(w, name);
+        raw(w, answer);
     }
     w.EndObject();
     key(w, "securitySchemes");
