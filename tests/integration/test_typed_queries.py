@@ -20,7 +20,7 @@ def build_dir():
     return harness.STACK.build
 
 
-def generate(queries_text, directory):
+def generate(queries_text, directory, env=None):
     """Runs the build step on a queries file; (exit code, output, header text)."""
     queries = os.path.join(directory, "queries.sql")
     out = os.path.join(directory, "queries.hpp")
@@ -28,7 +28,7 @@ def generate(queries_text, directory):
         f.write(queries_text)
     run = subprocess.run([os.path.join(ROOT, "app/tools/querygen.sh"),
                           os.path.join(build_dir(), "kiva-querygen"), out, queries] + SCHEMA,
-                         capture_output=True, text=True, timeout=120)
+                         capture_output=True, text=True, timeout=120, env=env)
     header = open(out).read() if os.path.exists(out) else ""
     return run.returncode, run.stdout + run.stderr, header
 
@@ -46,9 +46,14 @@ class TestQueryGenerator(unittest.TestCase):
         subprocess.run(["rm", "-rf", self.dir])
 
     def test_the_queries_file_gives_typed_members(self):
-        clusters = set(glob.glob("/var/tmp/kiva-querygen.*"))
-        code, output, header = generate(original_queries(), self.dir)
-        self.assertFalse(set(glob.glob("/var/tmp/kiva-querygen.*")) - clusters, "cluster left behind")
+        parent = tempfile.mkdtemp(prefix="kiva-qg-clusters-", dir="/var/tmp")
+        os.chmod(parent, 0o755)  # the postgres account enters it
+        try:
+            code, output, header = generate(original_queries(), self.dir,
+                                            env=dict(os.environ, KIVA_QUERYGEN_TMP=parent))
+            self.assertEqual(os.listdir(parent), [], "the throwaway cluster is removed")
+        finally:
+            subprocess.run(["rm", "-rf", parent])
         self.assertEqual(code, 0, output)
         for member in ["std::optional<StuffRow> get_stuff_sid(in::Int sid)",
                        "int64_t add_stuff(in::Text stuff)",
