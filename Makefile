@@ -32,12 +32,14 @@ build:
 # Recipes that run a long script `exec` it: the script is then make's own child, so the
 # SIGTERM make forwards reaches it (a shell in between would die and leave it running).
 run:
-	@$(DEPS) build run
+	@$(DEPS) build run docs
+	@deploy/dev/install-node-tools.sh
 	@$(MAKE) --no-print-directory build
 	@exec env PORT=$(PORT) PREFIX=$(PREFIX) PGPORT=$(PGPORT) KIVA=$(CURDIR)/$(BUILD)/kiva deploy/dev/stack.sh
 
 test:
-	@$(DEPS) build run test deploy
+	@$(DEPS) build run test deploy docs
+	@deploy/dev/install-node-tools.sh
 	@tests/run-all.sh
 
 unit: build

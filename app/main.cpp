@@ -15,6 +15,7 @@
 #include "framework/app.hpp"
 #include "framework/db/query_file.hpp"
 #include "framework/db/typed.hpp"
+#include "framework/http/openapi.hpp"
 #include "framework/observe/metrics.hpp"
 #include "framework/observe/routes.hpp"
 #include "framework/server/config.hpp"
@@ -26,11 +27,12 @@ extern char** environ;
 namespace {
 
 void usage() {
-    std::cout << "usage: kiva [--config FILE] [--check] [--routes] [--help]\n\n"
+    std::cout << "usage: kiva [--config FILE] [--check] [--routes] [--openapi] [--help]\n\n"
                  "A FastCGI worker serving a JSON REST API from PostgreSQL.\n"
                  "  --config FILE  configuration file (default: $KIVA_CONFIG, else none)\n"
                  "  --check        load configuration, queries and routes, then exit\n"
-                 "  --routes       print the routes and their authorization, then exit\n\n"
+                 "  --routes       print the routes and their authorization, then exit\n"
+                 "  --openapi      print the OpenAPI 3.1 document of the routes, then exit\n\n"
                  "Configuration keys (file: key = value; environment: KIVA_KEY overrides):\n";
     for (const auto& option : kiva::config_options()) {
         std::string key(option.key);
@@ -49,20 +51,11 @@ std::map<std::string, std::string> environment() {
     return env;
 }
 
-std::string describe(const kiva::Authorize& a) {
-    using L = kiva::Authorize::Level;
-    if (a.closed()) return "CLOSE";
-    std::string s = a.level() == L::open ? "OPEN" : "AUTH";
-    for (const auto& g : a.groups()) s += " group:" + g;
-    for (const auto& o : a.objects()) s += " object:" + o.domain + "(" + o.param + ")";
-    return s;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
     std::string config_path;
-    bool check_only = false, list_routes = false;
+    bool check_only = false, list_routes = false, print_openapi = false;
     for (int i = 1; i < argc; ++i) {
         std::string arg = argv[i];
         if (arg == "--help" || arg == "-h") {
@@ -76,6 +69,8 @@ int main(int argc, char** argv) {
             check_only = true;
         } else if (arg == "--routes") {
             list_routes = true;
+        } else if (arg == "--openapi") {
+            print_openapi = true;
         } else {
             std::cerr << "kiva: unknown argument " << arg << " (see --help)\n";
             return 2;
@@ -88,7 +83,12 @@ int main(int argc, char** argv) {
     try {
         if (!config_path.empty()) config = kiva::load_config_file(config_path);
         kiva::apply_env(config, environment());
-        kiva::validate(config);
+        // The document needs no database nor secret: it is made from the route table alone.
+        if (print_openapi) {
+            config.test_mode = true;
+            config.log_level = kiva::LogLevel::off;
+        }
+        else kiva::validate(config);
     } catch (const std::exception& e) {
         std::cerr << "kiva: configuration error: " << e.what() << "\n";
         return 2;
@@ -96,8 +96,6 @@ int main(int argc, char** argv) {
     kiva::Logger log(config.log_level, config.log_name.empty() ? config.app_name : config.log_name,
                      config.log_format);
     try {
-        auto queries = kiva::db::QueryFile::load(kiva::resolve_path(config, config.queries));
-        kiva::db::check_compiled(queries, kiva::db::Queries::compiled());
         kiva::App app(config, log);
         api::register_api(app);
         // The counters exist before any fork, so that prefork children share them.
@@ -112,11 +110,18 @@ int main(int argc, char** argv) {
             }
         }
         app.observe(metrics.get());
+        if (!config.docs_dir.empty()) app.publish_docs(kiva::resolve_path(config, config.docs_dir));
         app.check();
+        if (print_openapi) {
+            std::cout << app.openapi();
+            return 0;
+        }
+        auto queries = kiva::db::QueryFile::load(kiva::resolve_path(config, config.queries));
+        kiva::db::check_compiled(queries, kiva::db::Queries::compiled());
         if (list_routes) {
             for (const auto& e : app.table().entries())
                 std::printf("%-7s %-24s %s\n", e.method.c_str(), e.pattern.text().c_str(),
-                            describe(e.data.authorize).c_str());
+                            kiva::describe_authorization(e.data.authorize).c_str());
             return 0;
         }
         if (check_only) {

@@ -14,6 +14,10 @@ SELECT sid, stuff FROM Stuff ORDER BY sid;
 -- name: get_stuff_like
 SELECT sid, stuff FROM Stuff WHERE stuff LIKE :filter ORDER BY sid;
 
+-- name: get_stuff_ids
+-- The things of a list of ids (GET /stuff?ids=1&ids=3): one parameter, an array.
+SELECT sid, stuff FROM Stuff WHERE sid = ANY(:ids) ORDER BY sid;
+
 -- name: get_stuff_sid^
 SELECT sid, stuff FROM Stuff WHERE sid = :sid;
 

@@ -22,6 +22,7 @@ inline void register_api(kiva::App& app) {
     users(app, app.routes());
     owned(app, app.routes());
     compute(app.routes().group("/cmp"));
+    app.publish_openapi();  // GET /openapi.json
 }
 
 }  // namespace api

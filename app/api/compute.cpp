@@ -23,11 +23,20 @@ Response get_hash(Context& c, std::string apass) {
     return json(c.security.hash_password(apass));
 }
 
+/// The parameter types a route can declare, echoed: a uuid path segment, a date, an optional
+/// date and time, a list of integers (repeated fields or a JSON array).
+Response get_echo(Context&, Uuid id, Date day, std::optional<DateTime> at,
+                  std::vector<int64_t> n) {
+    return json(object{{"id", id}, {"day", day}, {"at", at}, {"n", n}});
+}
+
 }  // namespace
 
 void compute(Routes r) {
     r.get("/add", AUTH, get_add, param<int64_t>("i"), param<int64_t>("j"));
     r.get("/hash", AUTH, get_hash, param<std::string>("apass"));
+    r.get("/echo/<id:uuid>", OPEN, get_echo, param<Uuid>("id"), param<Date>("day"),
+          maybe<DateTime>("at"), param<std::vector<int64_t>>("n", {}));
 }
 
 }  // namespace api

@@ -6,7 +6,10 @@ namespace api {
 
 using namespace kiva;
 
-static Response get_stuff(Context& c, std::optional<std::string> filter) {
+static Response get_stuff(Context& c, std::optional<std::string> filter,
+                          std::optional<std::vector<int64_t>> ids) {
+    if (ids && filter) throw HttpError(400, "send filter or ids, not both");
+    if (ids) return json(c.q.get_stuff_ids(*ids));
     if (filter && !filter->empty())
         return json(c.q.get_stuff_like(*filter));
     return json(c.q.get_stuff_all());
@@ -38,12 +41,16 @@ static Response delete_stuff_sid(Context& c, int64_t sid) {
 }
 
 void stuff(Routes r) {
-    r.get("/stuff", OPEN, get_stuff, maybe<std::string>("filter"));
-    r.post("/stuff", OPEN, post_stuff, param<std::string>("stuff"));
-    r.get("/stuff/<sid:int>", OPEN, get_stuff_sid, param<int64_t>("sid"));
+    r.get("/stuff", OPEN, get_stuff, maybe<std::string>("filter"),
+          maybe<std::vector<int64_t>>("ids"))
+        .returns_list<db::StuffRow>();
+    r.post("/stuff", OPEN, post_stuff, param<std::string>("stuff"))
+        .returns(201, R"({"type":"object","properties":{"sid":{"type":"integer"}},"required":["sid"]})");
+    r.get("/stuff/<sid:int>", OPEN, get_stuff_sid, param<int64_t>("sid")).returns<db::StuffRow>();
     r.route({"PUT", "PATCH"}, "/stuff/<sid:int>", OPEN, put_stuff_sid, param<int64_t>("sid"),
-            param<std::string>("stuff"));
-    r.del("/stuff/<sid:int>", OPEN, delete_stuff_sid, param<int64_t>("sid"));
+            param<std::string>("stuff"))
+        .returns(204, "");
+    r.del("/stuff/<sid:int>", OPEN, delete_stuff_sid, param<int64_t>("sid")).returns(204, "");
 }
 
 }  // namespace api

@@ -1,8 +1,11 @@
 #include "framework/app.hpp"
 
 #include <algorithm>
+#include <memory>
 
 #include "framework/observe/metrics.hpp"
+#include "framework/http/docs.hpp"
+#include "framework/http/openapi.hpp"
 #include "framework/security/auth/auth_error.hpp"
 #include "framework/security/auth/authorization_header.hpp"
 #include "framework/security/auth/password.hpp"
@@ -28,7 +31,58 @@ std::string shown(std::string_view login) {
 }  // namespace
 
 App::App(const Config& config, const Logger& log)
-    : name_(config.app_name), log_(log), security_(config, log) {}
+    : name_(config.app_name), token_type_(config.token_type), log_(log), security_(config, log) {}
+
+std::string App::openapi(std::string server) const {
+    OpenApiInfo info;
+    info.title = name_;
+    info.version = KIVA_VERSION;
+    info.server = std::move(server);
+    info.token_type = token_type_;
+    info.default_schemes = security_.default_schemes();
+    return openapi_document(table_, info);
+}
+
+void App::publish_docs(const std::string& docs_dir) {
+    if (docs_dir.empty()) return;
+    auto files = std::make_shared<const DocsFiles>(docs_dir);
+    routes().get("/docs", OPEN, [](Context& c) {
+        std::string mount(c.request.var("SCRIPT_NAME"));
+        Response r;
+        r.content_type = "text/html; charset=utf-8";
+        r.body = DocsFiles::page(mount + "/docs", mount + "/openapi.json");
+        return r;
+    });
+    routes().get(
+        "/docs/<file>", OPEN,
+        [files](Context&, std::string file) {
+            Response r;
+            if (file == "init.js") {  // the page's own script: Swagger UI on the document
+                r.content_type = "application/javascript; charset=utf-8";
+                r.body =
+                    "window.onload = function () {\n"
+                    "  var root = document.getElementById('swagger-ui');\n"
+                    "  window.ui = SwaggerUIBundle({url: root.dataset.spec, dom_id: '#swagger-ui',\n"
+                    "    deepLinking: true, presets: [SwaggerUIBundle.presets.apis,\n"
+                    "    SwaggerUIStandalonePreset], layout: 'BaseLayout'});\n};\n";
+                return r;
+            }
+            const DocsFiles::File* f = files->find(file);
+            if (!f) throw HttpError(404, "not found");
+            r.content_type = f->type;
+            r.body = f->body;
+            return r;
+        },
+        param<std::string>("file"));
+}
+
+void App::publish_openapi(std::string path) {
+    routes().get(path, OPEN, [this](Context& c) {
+        Response r;
+        r.body = openapi(std::string(c.request.var("SCRIPT_NAME")));
+        return r;
+    });
+}
 
 void App::check() const {
     for (const auto& e : table_.entries()) {
@@ -66,23 +120,33 @@ Outcome App::run(const Request& request, db::Database& db) const {
     Outcome out;
     RouteTable::Match match;
     table_.match(request.method(), request.path(), match);
-    if (!match.entry) {
-        if (match.allow.empty()) {
+    if (match.entry) out.route = static_cast<int>(match.entry - table_.entries().data());
+    Params params(request, match.captures);
+    Context ctx{request, params, db, db::Queries(db), security_, name_, std::nullopt};
+    try {
+        std::optional<Response> early;
+        for (const auto& hook : before_)
+            if ((early = hook(ctx))) break;
+        if (early) {
+            out.response = std::move(*early);
+        } else if (match.entry) {
+            out.response = dispatch(ctx, match.entry->data);
+        } else if (match.allow.empty()) {
             out.response = error_response(404, "not found");
         } else {
             out.response =
                 error_response(405, "method " + std::string(request.method()) + " not allowed");
             out.response.header("Allow", match.allow);
         }
-        return out;
-    }
-    out.route = static_cast<int>(match.entry - table_.entries().data());
-    Params params(request, match.captures);
-    Context ctx{request, params, db, db::Queries(db), security_, name_, std::nullopt};
-    try {
-        out.response = dispatch(ctx, match.entry->data);
     } catch (...) {
         out.response = error(request, std::current_exception());
+    }
+    for (auto hook = after_.rbegin(); hook != after_.rend(); ++hook) {
+        try {
+            (*hook)(ctx, out.response);
+        } catch (...) {
+            out.response = error(request, std::current_exception());
+        }
     }
     try {
         db.finish(out.response.status < 400);

@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "framework/context.hpp"
 #include "framework/http/response.hpp"
@@ -35,6 +36,13 @@ using GroupCheck = std::function<bool(Context&, std::string_view login, std::str
 /// May login act on object id in mode? true: yes, false: 403, nullopt: no such object (404).
 using ObjectCheck =
     std::function<std::optional<bool>(Context&, std::string_view login, int64_t id, Mode mode)>;
+
+/// Runs before every request, after routing and before authentication (a maintenance switch,
+/// a request id): a Response answers at once, nullopt goes on; an HttpError thrown is answered.
+using BeforeRequest = std::function<std::optional<Response>(Context&)>;
+/// Runs after every request, on its response, errors included, before the transaction ends
+/// (extra headers, extra audit in the same transaction): it may change the response.
+using AfterRequest = std::function<void(Context&, Response&)>;
 
 /// What happened to one request, for the access log.
 struct Outcome {
@@ -65,6 +73,14 @@ class App {
     /// Where authentication failures and password cache results are counted (optional).
     void observe(observe::Metrics* metrics) { metrics_ = metrics; }
 
+    /// Hooks, as Flask's: before_request hooks run in the order they were registered, the
+    /// first one that answers ends the chain (the handler does not run); after_request hooks
+    /// run in the reverse order, on every response (a before hook's, a handler's, an error,
+    /// a 404 or 405). An exception in an after hook becomes the error response the next
+    /// hooks see. The commit decision (status < 400) is taken after them.
+    void before_request(BeforeRequest f) { before_.push_back(std::move(f)); }
+    void after_request(AfterRequest f) { after_.push_back(std::move(f)); }
+
     /// Checks that every route's authorization can be decided (its groups, object domains and
     /// schemes have what they need). Throws std::runtime_error listing the problem.
     void check() const;
@@ -73,6 +89,14 @@ class App {
     Outcome handle(const Request& request, db::Database& db) const;
 
     const RouteTable& table() const { return table_; }
+
+    /// The OpenAPI 3.1 document of the routes; server: where the API is mounted.
+    std::string openapi(std::string server = "/") const;
+    /// Serves openapi() at path (OPEN), with the mount point the front end gives (SCRIPT_NAME).
+    void publish_openapi(std::string path = "/openapi.json");
+    /// Serves Swagger UI at /docs from docs_dir (swagger-ui-dist), showing /openapi.json;
+    /// nothing when docs_dir is empty. Throws std::runtime_error when a file is missing.
+    void publish_docs(const std::string& docs_dir);
 
   private:
     Outcome run(const Request& request, db::Database& db) const;
@@ -86,6 +110,7 @@ class App {
     Response error(const Request& request, std::exception_ptr e) const;
 
     std::string name_;
+    std::string token_type_;
     const Logger& log_;
     Security security_;
     RouteTable table_;
@@ -93,6 +118,8 @@ class App {
     GroupCheck group_check_;
     std::map<std::string, ObjectCheck, std::less<>> object_checks_;
     observe::Metrics* metrics_ = nullptr;
+    std::vector<BeforeRequest> before_;
+    std::vector<AfterRequest> after_;
 };
 
 }  // namespace kiva

@@ -282,11 +282,37 @@ std::string field_decl(const Column& c) {
     return c.nullable ? "std::optional<" + c.type + ">" : c.type;
 }
 
+/// The JSON Schema of a column's JSON value.
+std::string column_schema(const Column& c) {
+    std::string type = c.type == "int64_t" || c.type == "int32_t" ? "integer"
+                       : c.type == "double" || c.type == "Numeric" ? "number"
+                       : c.type == "bool"                           ? "boolean"
+                       : c.type == "JsonText"                       ? ""
+                                                                    : "string";
+    if (type.empty()) return "{}";
+    return c.nullable ? R"({"type":[")" + type + R"(","null"]})" : R"({"type":")" + type + R"("})";
+}
+
 void write_row_struct(std::ostream& out, const std::string& name, const std::vector<Column>& cols,
                       const Query& q) {
     out << "/// A row of " << q.name << " (" << q.origin << ").\n";
     out << "struct " << name << " {\n";
     for (const auto& c : cols) out << "    " << field_decl(c) << " " << c.name << ";\n";
+    std::string schema = R"({"type":"object","properties":{)", required;
+    for (std::size_t i = 0; i < cols.size(); ++i) {
+        if (i) {
+            schema += ',';
+            required += ',';
+        }
+        schema += literal(cols[i].name);
+        schema += ':';
+        schema += column_schema(cols[i]);
+        required += literal(cols[i].name);
+    }
+    schema += R"(},"required":[)" + required + "]}";
+    out << "\n    /// For the OpenAPI document (Routes::returns).\n"
+        << "    static constexpr std::string_view schema_name = " << literal(name) << ";\n"
+        << "    static constexpr std::string_view json_schema = " << literal(schema) << ";\n";
     out << "\n    static " << name << " from(const RowRef& r) {\n        return {";
     for (std::size_t i = 0; i < cols.size(); ++i)
         out << (i ? ", " : "") << (cols[i].nullable ? "maybe_column<" : "column<") << cols[i].type
@@ -303,8 +329,15 @@ void write_member(std::ostream& out, const Described& d) {
     const Query& q = *d.query;
     std::string args, values;
     for (std::size_t i = 0; i < q.params.size(); ++i) {
-        args += (i ? ", " : "") + d.param_types[i] + " " + q.params[i];
-        values += (i ? ", " : "") + q.params[i] + ".c_str()";
+        if (i) {
+            args += ", ";
+            values += ", ";
+        }
+        args += d.param_types[i];
+        args += ' ';
+        args += q.params[i];
+        values += q.params[i];
+        values += ".c_str()";
     }
     std::string ref = "{" + std::to_string(d.index) + ", " + literal(q.name) + "}";
     std::string first_line = q.sql.substr(0, q.sql.find('\n'));
@@ -377,7 +410,10 @@ std::string header(const std::string& source, std::vector<Described>& all) {
         << "    static constexpr std::array<CompiledQuery, " << all.size() << "> compiled_{{\n";
     for (const auto& d : all) {
         std::string params;
-        for (const auto& p : d.query->params) params += (params.empty() ? "" : ",") + p;
+        for (const auto& p : d.query->params) {
+            if (!params.empty()) params += ',';
+            params += p;
+        }
         out << "        {" << literal(d.query->name) << ", QueryKind::"
             << (d.query->kind == QueryKind::rows    ? "rows"
                 : d.query->kind == QueryKind::row   ? "row"

@@ -17,7 +17,8 @@ say() { echo "querygen: $*" >&2; }
 pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 [ -x "$pgbin/initdb" ] || { say "PostgreSQL server binaries not found (deploy/dev/install-deps.sh build)"; exit 1; }
 
-tmp=$(mktemp -d /var/tmp/kiva-querygen.XXXXXX)
+# KIVA_QUERYGEN_TMP: where the cluster's directory goes (the tests point it at their own).
+tmp=$(mktemp -d "${KIVA_QUERYGEN_TMP:-/var/tmp}/kiva-querygen.XXXXXX")
 if [ "$(id -u)" = 0 ]; then
   chown postgres: "$tmp"
   as_pg() { (cd / && exec setpriv --reuid=postgres --regid=postgres --init-groups -- "$@"); }

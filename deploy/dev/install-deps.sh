@@ -1,16 +1,20 @@
 #!/bin/sh
 # Installs the Debian packages a make target needs, and only those that are missing.
-# Usage: install-deps.sh GROUP...   (groups: build run test fuzz deploy bench)
+# Usage: install-deps.sh GROUP...   (groups: build run test fuzz deploy bench docs)
 # Idempotent: apt-get update runs only when something must be installed. The build needs the
 # PostgreSQL server: it checks sql/queries.sql against the schema in a throwaway cluster.
 set -eu
 
 pkgs_build="g++ make cmake pkg-config libfcgi-dev libpq-dev rapidjson-dev libssl-dev libcrypt-dev libargon2-dev libboost-test-dev postgresql"
 pkgs_run="postgresql nginx curl"
-pkgs_test="python3 clang libclang-rt-14-dev prometheus"
+pkgs_test="python3 clang libclang-rt-14-dev prometheus chromium"  # chromium: the /docs page test
 pkgs_fuzz="clang libclang-rt-14-dev"
 pkgs_deploy="apache2 libapache2-mod-fcgid openssh-server openssh-client rsync openssl logrotate"
 pkgs_bench="wrk python3 apache2 libapache2-mod-fcgid libapache2-mod-wsgi-py3 python3-flask python3-psycopg"
+# node and npm (the OpenAPI validator, Swagger UI); a machine with node from elsewhere
+# (nodesource ships npm inside its nodejs) keeps it.
+pkgs_docs="nodejs"
+command -v npm >/dev/null 2>&1 || pkgs_docs="$pkgs_docs npm"
 
 wanted=""
 for group in "$@"; do

@@ -113,6 +113,7 @@ processes = $processes
 body_limit = $body_limit
 token_secret_file = $secret
 log_level = info
+$([ -f "$root/build-node/node_modules/swagger-ui-dist/swagger-ui-bundle.js" ] && echo "docs_dir = $root/build-node/node_modules/swagger-ui-dist")
 ${KIVA_EXTRA:-}
 CONF
 rm -f "$run/kiva.sock"

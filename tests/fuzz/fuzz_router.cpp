@@ -116,6 +116,15 @@ std::string sample_path(const kiva::PathPattern& pattern) {
             case kiva::PathSegment::Kind::path:
                 path += "a/b/";
                 break;
+            case kiva::PathSegment::Kind::uuid:
+                path += "123e4567-e89b-12d3-a456-426614174000";
+                break;
+            case kiva::PathSegment::Kind::date:
+                path += "2024-02-29";
+                break;
+            case kiva::PathSegment::Kind::datetime:
+                path += "2024-02-29T10:11:12Z";
+                break;
         }
     }
     return path.empty() ? "/" : path;

@@ -456,4 +456,79 @@ BOOST_AUTO_TEST_CASE(duplicate_route_is_refused) {
     BOOST_CHECK_THROW(a.routes().get("/<a>/<a>", OPEN, ok), std::invalid_argument);
 }
 
+// ---------------------------------------------------------------- hooks
+
+BOOST_AUTO_TEST_CASE(hooks_run_in_the_documented_order) {
+    TestApp t;
+    std::vector<std::string> trace;
+    t.app.before_request([&](Context& c) -> std::optional<Response> {
+        trace.push_back("before1 " + std::string(c.request.path()) + (c.user ? " user" : ""));
+        return std::nullopt;
+    });
+    t.app.before_request([&](Context&) -> std::optional<Response> {
+        trace.push_back("before2");
+        return std::nullopt;
+    });
+    t.app.after_request([&](Context&, Response& r) { trace.push_back("after1 " + std::to_string(r.status)); });
+    t.app.after_request([&](Context&, Response& r) {
+        trace.push_back("after2 " + std::to_string(r.status));
+        r.header("X-Hooked", "yes");
+    });
+    auto out = t.get("/add", "a=1&b=2");
+    BOOST_TEST(out.response.body == "3");
+    BOOST_TEST(header(out.response, "X-Hooked") == "yes");
+    // before: registration order, before authentication; after: reverse order
+    std::vector<std::string> expected{"before1 /add", "before2", "after2 200", "after1 200"};
+    BOOST_TEST(trace == expected, boost::test_tools::per_element());
+    trace.clear();
+    out = t.get("/me");  // before hooks run before authentication, after hooks see the 401
+    BOOST_TEST(out.response.status == 401);
+    expected = {"before1 /me", "before2", "after2 401", "after1 401"};
+    BOOST_TEST(trace == expected, boost::test_tools::per_element());
+    trace.clear();
+    out = t.get("/nothing");  // 404 and 405 too
+    BOOST_TEST(out.response.status == 404);
+    BOOST_TEST(header(out.response, "X-Hooked") == "yes");
+    BOOST_TEST(trace.size() == 4u);
+}
+
+BOOST_AUTO_TEST_CASE(a_before_hook_can_answer_or_refuse) {
+    TestApp t;
+    bool maintenance = true;
+    int after_calls = 0;
+    t.app.before_request([&](Context& c) -> std::optional<Response> {
+        if (maintenance && c.request.path() == "/boom") return json("maintenance", 503);
+        if (c.request.path() == "/hello" && c.request.method() == "POST")
+            throw HttpError(503, "read-only for now");
+        return std::nullopt;
+    });
+    t.app.before_request([&](Context&) -> std::optional<Response> {
+        BOOST_TEST(!maintenance);  // never reached while the first hook answers /boom
+        return std::nullopt;
+    });
+    t.app.after_request([&](Context&, Response&) { ++after_calls; });
+    auto out = t.get("/boom");
+    BOOST_TEST(out.response.status == 503);
+    BOOST_TEST(out.response.body == "\"maintenance\"");
+    BOOST_TEST(t.boom_calls == 0);  // the handler did not run
+    BOOST_TEST(after_calls == 1);
+    out = t.call(RequestSpec("POST", "/hello"));
+    BOOST_TEST(out.response.status == 503);
+    BOOST_TEST(out.response.body == R"({"error":"read-only for now"})");
+    BOOST_TEST(after_calls == 2);
+    maintenance = false;
+    BOOST_TEST(t.get("/boom").response.status == 500);
+    BOOST_TEST(t.boom_calls == 1);
+}
+
+BOOST_AUTO_TEST_CASE(an_after_hook_that_fails_is_an_error_response) {
+    TestApp t;
+    std::vector<int> seen;
+    t.app.after_request([&](Context&, Response& r) { seen.push_back(r.status); });
+    t.app.after_request([&](Context&, Response&) { throw HttpError(418, "teapot"); });
+    auto out = t.get("/hello");
+    BOOST_TEST(out.response.status == 418);
+    BOOST_TEST(seen == std::vector<int>{418});  // registered first: runs last, on the error
+}
+
 BOOST_AUTO_TEST_SUITE_END()

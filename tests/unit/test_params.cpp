@@ -362,4 +362,62 @@ BOOST_AUTO_TEST_CASE(invalid_utf8_in_form_is_400) {
     check_http_error([&] { p.get<std::string>("a"); }, 400, "form body is not valid UTF-8");
 }
 
+// ---------------------------------------------------------------- lists and more types
+
+BOOST_AUTO_TEST_CASE(list_from_repeated_query_fields) {
+    auto q = query("ids=3&ids=1&ids=2");
+    Params p(q, no_captures);
+    BOOST_TEST((p.get<std::vector<int64_t>>("ids") == std::vector<int64_t>{3, 1, 2}));
+    BOOST_TEST(p.get<int64_t>("ids") == 3);  // a single value is the first
+    BOOST_TEST(p.names().size() == 1u);       // the name once
+}
+
+BOOST_AUTO_TEST_CASE(list_from_a_json_array_or_a_form) {
+    auto j = body("application/json", R"({"ids": [5, 6], "one": 7, "none": null})");
+    Params pj(j, no_captures);
+    BOOST_TEST((pj.get<std::vector<int64_t>>("ids") == std::vector<int64_t>{5, 6}));
+    BOOST_TEST((pj.get<std::vector<int64_t>>("one") == std::vector<int64_t>{7}));
+    BOOST_TEST(!pj.maybe<std::vector<int64_t>>("none").has_value());
+    BOOST_TEST(!pj.maybe<std::vector<int64_t>>("absent").has_value());
+    auto f = body("application/x-www-form-urlencoded", "t=a&t=b%20c");
+    Params pf(f, no_captures);
+    BOOST_TEST((pf.get<std::vector<std::string>>("t") == std::vector<std::string>{"a", "b c"}));
+}
+
+BOOST_AUTO_TEST_CASE(a_list_comes_from_its_first_source_only) {
+    FakeRequest r(RequestSpec("POST").query("ids=1&ids=2").content_type("application/x-www-form-urlencoded").body("ids=9"));
+    Params p(r, no_captures);
+    BOOST_TEST((p.get<std::vector<int64_t>>("ids") == std::vector<int64_t>{1, 2}));
+}
+
+BOOST_AUTO_TEST_CASE(list_errors_name_the_parameter) {
+    auto q = query("ids=1&ids=x");
+    Params p(q, no_captures);
+    check_http_error([&] { p.get<std::vector<int64_t>>("ids"); }, 400,
+                     "parameter \"ids\" must be an integer");
+    check_http_error([&] { p.get<std::vector<int64_t>>("other"); }, 400,
+                     "parameter \"other\" is missing");
+    auto j = body("application/json", R"({"ids": [1, "2"]})");
+    Params pj(j, no_captures);
+    check_http_error([&] { pj.get<std::vector<int64_t>>("ids"); }, 400,
+                     "parameter \"ids\" must be an integer");
+}
+
+BOOST_AUTO_TEST_CASE(dates_datetimes_and_uuids) {
+    auto q = query("d=2024-02-29&t=2024-02-29T10:11:12.5%2B01:00&u=123E4567-E89B-12D3-A456-426614174000"
+                   "&bad_d=2023-02-29&bad_t=2024-01-01&bad_u=123");
+    Params p(q, no_captures);
+    BOOST_TEST(p.get<kiva::Date>("d").text() == "2024-02-29");
+    BOOST_TEST(p.get<kiva::DateTime>("t").text() == "2024-02-29T10:11:12.5+01:00");
+    BOOST_TEST(p.get<kiva::Uuid>("u").text() == "123e4567-e89b-12d3-a456-426614174000");
+    check_http_error([&] { p.get<kiva::Date>("bad_d"); }, 400, "parameter \"bad_d\" must be a date");
+    check_http_error([&] { p.get<kiva::DateTime>("bad_t"); }, 400,
+                     "parameter \"bad_t\" must be a date and time");
+    check_http_error([&] { p.get<kiva::Uuid>("bad_u"); }, 400, "parameter \"bad_u\" must be a UUID");
+    auto j = body("application/json", R"({"d": 20240101, "u": ["x"]})");
+    Params pj(j, no_captures);
+    check_http_error([&] { pj.get<kiva::Date>("d"); }, 400, "parameter \"d\" must be a date");
+    check_http_error([&] { pj.get<std::vector<kiva::Uuid>>("u"); }, 400, "parameter \"u\" must be a UUID");
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -76,7 +76,7 @@ BOOST_AUTO_TEST_CASE(bad_patterns_throw) {
              "",                // empty
              "stuff",           // no leading '/'
              "stuff/<id:int>",  // no leading '/'
-             "/a/<x:uuid>",     // unknown type
+             "/a/<x:guid>",     // unknown type
              "/a/<x:>",         // empty type is unknown
              "/a/<x:INT>",      // types are lower case
              "/<a>/<a:int>",    // duplicate capture name
@@ -99,12 +99,12 @@ BOOST_AUTO_TEST_CASE(bad_patterns_throw) {
 
 BOOST_AUTO_TEST_CASE(error_message_names_the_pattern) {
     try {
-        PathPattern p("/a/<x:uuid>");
+        PathPattern p("/a/<x:guid>");
         BOOST_FAIL("no exception");
     } catch (const std::invalid_argument& e) {
         std::string what = e.what();
-        BOOST_TEST(what.find("/a/<x:uuid>") != std::string::npos);
-        BOOST_TEST(what.find("uuid") != std::string::npos);
+        BOOST_TEST(what.find("/a/<x:guid>") != std::string::npos);
+        BOOST_TEST(what.find("guid") != std::string::npos);
     }
 }
 
@@ -340,6 +340,20 @@ BOOST_AUTO_TEST_CASE(duplicate_route_throws) {
     BOOST_CHECK_THROW(r.add("GET", "/stuff/<id:int>", 5), std::invalid_argument);
     BOOST_CHECK_NO_THROW(r.add("GET", "/stuff/<name>", 6));  // another type is another shape
     BOOST_TEST(r.entries().size() == 3u);
+}
+
+BOOST_AUTO_TEST_CASE(uuid_date_and_datetime_segments) {
+    std::string got;
+    BOOST_TEST(matches("/t/<id:uuid>", "/t/123e4567-e89b-12d3-a456-426614174000", &got));
+    BOOST_TEST(got == "id=123e4567-e89b-12d3-a456-426614174000");
+    BOOST_TEST(!matches("/t/<id:uuid>", "/t/123e4567-e89b-12d3-a456-42661417400"));
+    BOOST_TEST(!matches("/t/<id:uuid>", "/t/123e4567xe89b-12d3-a456-426614174000"));
+    BOOST_TEST(matches("/d/<day:date>", "/d/2000-02-29"));
+    BOOST_TEST(!matches("/d/<day:date>", "/d/1900-02-29"));
+    BOOST_TEST(!matches("/d/<day:date>", "/d/2000-13-01"));
+    BOOST_TEST(matches("/a/<at:datetime>", "/a/2000-02-29T23:59:59Z"));
+    BOOST_TEST(!matches("/a/<at:datetime>", "/a/2000-02-29T24:00"));
+    BOOST_TEST(PathPattern("/t/<id:uuid>").shape() == "/t/<uuid>");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

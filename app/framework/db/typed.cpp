@@ -69,7 +69,10 @@ void check_compiled(const QueryFile& file, std::span<const CompiledQuery> compil
         if (i >= compiled.size()) throw stale(q.origin, "query " + q.name + " is not compiled in");
         const CompiledQuery& c = compiled[i];
         std::string params;
-        for (const auto& p : q.params) params += (params.empty() ? "" : ",") + p;
+        for (const auto& p : q.params) {
+            if (!params.empty()) params += ',';
+            params += p;
+        }
         if (q.name != c.name)
             throw stale(q.origin, "query " + q.name + " where the binary has " + std::string(c.name));
         if (q.kind != c.kind || q.sql != c.sql || params != c.params)

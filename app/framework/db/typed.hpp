@@ -56,8 +56,9 @@ class Nullable : public Arg {
     }
 
   protected:
-    Nullable() = default;
-    explicit Nullable(std::string text) : Arg(std::move(text)) {}
+    /// The text to send (a tag keeps it apart from the public constructors it is inherited with).
+    struct Sent {};
+    Nullable(Sent, std::string text) : Arg(std::move(text)) {}
     friend Self;
 };
 
@@ -68,43 +69,43 @@ concept Integer = std::integral<T> && !std::same_as<T, bool> && !std::same_as<T,
 struct Int : Nullable<Int> {
     using Nullable::Nullable;
     template <Integer T>
-    Int(T n) : Nullable(std::to_string(n)) {}  // NOLINT
+    Int(T n) : Nullable(Sent{}, std::to_string(n)) {}  // NOLINT
 };
 /// real, double precision, numeric.
 struct Float : Nullable<Float> {
     using Nullable::Nullable;
     template <typename T>
     requires(Integer<T> || std::floating_point<T>) Float(T n)  // NOLINT
-        : Nullable(number_text(static_cast<double>(n))) {}
+        : Nullable(Sent{}, number_text(static_cast<double>(n))) {}
     static std::string number_text(double d);
 };
 /// boolean: a bool and nothing that merely converts to one.
 struct Bool : Nullable<Bool> {
     using Nullable::Nullable;
     template <std::same_as<bool> T>
-    Bool(T b) : Nullable(b ? "true" : "false") {}  // NOLINT
+    Bool(T b) : Nullable(Sent{}, b ? "true" : "false") {}  // NOLINT
 };
 /// text, varchar, json and the types without a C++ counterpart (their text form).
 struct Text : Nullable<Text> {
     using Nullable::Nullable;
-    Text(std::string_view s) : Nullable(std::string(s)) {}   // NOLINT
-    Text(const std::string& s) : Nullable(s) {}              // NOLINT
-    Text(const char* s) : Nullable(std::string(s)) {}        // NOLINT
+    Text(std::string_view s) : Nullable(Sent{}, std::string(s)) {}   // NOLINT
+    Text(const std::string& s) : Nullable(Sent{}, s) {}              // NOLINT
+    Text(const char* s) : Nullable(Sent{}, std::string(s)) {}        // NOLINT
 };
 /// date.
 struct Date : Nullable<Date> {
     using Nullable::Nullable;
-    Date(const kiva::Date& d) : Nullable(d.text()) {}  // NOLINT
+    Date(const kiva::Date& d) : Nullable(Sent{}, d.text()) {}  // NOLINT
 };
 /// timestamp, timestamptz.
 struct DateTime : Nullable<DateTime> {
     using Nullable::Nullable;
-    DateTime(const kiva::DateTime& t) : Nullable(t.text()) {}  // NOLINT
+    DateTime(const kiva::DateTime& t) : Nullable(Sent{}, t.text()) {}  // NOLINT
 };
 /// uuid.
 struct Uuid : Nullable<Uuid> {
     using Nullable::Nullable;
-    Uuid(const kiva::Uuid& u) : Nullable(u.text()) {}  // NOLINT
+    Uuid(const kiva::Uuid& u) : Nullable(Sent{}, u.text()) {}  // NOLINT
 };
 
 /// A PostgreSQL array literal of the elements' text ("{1,2}", "{\"a\",\"b\"}").
@@ -114,7 +115,7 @@ std::string array_text(std::span<const std::string> elements, bool quoted);
 struct IntList : Nullable<IntList> {
     using Nullable::Nullable;
     template <Integer T>
-    IntList(std::span<const T> list) : Nullable(texts(list)) {}  // NOLINT
+    IntList(std::span<const T> list) : Nullable(Sent{}, texts(list)) {}  // NOLINT
     template <Integer T>
     IntList(const std::vector<T>& list) : IntList(std::span<const T>(list)) {}  // NOLINT
     IntList(std::initializer_list<int64_t> list)
@@ -132,14 +133,14 @@ struct IntList : Nullable<IntList> {
 /// text[] and varchar[].
 struct TextList : Nullable<TextList> {
     using Nullable::Nullable;
-    TextList(std::span<const std::string> list) : Nullable(array_text(list, true)) {}  // NOLINT
+    TextList(std::span<const std::string> list) : Nullable(Sent{}, array_text(list, true)) {}  // NOLINT
     TextList(const std::vector<std::string>& list)  // NOLINT
         : TextList(std::span<const std::string>(list)) {}
 };
 /// uuid[].
 struct UuidList : Nullable<UuidList> {
     using Nullable::Nullable;
-    UuidList(const std::vector<kiva::Uuid>& list) : Nullable(texts(list)) {}  // NOLINT
+    UuidList(const std::vector<kiva::Uuid>& list) : Nullable(Sent{}, texts(list)) {}  // NOLINT
 
   private:
     static std::string texts(const std::vector<kiva::Uuid>& list);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <limits>
+#include <unordered_set>
 
 #include "framework/http/decode.hpp"
 #include "framework/http/router.hpp"
@@ -94,15 +95,50 @@ Json ParamConverter<Json>::convert(const ParamValue& p) {
     return Json(doc);
 }
 
-Params::Params(const Request& request, const Captures& captures) : request_(request) {
-    for (const auto& [name, text] : captures) add(std::string(name), std::string(text));
+namespace {
+std::string_view text_of(const ParamValue& p, std::string_view what) {
+    if (!p.json) return p.text;
+    if (!p.json->IsString()) bad_parameter(p.name, what);
+    return {p.json->GetString(), p.json->GetStringLength()};
+}
+}  // namespace
+
+Date ParamConverter<Date>::convert(const ParamValue& p) {
+    auto d = Date::parse(text_of(p, "a date (YYYY-MM-DD)"));
+    if (!d) bad_parameter(p.name, "a date (YYYY-MM-DD)");
+    return *d;
 }
 
-void Params::add(std::string name, std::string text, const rapidjson::Value* json) {
-    // The first source wins: path, then query string, then body.
+DateTime ParamConverter<DateTime>::convert(const ParamValue& p) {
+    constexpr std::string_view what = "a date and time (YYYY-MM-DDTHH:MM[:SS[.ffffff]][Z|+HH:MM])";
+    auto t = DateTime::parse(text_of(p, what));
+    if (!t) bad_parameter(p.name, what);
+    return *t;
+}
+
+Uuid ParamConverter<Uuid>::convert(const ParamValue& p) {
+    auto u = Uuid::parse(text_of(p, "a UUID"));
+    if (!u) bad_parameter(p.name, "a UUID");
+    return *u;
+}
+
+Params::Params(const Request& request, const Captures& captures) : request_(request) {
+    for (const auto& [name, text] : captures) add(std::string(name), std::string(text), 0);
+}
+
+void Params::add(std::string name, std::string text, int source, const rapidjson::Value* json) {
+    // Every value is kept in order of source (path, query string, body): find() gives the
+    // first, all() the repeated values of the first source that has the name.
+    values_.push_back(ParamValue{std::move(name), std::move(text), json, source});
+}
+
+std::vector<const ParamValue*> Params::all(std::string_view name) {
+    const ParamValue* first = find(name);
+    std::vector<const ParamValue*> out;
+    if (!first) return out;
     for (const auto& v : values_)
-        if (v.name == name) return;
-    values_.push_back(ParamValue{std::move(name), std::move(text), json});
+        if (v.name == name && v.source == first->source) out.push_back(&v);
+    return out;
 }
 
 const ParamValue* Params::find(std::string_view name) {
@@ -119,7 +155,9 @@ std::vector<std::string_view> Params::names() {
     load();
     std::vector<std::string_view> out;
     out.reserve(values_.size());
-    for (const auto& v : values_) out.push_back(v.name);
+    std::unordered_set<std::string_view> seen;  // repeated names once (a list parameter)
+    for (const auto& v : values_)
+        if (seen.insert(v.name).second) out.push_back(v.name);
     return out;
 }
 
@@ -129,7 +167,7 @@ void Params::load() {
     bool bad_utf8 = false;
     parse_urlencoded(request_.query(), [&](std::string name, std::string value) {
         if (!is_valid_utf8(name) || !is_valid_utf8(value)) bad_utf8 = true;
-        add(std::move(name), std::move(value));
+        add(std::move(name), std::move(value), 1);
     });
     if (bad_utf8) throw HttpError(400, "query string is not valid UTF-8");
     load_body();
@@ -158,7 +196,7 @@ void Params::load_body() {
         if (!strings_are_utf8(body_json_)) throw HttpError(400, "JSON body is not valid UTF-8");
         const rapidjson::Value& object = body_json_;  // const iterators: no C++20 ambiguity
         for (auto it = object.MemberBegin(); it != object.MemberEnd(); ++it)
-            add(std::string(it->name.GetString(), it->name.GetStringLength()), {}, &it->value);
+            add(std::string(it->name.GetString(), it->name.GetStringLength()), {}, 2, &it->value);
         return;
     }
     // curl -d sends application/x-www-form-urlencoded, also with GET; no type is read alike.
@@ -166,7 +204,7 @@ void Params::load_body() {
         bool bad_utf8 = false;
         parse_urlencoded(body, [&](std::string name, std::string value) {
             if (!is_valid_utf8(name) || !is_valid_utf8(value)) bad_utf8 = true;
-            add(std::move(name), std::move(value));
+            add(std::move(name), std::move(value), 2);
         });
         if (bad_utf8) throw HttpError(400, "form body is not valid UTF-8");
         return;

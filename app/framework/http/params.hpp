@@ -16,6 +16,7 @@
 #include "framework/http/http_error.hpp"
 #include "framework/http/json.hpp"
 #include "framework/http/request.hpp"
+#include "framework/http/values.hpp"
 
 namespace kiva {
 
@@ -43,6 +44,7 @@ struct ParamValue {
     std::string name;
     std::string text;
     const rapidjson::Value* json = nullptr;  ///< into the Params' document
+    int source = 0;                          ///< 0 path, 1 query string, 2 body
 };
 
 /// How a parameter converts to T; specialize it for an application type
@@ -75,6 +77,24 @@ template <>
 struct ParamConverter<Json> {
     static Json convert(const ParamValue&);
 };
+template <>
+struct ParamConverter<Date> {
+    static Date convert(const ParamValue&);
+};
+template <>
+struct ParamConverter<DateTime> {
+    static DateTime convert(const ParamValue&);
+};
+template <>
+struct ParamConverter<Uuid> {
+    static Uuid convert(const ParamValue&);
+};
+
+/// std::vector<T> parameters: a list from repeated fields (`?ids=1&ids=2`) or a JSON array.
+template <typename T>
+struct is_param_list : std::false_type {};
+template <typename T>
+struct is_param_list<std::vector<T>> : std::true_type {};
 
 /// 400 `parameter "name" must be <what>`.
 [[noreturn]] void bad_parameter(std::string_view name, std::string_view what);
@@ -94,17 +114,47 @@ class Params {
     /// A required parameter: 400 `parameter "name" is missing` when absent.
     template <typename T>
     T get(std::string_view name) {
-        const ParamValue* p = find(name);
-        if (!p) throw HttpError(400, "parameter \"" + std::string(name) + "\" is missing");
-        return ParamConverter<T>::convert(*p);
+        if constexpr (is_param_list<T>::value) {
+            auto list = maybe<T>(name);
+            if (!list) missing(name);
+            return std::move(*list);
+        } else {
+            const ParamValue* p = find(name);
+            if (!p) missing(name);
+            return ParamConverter<T>::convert(*p);
+        }
     }
 
     template <typename T>
     std::optional<T> maybe(std::string_view name) {
-        const ParamValue* p = find(name);
-        if (!p || is_null(*p)) return std::nullopt;
-        return ParamConverter<T>::convert(*p);
+        if constexpr (is_param_list<T>::value) {
+            return list<typename T::value_type>(name);
+        } else {
+            const ParamValue* p = find(name);
+            if (!p || is_null(*p)) return std::nullopt;
+            return ParamConverter<T>::convert(*p);
+        }
     }
+
+    /// Every value of a parameter sent several times in its first source (the path wins, then
+    /// the query string, then the body), or the items of a JSON array; nullopt when absent.
+    template <typename T>
+    std::optional<std::vector<T>> list(std::string_view name) {
+        std::vector<const ParamValue*> values = all(name);
+        if (values.empty() || (values.size() == 1 && is_null(*values[0]))) return std::nullopt;
+        std::vector<T> out;
+        if (values.size() == 1 && values[0]->json && values[0]->json->IsArray()) {
+            const rapidjson::Value& items = *values[0]->json;
+            for (rapidjson::SizeType i = 0; i < items.Size(); ++i)
+                out.push_back(ParamConverter<T>::convert(ParamValue{values[0]->name, {}, &items[i]}));
+            return out;
+        }
+        for (const ParamValue* p : values) out.push_back(ParamConverter<T>::convert(*p));
+        return out;
+    }
+
+    /// The values of name in its first source (see list()).
+    std::vector<const ParamValue*> all(std::string_view name);
 
     template <typename T>
     T get_or(std::string_view name, T fallback) {
@@ -120,7 +170,11 @@ class Params {
 
   private:
     static bool is_null(const ParamValue& p) { return p.json && p.json->IsNull(); }
-    void add(std::string name, std::string text, const rapidjson::Value* json = nullptr);
+    [[noreturn]] static void missing(std::string_view name) {
+        throw HttpError(400, "parameter \"" + std::string(name) + "\" is missing");
+    }
+    void add(std::string name, std::string text, int source,
+             const rapidjson::Value* json = nullptr);
     void load_body();
 
     const Request& request_;

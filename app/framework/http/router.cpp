@@ -1,5 +1,7 @@
 #include "framework/http/router.hpp"
 
+#include "framework/http/values.hpp"
+
 #include <charconv>
 #include <cmath>
 #include <stdexcept>
@@ -47,8 +49,15 @@ PathPattern::PathPattern(std::string_view pattern) : text_(pattern) {
                 s.kind = PathSegment::Kind::number;
             else if (type == "path")
                 s.kind = PathSegment::Kind::path;
+            else if (type == "uuid")
+                s.kind = PathSegment::Kind::uuid;
+            else if (type == "date")
+                s.kind = PathSegment::Kind::date;
+            else if (type == "datetime")
+                s.kind = PathSegment::Kind::datetime;
             else
-                fail("unknown type \"" + std::string(type) + "\" (str, int, float, path)");
+                fail("unknown type \"" + std::string(type) +
+                     "\" (str, int, float, uuid, date, datetime, path)");
             for (const auto& n : names)
                 if (n == name) fail("duplicate name \"" + std::string(name) + "\"");
             names.emplace_back(name);
@@ -66,7 +75,8 @@ PathPattern::PathPattern(std::string_view pattern) : text_(pattern) {
 }
 
 std::string PathPattern::shape() const {
-    static const char* const kinds[] = {"", "<str>", "<int>", "<float>", "<path>"};
+    static const char* const kinds[] = {"",       "<str>",  "<int>",  "<float>",
+                                        "<path>", "<uuid>", "<date>", "<datetime>"};
     std::string out;
     for (const auto& s : segments_)
         out += "/" + (s.kind == PathSegment::Kind::literal
@@ -117,6 +127,16 @@ bool PathPattern::match(
             case PathSegment::Kind::number: {
                 double ignored;
                 if (!parse_double(seg, ignored)) return false;
+                captures.emplace_back(s.text, seg);
+                break;
+            }
+            case PathSegment::Kind::uuid:
+            case PathSegment::Kind::date:
+            case PathSegment::Kind::datetime: {
+                bool ok = s.kind == PathSegment::Kind::uuid   ? Uuid::parse(seg).has_value()
+                          : s.kind == PathSegment::Kind::date ? Date::parse(seg).has_value()
+                                                              : DateTime::parse(seg).has_value();
+                if (!ok) return false;
                 captures.emplace_back(s.text, seg);
                 break;
             }

@@ -16,13 +16,13 @@ namespace kiva {
 
 /// One segment of a pattern: a literal, or a typed capture.
 struct PathSegment {
-    enum class Kind { literal, str, integer, number, path };
+    enum class Kind { literal, str, integer, number, path, uuid, date, datetime };
     Kind kind = Kind::literal;
     std::string text;  ///< the literal, or the capture's name
 };
 
 /// A parsed pattern. Types: str (default, one non-empty segment), int (64-bit signed),
-/// float, path (the rest of the path, last segment only).
+/// float, uuid, date, datetime (see values.hpp), path (the rest of the path, last segment only).
 class PathPattern {
   public:
     /// Throws std::invalid_argument on a malformed pattern (unknown type, duplicate name...).
@@ -106,6 +106,8 @@ class Router {
     }
 
     const std::vector<Entry>& entries() const { return entries_; }
+    /// What entry i carries, to complete it after add() (its documentation).
+    RouteData& data(std::size_t i) { return entries_[i].data; }
 
   private:
     std::vector<Entry> entries_;

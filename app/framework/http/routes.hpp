@@ -26,8 +26,25 @@
 #include "framework/context.hpp"
 #include "framework/http/response.hpp"
 #include "framework/http/router.hpp"
+#include "framework/http/schema.hpp"
 
 namespace kiva {
+
+/// How a declared parameter shows in the OpenAPI document.
+struct ParamDoc {
+    std::string name;
+    std::string schema;    ///< JSON Schema text
+    bool required = true;
+    std::string fallback;  ///< JSON text of the default, "" when none
+};
+
+/// A success answer declared for the document: `.returns<db::StuffRow>()`.
+struct ReturnsDoc {
+    int status = 200;
+    std::string schema_name;  ///< a component schema ("StuffRow"), or "" for an inline schema
+    std::string schema;       ///< its JSON Schema text
+    bool list = false;
+};
 
 /// A required parameter, or an optional one with a default value.
 template <typename T>
@@ -39,6 +56,9 @@ struct Param {
         return fallback ? c.params.get_or<T>(name, *fallback) : c.params.get<T>(name);
     }
     void names(std::vector<std::string>& out) const { out.push_back(name); }
+    void doc(std::vector<ParamDoc>& out) const {
+        out.push_back({name, schema_of<T>(), !fallback, fallback ? default_text(*fallback) : ""});
+    }
 };
 
 /// An optional parameter without default: the handler gets std::optional<T>.
@@ -48,6 +68,7 @@ struct MaybeParam {
     std::string name;
     std::optional<T> extract(Context& c) const { return c.params.maybe<T>(name); }
     void names(std::vector<std::string>& out) const { out.push_back(name); }
+    void doc(std::vector<ParamDoc>& out) const { out.push_back({name, schema_of<T>(), false, ""}); }
 };
 
 /// The authenticated login (FlaskSimpleAuth's CurrentUser).
@@ -55,6 +76,7 @@ struct CurrentUserParam {
     using type = std::string;
     std::string extract(Context& c) const { return c.login(); }
     void names(std::vector<std::string>&) const {}
+    void doc(std::vector<ParamDoc>&) const {}
 };
 
 template <typename T>
@@ -81,6 +103,9 @@ struct RouteData {
     Invoker invoke;
     /// Names of the declared parameters; any other parameter sent is a 400.
     std::vector<std::string> params;
+    /// For the OpenAPI document.
+    std::vector<ParamDoc> docs;
+    std::vector<ReturnsDoc> returns;
 };
 
 using RouteTable = Router<RouteData>;
@@ -95,16 +120,31 @@ class Routes {
     template <typename H, typename... P>
     Routes& route(std::vector<std::string> methods, std::string_view path, Authorize a, H handler,
                   P... params) {
-        RouteData data{std::move(a), make_invoker(std::move(handler), params...), {}};
+        RouteData data{std::move(a), make_invoker(std::move(handler), params...), {}, {}, {}};
         (params.names(data.params), ...);
+        (params.doc(data.docs), ...);
         std::string full = prefix_ + std::string(path);
         if (full.size() > 1 && full.back() == '/') full.pop_back();
         for (auto& name : PathPattern(full).names())  // path segments are parameters too
             if (std::find(data.params.begin(), data.params.end(), name) == data.params.end())
                 data.params.push_back(std::move(name));
+        last_ = table_->entries().size();
         for (auto& m : methods) table_->add(std::move(m), full, data);
         return *this;
     }
+
+    /// Documents the success answer of the route just declared (OpenAPI): a row of a typed
+    /// query, `r.get(...).returns<db::StuffRow>()`, or a list of them, `returns_list<...>()`.
+    template <typename Row>
+    Routes& returns(int status = 200) {
+        return returns_doc({status, std::string(Row::schema_name), std::string(Row::json_schema), false});
+    }
+    template <typename Row>
+    Routes& returns_list(int status = 200) {
+        return returns_doc({status, std::string(Row::schema_name), std::string(Row::json_schema), true});
+    }
+    /// An inline JSON Schema: `returns(201, R"({"type":"integer"})")`; 204: `returns(204, "")`.
+    Routes& returns(int status, std::string schema) { return returns_doc({status, "", std::move(schema), false}); }
 
     /// A route that declares no authorization is closed: 403 for everyone.
     template <typename H, typename... P>
@@ -152,8 +192,14 @@ class Routes {
         };
     }
 
+    Routes& returns_doc(ReturnsDoc doc) {
+        for (std::size_t i = last_; i < table_->entries().size(); ++i) table_->data(i).returns.push_back(doc);
+        return *this;
+    }
+
     RouteTable* table_;
     std::string prefix_;
+    std::size_t last_ = static_cast<std::size_t>(-1);  ///< the first entry of the last route()
 };
 
 }  // namespace kiva

@@ -95,6 +95,7 @@ const std::vector<ConfigOption>& config_options() {
         {"trusted_proxies",
          "addresses of proxies whose X-Forwarded-For names the client (none: REMOTE_ADDR)"},
         {"test_mode", "true: a missing token secret is replaced by a random one (false)"},
+        {"docs_dir", "swagger-ui-dist directory: GET /docs serves Swagger UI (none: no /docs)"},
     };
     return options;
 }
@@ -240,6 +241,8 @@ void set_option(Config& c, std::string_view key, std::string_view raw) {
         c.token_secret_file = v;
     else if (key == "token_secret_env")
         c.token_secret_env = v;
+    else if (key == "docs_dir")
+        c.docs_dir = v;
     else if (key == "password_cost")
         c.password_cost = static_cast<int>(parse_integer(v, 4, 31, "password_cost"));
     else if (key == "password_cache_ttl")

@@ -55,6 +55,8 @@ struct Config {
     std::chrono::seconds token_delay{3600};
     std::string token_secret_file;
     std::string token_secret_env;
+    /// Swagger UI's files (npm's swagger-ui-dist): GET /docs; empty: no docs page.
+    std::string docs_dir;
     int password_cost = 10;
     std::chrono::seconds password_cache_ttl{300};
     /// Throttling (framework/security/throttle.hpp): failures before a login, or a client
