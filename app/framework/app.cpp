@@ -209,13 +209,16 @@ void App::check_password(Context& c, std::string_view scheme, const std::string&
     if (metrics_) metrics_->password_cache(known);
     if (known) return;
     std::optional<std::string> hash = password_lookup_(c, login);
-    bool good = auth::verify_password(password, hash ? *hash : security_.decoy_hash());
+    bool good = security_.verify_password(password, hash ? *hash : security_.decoy_hash());
     if (!hash || !good) {
         throttle.failed(c, login, state);
         if (!hash) throw auth::AuthError("no such user: " + shown(login));
         throw auth::AuthError("invalid password for " + shown(login));
     }
     throttle.succeeded(c, login, state);
+    // Not a password change: the same password, in today's scheme and cost.
+    if (password_update_ && security_.needs_rehash(*hash))
+        password_update_(c, login, security_.hash_password(password));
     cache.remember(login, password, now, state.credentials_generation);
 }
 

@@ -30,6 +30,8 @@ class Metrics;
 
 /// The password hash of a login, or nullopt when there is no such user.
 using PasswordLookup = std::function<std::optional<std::string>(Context&, std::string_view login)>;
+/// Stores a new hash of the same password (a transparent rehash to the configured scheme).
+using PasswordUpdate = std::function<void(Context&, std::string_view login, const std::string& hash)>;
 /// Whether login belongs to group.
 using GroupCheck = std::function<bool(Context&, std::string_view login, std::string_view group)>;
 /// May login act on object id in mode? true: yes, false: 403, nullopt: no such object (404).
@@ -58,6 +60,7 @@ class App {
     Routes routes() { return Routes(table_, ""); }
 
     void password_lookup(PasswordLookup f) { password_lookup_ = std::move(f); }
+    void password_update(PasswordUpdate f) { password_update_ = std::move(f); }
     void group_check(GroupCheck f) { group_check_ = std::move(f); }
     void object_check(std::string domain, ObjectCheck f) {
         object_checks_[std::move(domain)] = std::move(f);
@@ -90,6 +93,7 @@ class App {
     Security security_;
     RouteTable table_;
     PasswordLookup password_lookup_;
+    PasswordUpdate password_update_;
     GroupCheck group_check_;
     std::map<std::string, ObjectCheck, std::less<>> object_checks_;
     observe::Metrics* metrics_ = nullptr;

@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "framework/security/auth/crypto.hpp"
+#include "framework/http/http_error.hpp"
 #include "framework/security/auth/password.hpp"
 
 namespace kiva {
@@ -49,11 +50,23 @@ std::string read_secret(const Config& config, const Logger& log) {
 Security::Security(const Config& config, const Logger& log)
     : realm_(config.realm.empty() ? config.app_name : config.realm),
       password_cost_(config.password_cost),
+      argon2_(config.password_scheme == "argon2id"),
+      argon2_params_{config.argon2_memory_kib, config.argon2_passes, config.argon2_lanes},
+      password_min_length_(config.password_min_length),
+      password_regex_text_(config.password_regex),
       token_delay_(config.token_delay),
       shared_state_(config.auth_state),
       cache_(std::make_unique<auth::PasswordCache>(config.password_cache_ttl)),
       throttle_(config),
-      decoy_hash_(auth::hash_password(auth::to_hex(auth::random_bytes(16)), password_cost_)) {
+      decoy_hash_(hash_password(auth::to_hex(auth::random_bytes(16)))) {
+    if (!password_regex_text_.empty()) {
+        try {
+            password_regex_.emplace(password_regex_text_, std::regex::ECMAScript);
+        } catch (const std::regex_error& e) {
+            throw std::runtime_error("password_regex is not a valid regular expression: " +
+                                     std::string(e.what()));
+        }
+    }
     for (const auto& name : config.auth) {
         auto scheme = parse_auth_scheme(name);
         if (!scheme) throw std::runtime_error("unknown authentication scheme " + name);
@@ -79,7 +92,44 @@ auth::VerifiedToken Security::check_token(std::string_view token) const {
 }
 
 std::string Security::hash_password(std::string_view password) const {
+    if (argon2_) return security::argon2id_hash(password, argon2_params_);
     return auth::hash_password(password, password_cost_);
+}
+
+bool Security::verify_password(std::string_view password, std::string_view hash) const {
+    if (hash.substr(0, 10) == "$argon2id$") return security::argon2id_verify(password, hash);
+    return auth::verify_password(password, hash);
+}
+
+bool Security::needs_rehash(std::string_view hash) const {
+    if (auto p = security::argon2id_params(hash)) {
+        if (!argon2_) return true;
+        return p->memory_kib < argon2_params_.memory_kib || p->passes < argon2_params_.passes ||
+               p->lanes < argon2_params_.lanes;
+    }
+    if (argon2_) return true;
+    // "$2b$NN$...": NN is the cost.
+    if (hash.size() < 7 || hash[0] != '$' || hash[3] != '$') return true;
+    const int cost = (hash[4] - '0') * 10 + (hash[5] - '0');
+    return hash.substr(0, 4) != "$2b$" || cost < password_cost_;
+}
+
+void Security::check_new_password(std::string_view password) const {
+    // Characters, not bytes: UTF-8 continuation bytes do not count.
+    std::size_t characters = 0;
+    for (unsigned char ch : password) characters += (ch & 0xC0) != 0x80;
+    if (characters < password_min_length_)
+        throw HttpError(400, "password must have at least " + std::to_string(password_min_length_) +
+                                 " characters");
+    if (!argon2_ && password.size() > 72)
+        throw HttpError(400, "password must have at most 72 bytes (bcrypt)");
+    if (argon2_ && password.size() > 1024)
+        throw HttpError(400, "password must have at most 1024 bytes");
+    if (password.find('\0') != std::string_view::npos)
+        throw HttpError(400, "password must not contain NUL");
+    if (password_regex_ &&
+        !std::regex_search(std::string(password), *password_regex_))
+        throw HttpError(400, "password must match " + password_regex_text_);
 }
 
 std::string Security::challenge(const std::vector<AuthScheme>& schemes) const {

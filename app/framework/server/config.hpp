@@ -54,6 +54,14 @@ struct Config {
     std::string token_secret_file;
     std::string token_secret_env;
     int password_cost = 10;
+    /// New hashes: "bcrypt" (cost password_cost) or "argon2id" (the argon2_* parameters).
+    std::string password_scheme = "bcrypt";
+    unsigned argon2_memory_kib = 19456;  ///< OWASP: 19 MiB, 2 passes, 1 lane
+    unsigned argon2_passes = 2;
+    unsigned argon2_lanes = 1;
+    /// Rules for every password a route sets (Security::check_new_password).
+    std::size_t password_min_length = 8;
+    std::string password_regex;
     std::chrono::seconds password_cache_ttl{300};
     /// Throttling (framework/security/throttle.hpp): failures before a login, or a client
     /// address, is locked; the first lockout, doubled at each further failure up to the cap.
