@@ -1,5 +1,6 @@
 #include "framework/security/security.hpp"
 
+#include <cctype>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -13,7 +14,7 @@ namespace kiva {
 
 namespace {
 
-std::string read_secret(const Config& config, const Logger& log) {
+std::string read_secret(const Config& config) {
     std::string secret;
     if (!config.token_secret_file.empty()) {
         std::string path = resolve_path(config, config.token_secret_file);
@@ -22,8 +23,6 @@ std::string read_secret(const Config& config, const Logger& log) {
         std::stringstream text;
         text << in.rdbuf();
         secret = text.str();
-        while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r'))
-            secret.pop_back();
     } else if (!config.token_secret_env.empty()) {
         const char* value = std::getenv(config.token_secret_env.c_str());
         if (!value)
@@ -31,21 +30,46 @@ std::string read_secret(const Config& config, const Logger& log) {
                                      " (token_secret_env) is not set");
         secret = value;
     }
-    if (secret.empty()) {
-        if (!config.test_mode)
-            throw std::runtime_error(
-                "no token secret: set token_secret_file or token_secret_env "
-                "(or test_mode = true for tests only)");
-        log.warning(
-            "test mode: using a random token secret, tokens are valid in this process only");
-        return auth::to_hex(auth::random_bytes(32));
-    }
-    if (secret.size() < 16)
-        throw std::runtime_error("the token secret is too short (at least 16 characters)");
     return secret;
 }
 
+bool valid_key_id(std::string_view id) {
+    if (id.empty() || id.size() > 32) return false;
+    for (unsigned char ch : id)
+        if (!std::isalnum(ch) && ch != '-' && ch != '_') return false;
+    return true;
+}
+
 }  // namespace
+
+auth::KeySet parse_token_keys(std::string_view text) {
+    auth::KeySet keys;
+    std::istringstream lines{std::string(text)};
+    std::string line;
+    while (std::getline(lines, line)) {
+        std::istringstream fields(line);
+        std::string first, second, extra;
+        fields >> first >> second >> extra;
+        if (first.empty() || first[0] == '#') continue;
+        if (!extra.empty())
+            throw std::runtime_error("token secret line with more than a key id and a secret");
+        auth::SigningKey key = second.empty() ? auth::SigningKey{"", first}
+                                              : auth::SigningKey{first, second};
+        if (!key.id.empty() && !valid_key_id(key.id))
+            throw std::runtime_error("token key id \"" + key.id +
+                                     "\": 1 to 32 letters, digits, - or _");
+        for (const auto& k : keys)
+            if (k.id == key.id)
+                throw std::runtime_error(key.id.empty() ? "more than one token secret without id"
+                                                        : "token key id \"" + key.id +
+                                                              "\" appears twice");
+        if (key.secret.size() < 16)
+            throw std::runtime_error("the token secret is too short (at least 16 characters)");
+        keys.push_back(std::move(key));
+    }
+    return keys;
+}
+
 
 Security::Security(const Config& config, const Logger& log)
     : realm_(config.realm.empty() ? config.app_name : config.realm),
@@ -72,11 +96,20 @@ Security::Security(const Config& config, const Logger& log)
         if (!scheme) throw std::runtime_error("unknown authentication scheme " + name);
         default_schemes_.push_back(*scheme);
     }
-    std::string secret = read_secret(config, log);
+    auth::KeySet keys = parse_token_keys(read_secret(config));
+    if (keys.empty()) {
+        if (!config.test_mode)
+            throw std::runtime_error(
+                "no token secret: set token_secret_file or token_secret_env "
+                "(or test_mode = true for tests only)");
+        log.warning(
+            "test mode: using a random token secret, tokens are valid in this process only");
+        keys.push_back({"", auth::to_hex(auth::random_bytes(32))});
+    }
     if (config.token_type == "jwt")
-        tokens_ = auth::make_jwt_tokens(secret, realm_, config.token_delay);
+        tokens_ = auth::make_jwt_tokens(std::move(keys), realm_, config.token_delay);
     else
-        tokens_ = auth::make_native_tokens(secret, realm_, config.token_delay);
+        tokens_ = auth::make_native_tokens(std::move(keys), realm_, config.token_delay);
 }
 
 std::string Security::create_token(std::string_view login) const {

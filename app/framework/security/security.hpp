@@ -23,6 +23,12 @@
 
 namespace kiva {
 
+/// The keys of token_secret_file (or token_secret_env), oldest first: one per line, either
+/// "id secret" or a lone secret (the key without id, at most one); blank lines and # comments
+/// are skipped. Throws std::runtime_error naming the problem (secrets under 16 characters,
+/// bad or repeated ids).
+auth::KeySet parse_token_keys(std::string_view text);
+
 class Security {
   public:
     /// Reads the token secret (file or environment variable named by the configuration).

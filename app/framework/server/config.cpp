@@ -77,7 +77,9 @@ const std::vector<ConfigOption>& config_options() {
         {"auth", "default authentication schemes among basic,param,token,httpd (basic,token)"},
         {"token_type", "native (realm:login:expiry:hmac) or jwt (HS256) (native)"},
         {"token_delay", "token lifetime, seconds or 30m/1h/1d (1h)"},
-        {"token_secret_file", "file holding the token signing secret"},
+        {"token_secret_file",
+         "file holding the token signing secret, or several keys, oldest first, one \"id "
+         "secret\" per line: the last signs, all verify (key rotation)"},
         {"token_secret_env", "environment variable holding the token signing secret"},
         {"password_cost", "bcrypt cost for new password hashes, 4..31 (10)"},
         {"password_scheme",
