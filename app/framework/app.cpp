@@ -28,7 +28,7 @@ std::string shown(std::string_view login) {
 }  // namespace
 
 App::App(const Config& config, const Logger& log)
-    : name_(config.app_name), log_(log), security_(config, log) {}
+    : name_(config.app_name), log_(log), security_(config, log), cors_(config) {}
 
 void App::check() const {
     for (const auto& e : table_.entries()) {
@@ -63,10 +63,20 @@ Outcome App::handle(const Request& request, db::Database& db) const {
 }
 
 Outcome App::run(const Request& request, db::Database& db) const {
+    Outcome out = route(request, db);
+    cors_.decorate(request, out.response);
+    return out;
+}
+
+Outcome App::route(const Request& request, db::Database& db) const {
     Outcome out;
     RouteTable::Match match;
     table_.match(request.method(), request.path(), match);
     if (!match.entry) {
+        if (auto preflight = cors_.preflight(request, match.allow)) {
+            out.response = std::move(*preflight);
+            return out;
+        }
         if (match.allow.empty()) {
             out.response = error_response(404, "not found");
         } else {

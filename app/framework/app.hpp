@@ -20,6 +20,7 @@
 #include "framework/server/log.hpp"
 #include "framework/http/response.hpp"
 #include "framework/http/routes.hpp"
+#include "framework/security/cors.hpp"
 #include "framework/security/security.hpp"
 
 namespace kiva {
@@ -79,6 +80,7 @@ class App {
 
   private:
     Outcome run(const Request& request, db::Database& db) const;
+    Outcome route(const Request& request, db::Database& db) const;
     Response dispatch(Context& c, const RouteData& route) const;
     std::optional<std::string> authenticate(Context& c, const std::vector<AuthScheme>& schemes,
                                             bool required) const;
@@ -91,6 +93,7 @@ class App {
     std::string name_;
     const Logger& log_;
     Security security_;
+    Cors cors_;
     RouteTable table_;
     PasswordLookup password_lookup_;
     PasswordUpdate password_update_;

@@ -26,7 +26,8 @@ def main():
                           "auth_max_failures = 1000000\nauth_max_address_failures = 1000000\n"
                           # Short passwords keep the tests short; the default rule (8) is
                           # tested in test_auth_state.py.
-                          "password_min_length = 4\n")
+                          "password_min_length = 4\n"
+                          "cors_origins = https://app.example, http://localhost:3000\n")
     harness.STACK = stack
     ok = False
     try:

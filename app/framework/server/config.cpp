@@ -102,6 +102,10 @@ const std::vector<ConfigOption>& config_options() {
         {"auth_lockout_delay",
          "first lockout after too many failures, doubled at each further one (30s)"},
         {"auth_lockout_max", "longest lockout (15m)"},
+        {"cors_origins",
+         "exact browser origins allowed to call the API, e.g. https://app.example.com "
+         "(none: CORS off)"},
+        {"cors_max_age", "how long a browser may keep a preflight's answer (10m)"},
         {"trusted_proxies",
          "addresses of proxies whose X-Forwarded-For names the client (none: REMOTE_ADDR)"},
         {"test_mode", "true: a missing token secret is replaced by a random one (false)"},
@@ -282,6 +286,14 @@ void set_option(Config& c, std::string_view key, std::string_view raw) {
             throw std::invalid_argument("auth_lockout_delay must not be 0");
     } else if (key == "auth_lockout_max")
         c.auth_lockout_max = parse_duration(v);
+    else if (key == "cors_origins") {
+        c.cors_origins = parse_list(v);
+        for (const auto& o : c.cors_origins)
+            if (o == "*" || o.find("://") == std::string::npos || o.back() == '/')
+                throw std::invalid_argument("cors_origins lists exact origins such as "
+                                            "https://app.example.com, not \"" + o + "\"");
+    } else if (key == "cors_max_age")
+        c.cors_max_age = parse_duration(v);
     else if (key == "trusted_proxies")
         c.trusted_proxies = parse_list(v);
     else if (key == "test_mode")

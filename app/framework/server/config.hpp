@@ -72,6 +72,9 @@ struct Config {
     int auth_max_address_failures = 50;
     std::chrono::seconds auth_lockout_delay{30};
     std::chrono::seconds auth_lockout_max{900};
+    /// Browser origins allowed to call the API ("https://app.example.com"); empty: CORS off.
+    std::vector<std::string> cors_origins;
+    std::chrono::seconds cors_max_age{600};
     /// Front ends whose X-Forwarded-For names the client (REMOTE_ADDR otherwise).
     std::vector<std::string> trusted_proxies;
     /// Test mode: a missing token secret is replaced by a random one instead of refusing to start.
