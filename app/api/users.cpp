@@ -11,23 +11,15 @@ using namespace kiva;
 
 namespace {
 
-/// Rules for a password, for every route that sets one (400 naming the problem).
-void validate_password(std::string_view password) {
-    if (password.size() < 4) throw HttpError(400, "password must have at least 4 characters");
-    if (password.size() > 72) throw HttpError(400, "password must have at most 72 bytes (bcrypt)");
-    if (password.find('\0') != std::string_view::npos)
-        throw HttpError(400, "password must not contain NUL");
-}
-
 /// Rules for a new account, shared by /register and /users-mgt (400 naming the problem).
-void validate_account(std::string_view login, std::string_view password) {
+void validate_account(Context& c, std::string_view login, std::string_view password) {
     if (login.empty() || login.size() > 64)
         throw HttpError(400, "login must have 1 to 64 characters");
     // Printable ASCII without ':': a login must fit in Basic credentials and in a token.
     for (unsigned char c : login)
         if (c <= 0x20 || c >= 0x7f || c == ':')
             throw HttpError(400, "login must be printable ASCII without spaces or colons");
-    validate_password(password);
+    c.security.check_new_password(password);
 }
 
 /// The body of POST /users-mgt: {"u": {"login": str, "password": str, "isAdmin": bool = false}}.
@@ -76,20 +68,20 @@ bool is_in_group(Context& c, std::string_view login, std::string_view group) {
 }
 
 Response post_register(Context& c, std::string login, std::string pword) {
-    validate_account(login, pword);
+    validate_account(c, login, pword);
     int64_t id = c.q.add_user(login, c.security.hash_password(pword), false);
     return json(id, 201);
 }
 
 Response post_users_mgt(Context& c, NewUser u) {
-    validate_account(u.login, u.password);
+    validate_account(c, u.login, u.password);
     int64_t id = c.q.add_user(u.login, c.security.hash_password(u.password), u.is_admin);
     return json(id, 201);
 }
 
 /// POST /password: the current password was just proven (Basic only).
 Response post_password(Context& c, std::string user, std::string password) {
-    validate_password(password);
+    c.security.check_new_password(password);
     c.q.set_password(c.security.hash_password(password), user);
     credentials_changed(c, user);
     return no_content();
@@ -97,7 +89,7 @@ Response post_password(Context& c, std::string user, std::string password) {
 
 /// PUT /users/<uid>/password: an admin resets someone's password.
 Response put_user_password(Context& c, int64_t uid, std::string password) {
-    validate_password(password);
+    c.security.check_new_password(password);
     auto login = c.q.set_password_uid(c.security.hash_password(password), uid);
     if (!login) throw HttpError(404, "no such user");
     credentials_changed(c, *login);
@@ -127,6 +119,9 @@ Response get_login(Context& c, std::string user) {
 
 void users(App& app, Routes r) {
     app.password_lookup(password_of);
+    app.password_update([](Context& c, std::string_view login, const std::string& hash) {
+        c.q.set_password(hash, login);
+    });
     app.group_check(is_in_group);
 
     const auto basic = AuthScheme::basic, param = AuthScheme::param, token = AuthScheme::token;

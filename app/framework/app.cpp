@@ -31,7 +31,8 @@ std::string shown(std::string_view login) {
 }  // namespace
 
 App::App(const Config& config, const Logger& log)
-    : name_(config.app_name), token_type_(config.token_type), log_(log), security_(config, log) {}
+    : name_(config.app_name), token_type_(config.token_type), log_(log), security_(config, log),
+      cors_(config) {}
 
 std::string App::openapi(std::string server) const {
     OpenApiInfo info;
@@ -117,9 +118,22 @@ Outcome App::handle(const Request& request, db::Database& db) const {
 }
 
 Outcome App::run(const Request& request, db::Database& db) const {
+    Outcome out = route(request, db);
+    cors_.decorate(request, out.response);
+    return out;
+}
+
+Outcome App::route(const Request& request, db::Database& db) const {
     Outcome out;
     RouteTable::Match match;
     table_.match(request.method(), request.path(), match);
+    // A CORS preflight (OPTIONS on a known path, from an allowed origin) is answered before
+    // anything else: it carries no credentials and reaches no handler nor hook.
+    if (!match.entry)
+        if (auto preflight = cors_.preflight(request, match.allow)) {
+            out.response = std::move(*preflight);
+            return out;
+        }
     if (match.entry) out.route = static_cast<int>(match.entry - table_.entries().data());
     Params params(request, match.captures);
     Context ctx{request, params, db, db::Queries(db), security_, name_, std::nullopt};
@@ -273,13 +287,16 @@ void App::check_password(Context& c, std::string_view scheme, const std::string&
     if (metrics_) metrics_->password_cache(known);
     if (known) return;
     std::optional<std::string> hash = password_lookup_(c, login);
-    bool good = auth::verify_password(password, hash ? *hash : security_.decoy_hash());
+    bool good = security_.verify_password(password, hash ? *hash : security_.decoy_hash());
     if (!hash || !good) {
         throttle.failed(c, login, state);
         if (!hash) throw auth::AuthError("no such user: " + shown(login));
         throw auth::AuthError("invalid password for " + shown(login));
     }
     throttle.succeeded(c, login, state);
+    // Not a password change: the same password, in today's scheme and cost.
+    if (password_update_ && security_.needs_rehash(*hash))
+        password_update_(c, login, security_.hash_password(password));
     cache.remember(login, password, now, state.credentials_generation);
 }
 

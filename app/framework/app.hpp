@@ -19,6 +19,7 @@
 #include "framework/context.hpp"
 #include "framework/http/response.hpp"
 #include "framework/http/routes.hpp"
+#include "framework/security/cors.hpp"
 #include "framework/security/security.hpp"
 #include "framework/server/config.hpp"
 #include "framework/server/log.hpp"
@@ -31,6 +32,8 @@ class Metrics;
 
 /// The password hash of a login, or nullopt when there is no such user.
 using PasswordLookup = std::function<std::optional<std::string>(Context&, std::string_view login)>;
+/// Stores a new hash of the same password (a transparent rehash to the configured scheme).
+using PasswordUpdate = std::function<void(Context&, std::string_view login, const std::string& hash)>;
 /// Whether login belongs to group.
 using GroupCheck = std::function<bool(Context&, std::string_view login, std::string_view group)>;
 /// May login act on object id in mode? true: yes, false: 403, nullopt: no such object (404).
@@ -66,6 +69,7 @@ class App {
     Routes routes() { return Routes(table_, ""); }
 
     void password_lookup(PasswordLookup f) { password_lookup_ = std::move(f); }
+    void password_update(PasswordUpdate f) { password_update_ = std::move(f); }
     void group_check(GroupCheck f) { group_check_ = std::move(f); }
     void object_check(std::string domain, ObjectCheck f) {
         object_checks_[std::move(domain)] = std::move(f);
@@ -100,6 +104,7 @@ class App {
 
   private:
     Outcome run(const Request& request, db::Database& db) const;
+    Outcome route(const Request& request, db::Database& db) const;
     Response dispatch(Context& c, const RouteData& route) const;
     std::optional<std::string> authenticate(Context& c, const std::vector<AuthScheme>& schemes,
                                             bool required) const;
@@ -113,8 +118,10 @@ class App {
     std::string token_type_;
     const Logger& log_;
     Security security_;
+    Cors cors_;
     RouteTable table_;
     PasswordLookup password_lookup_;
+    PasswordUpdate password_update_;
     GroupCheck group_check_;
     std::map<std::string, ObjectCheck, std::less<>> object_checks_;
     observe::Metrics* metrics_ = nullptr;

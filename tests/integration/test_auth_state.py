@@ -8,7 +8,10 @@ only from a configured proxy, no bcrypt for a locked login, and the throttled me
 
 Revocation: POST /logout refuses the token on every process; POST /password and the
 admin's PUT /users/<uid>/password refuse the old password in every process's cache and the
-tokens issued before, and the new password works at once."""
+tokens issued before, and the new password works at once.
+
+Passwords: this stack hashes with argon2id; the demo users' bcrypt hashes still verify and
+are rehashed to argon2id at their next good check, which is no password change."""
 
 import http.client
 import json
@@ -29,7 +32,8 @@ LOCKED = {"error": "too many failed attempts, retry later"}
 def setUpModule():
     global STACK
     STACK = Stack(harness.STACK.build, PROCESSES="2", THREADS="2",
-                  KIVA_EXTRA="log_format = json\npassword_cost = 10\npassword_cache_ttl = 60s\n"
+                  KIVA_EXTRA="log_format = json\npassword_scheme = argon2id\npassword_cost = 10\n"
+                             "password_cache_ttl = 60s\n"
                              f"auth_lockout_delay = {DELAY}s\nauth_lockout_max = {CAP}s\n"
                              f"auth_max_address_failures = {MAX_ADDRESS}\n"
                              "trusted_proxies = 127.0.0.9\n").start()
@@ -188,6 +192,47 @@ class TestThrottle(unittest.TestCase):
         self.assertTrue(line and float(line[0].rsplit(" ", 1)[1]) >= 2, line)
 
 
+class TestPasswordSchemes(unittest.TestCase):
+    def setUp(self):
+        global SOURCE
+        SOURCE = next(SOURCES)
+
+    def test_new_hashes_are_argon2id(self):
+        login, password = register()
+        self.assertTrue(STACK.psql(f"SELECT pword FROM Utilisateur WHERE login = '{login}'").startswith(
+            "$argon2id$v=19$m=19456,t=2,p=1$"))
+        self.assertEqual(request("GET", "/whoami", auth=(login, password))[0], 200)
+        self.assertEqual(request("GET", "/whoami", auth=(login, "wrong"))[0], 401)
+
+    def test_a_bcrypt_hash_is_rehashed_at_the_next_good_check_and_nothing_else_changes(self):
+        pword = lambda: STACK.psql("SELECT pword FROM Utilisateur WHERE login = 'susie'")
+        self.assertTrue(pword().startswith("$2b$04$"))
+        self.assertEqual(request("GET", "/whoami", auth=("susie", "wrong"))[0], 401)
+        self.assertTrue(pword().startswith("$2b$04$"))  # not on a failure
+        token = json.loads(request("GET", "/login", auth=("susie", "derkins"))[2])
+        rehashed = pword()
+        self.assertTrue(rehashed.startswith("$argon2id$"), rehashed)
+        status, _, body, _ = request("GET", "/whoami", auth=("susie", "derkins"), source="127.0.0.1")
+        self.assertEqual((status, json.loads(body)), (200, "susie"))
+        self.assertEqual(request("GET", "/whoami", token=token)[0], 200)  # no password change
+        self.assertEqual(STACK.psql("SELECT count(*) FROM CredentialChange WHERE login = 'susie'"), "0")
+        self.assertEqual(pword(), rehashed)  # once
+
+    def test_every_route_that_sets_a_password_follows_the_rules(self):
+        login, password = register()
+        short = urlencode({"password": "short"})
+        uid = int(STACK.psql(f"SELECT id FROM Utilisateur WHERE login = '{login}'"))
+        for method, path, auth, body in (
+                ("POST", "/register", None, urlencode({"login": login + "x", "pword": "short"})),
+                ("POST", "/password", (login, password), short),
+                ("PUT", f"/users/{uid}/password", ("calvin", "hobbes"), short)):
+            status, _, reply, _ = request(method, path, auth=auth, body=body)
+            self.assertEqual((status, json.loads(reply)), (400, {"error": "password must have at least 8 characters"}), path)
+        status, _, reply, _ = request("POST", "/users-mgt", auth=("calvin", "hobbes"),
+                                      body=urlencode({"u": json.dumps({"login": login + "y", "password": "short"})}))
+        self.assertEqual((status, json.loads(reply)), (400, {"error": "password must have at least 8 characters"}))
+
+
 class TestRevocation(unittest.TestCase):
     def setUp(self):
         global SOURCE
@@ -244,7 +289,7 @@ class TestRevocation(unittest.TestCase):
         login, password = register()
         token = self.token(login, password)
         status, _, body, _ = request("POST", "/password", auth=(login, password), body=urlencode({"password": "abc"}))
-        self.assertEqual((status, json.loads(body)), (400, {"error": "password must have at least 4 characters"}))
+        self.assertEqual((status, json.loads(body)), (400, {"error": "password must have at least 8 characters"}))
         status, _, _, _ = request("POST", "/password", token=token, body=urlencode({"password": "good-one"}))
         self.assertEqual(status, 401)
         self.assertEqual(request("GET", "/whoami", auth=(login, password))[0], 200)  # unchanged

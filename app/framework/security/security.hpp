@@ -6,10 +6,14 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include <regex>
+
+#include "framework/security/argon2id.hpp"
 #include "framework/security/auth/password_cache.hpp"
 #include "framework/security/auth/token.hpp"
 #include "framework/security/authorize.hpp"
@@ -18,6 +22,12 @@
 #include "framework/server/log.hpp"
 
 namespace kiva {
+
+/// The keys of token_secret_file (or token_secret_env), oldest first: one per line, either
+/// "id secret" or a lone secret (the key without id, at most one); blank lines and # comments
+/// are skipped. Throws std::runtime_error naming the problem (secrets under 16 characters,
+/// bad or repeated ids).
+auth::KeySet parse_token_keys(std::string_view text);
 
 class Security {
   public:
@@ -37,8 +47,16 @@ class Security {
     std::chrono::seconds token_delay() const { return token_delay_; }
     /// Throttling, revocation and password changes use the database (option auth_state).
     bool shared_state() const { return shared_state_; }
-    /// A new bcrypt hash at the configured cost.
+    /// A new hash in the configured scheme (bcrypt at password_cost, or argon2id).
     std::string hash_password(std::string_view password) const;
+    /// True when password matches a bcrypt or an argon2id hash.
+    bool verify_password(std::string_view password, std::string_view hash) const;
+    /// True when a good hash is of another scheme or below the configured cost: the next
+    /// good check replaces it.
+    bool needs_rehash(std::string_view hash) const;
+    /// The rules for a password a route sets (length, password_regex, the scheme's limits):
+    /// throws HttpError 400 naming the problem. Every route that sets a password calls it.
+    void check_new_password(std::string_view password) const;
 
     /// The cache of good password checks (thread-safe).
     auth::PasswordCache& password_cache() const { return *cache_; }
@@ -55,6 +73,11 @@ class Security {
     std::string realm_;
     std::vector<AuthScheme> default_schemes_;
     int password_cost_;
+    bool argon2_;
+    security::Argon2Params argon2_params_;
+    std::size_t password_min_length_;
+    std::string password_regex_text_;
+    std::optional<std::regex> password_regex_;
     std::chrono::seconds token_delay_;
     bool shared_state_;
     std::unique_ptr<auth::TokenCodec> tokens_;

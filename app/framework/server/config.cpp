@@ -78,9 +78,20 @@ const std::vector<ConfigOption>& config_options() {
         {"auth", "default authentication schemes among basic,param,token,httpd (basic,token)"},
         {"token_type", "native (realm:login:expiry:hmac) or jwt (HS256) (native)"},
         {"token_delay", "token lifetime, seconds or 30m/1h/1d (1h)"},
-        {"token_secret_file", "file holding the token signing secret"},
+        {"token_secret_file",
+         "file holding the token signing secret, or several keys, oldest first, one \"id "
+         "secret\" per line: the last signs, all verify (key rotation)"},
         {"token_secret_env", "environment variable holding the token signing secret"},
         {"password_cost", "bcrypt cost for new password hashes, 4..31 (10)"},
+        {"password_scheme",
+         "bcrypt or argon2id for new hashes; both verify, an older one is rehashed at the "
+         "next good check (bcrypt)"},
+        {"argon2_memory", "argon2id memory, bytes or 19M/64M (19M, OWASP)"},
+        {"argon2_passes", "argon2id passes (2, OWASP)"},
+        {"argon2_lanes", "argon2id lanes (1, OWASP)"},
+        {"password_min_length", "shortest password a route may set, in characters (8)"},
+        {"password_regex",
+         "a regular expression (ECMAScript) every new password must contain a match of (none)"},
         {"password_cache_ttl", "how long a good password check is remembered, 0 disables (5m)"},
         {"auth_state",
          "shared authentication state in the database: throttling, logout, password changes; "
@@ -92,6 +103,10 @@ const std::vector<ConfigOption>& config_options() {
         {"auth_lockout_delay",
          "first lockout after too many failures, doubled at each further one (30s)"},
         {"auth_lockout_max", "longest lockout (15m)"},
+        {"cors_origins",
+         "exact browser origins allowed to call the API, e.g. https://app.example.com "
+         "(none: CORS off)"},
+        {"cors_max_age", "how long a browser may keep a preflight's answer (10m)"},
         {"trusted_proxies",
          "addresses of proxies whose X-Forwarded-For names the client (none: REMOTE_ADDR)"},
         {"test_mode", "true: a missing token secret is replaced by a random one (false)"},
@@ -245,6 +260,24 @@ void set_option(Config& c, std::string_view key, std::string_view raw) {
         c.docs_dir = v;
     else if (key == "password_cost")
         c.password_cost = static_cast<int>(parse_integer(v, 4, 31, "password_cost"));
+    else if (key == "password_scheme") {
+        if (v != "bcrypt" && v != "argon2id")
+            throw std::invalid_argument("password_scheme must be bcrypt or argon2id");
+        c.password_scheme = v;
+    } else if (key == "argon2_memory") {
+        std::size_t bytes = parse_size(v);
+        if (bytes < 8 * 1024 || bytes > (std::size_t{4} << 30))
+            throw std::invalid_argument("argon2_memory must be from 8K to 4G");
+        c.argon2_memory_kib = static_cast<unsigned>(bytes / 1024);
+    } else if (key == "argon2_passes")
+        c.argon2_passes = static_cast<unsigned>(parse_integer(v, 1, 100, "argon2_passes"));
+    else if (key == "argon2_lanes")
+        c.argon2_lanes = static_cast<unsigned>(parse_integer(v, 1, 64, "argon2_lanes"));
+    else if (key == "password_min_length")
+        c.password_min_length =
+            static_cast<std::size_t>(parse_integer(v, 1, 1024, "password_min_length"));
+    else if (key == "password_regex")
+        c.password_regex = v;
     else if (key == "password_cache_ttl")
         c.password_cache_ttl = parse_duration(v);
     else if (key == "auth_state")
@@ -260,6 +293,14 @@ void set_option(Config& c, std::string_view key, std::string_view raw) {
             throw std::invalid_argument("auth_lockout_delay must not be 0");
     } else if (key == "auth_lockout_max")
         c.auth_lockout_max = parse_duration(v);
+    else if (key == "cors_origins") {
+        c.cors_origins = parse_list(v);
+        for (const auto& o : c.cors_origins)
+            if (o == "*" || o.find("://") == std::string::npos || o.back() == '/')
+                throw std::invalid_argument("cors_origins lists exact origins such as "
+                                            "https://app.example.com, not \"" + o + "\"");
+    } else if (key == "cors_max_age")
+        c.cors_max_age = parse_duration(v);
     else if (key == "trusted_proxies")
         c.trusted_proxies = parse_list(v);
     else if (key == "test_mode")

@@ -58,6 +58,14 @@ struct Config {
     /// Swagger UI's files (npm's swagger-ui-dist): GET /docs; empty: no docs page.
     std::string docs_dir;
     int password_cost = 10;
+    /// New hashes: "bcrypt" (cost password_cost) or "argon2id" (the argon2_* parameters).
+    std::string password_scheme = "bcrypt";
+    unsigned argon2_memory_kib = 19456;  ///< OWASP: 19 MiB, 2 passes, 1 lane
+    unsigned argon2_passes = 2;
+    unsigned argon2_lanes = 1;
+    /// Rules for every password a route sets (Security::check_new_password).
+    std::size_t password_min_length = 8;
+    std::string password_regex;
     std::chrono::seconds password_cache_ttl{300};
     /// Throttling (framework/security/throttle.hpp): failures before a login, or a client
     /// address, is locked; the first lockout, doubled at each further failure up to the cap.
@@ -68,6 +76,9 @@ struct Config {
     int auth_max_address_failures = 50;
     std::chrono::seconds auth_lockout_delay{30};
     std::chrono::seconds auth_lockout_max{900};
+    /// Browser origins allowed to call the API ("https://app.example.com"); empty: CORS off.
+    std::vector<std::string> cors_origins;
+    std::chrono::seconds cors_max_age{600};
     /// Front ends whose X-Forwarded-For names the client (REMOTE_ADDR otherwise).
     std::vector<std::string> trusted_proxies;
     /// Test mode: a missing token secret is replaced by a random one instead of refusing to start.

@@ -33,6 +33,18 @@ void check_login(std::string_view login) {
     if (login.size() > max_token_size) throw std::invalid_argument("token login too long");
 }
 
+void check_keys(const KeySet& keys, std::string_view realm, std::chrono::seconds delay) {
+    if (keys.empty()) throw std::invalid_argument("token secret must not be empty");
+    for (const auto& k : keys) check_settings(k.secret, realm, delay);
+}
+
+/// The key of that id, or nullptr.
+const SigningKey* key_of(const KeySet& keys, std::string_view id) {
+    for (const auto& k : keys)
+        if (k.id == id) return &k;
+    return nullptr;
+}
+
 /// Never issue a token that verify would refuse for its size.
 std::string checked_size(std::string token) {
     if (token.size() > max_token_size) throw std::invalid_argument("token login too long");
@@ -88,9 +100,9 @@ std::optional<sys_seconds> parse_timestamp(std::string_view stamp) {
 
 class NativeTokens final : public TokenCodec {
   public:
-    NativeTokens(std::string secret, std::string realm, std::chrono::seconds delay)
-        : secret_(std::move(secret)), realm_(std::move(realm)), delay_(delay) {
-        check_settings(secret_, realm_, delay_);
+    NativeTokens(KeySet keys, std::string realm, std::chrono::seconds delay)
+        : keys_(std::move(keys)), realm_(std::move(realm)), delay_(delay) {
+        check_keys(keys_, realm_, delay_);
         // The realm ends at the first colon of a token.
         if (realm_.find(':') != std::string::npos)
             throw std::invalid_argument("native token realm must not contain ':'");
@@ -104,8 +116,9 @@ class NativeTokens final : public TokenCodec {
         data += login;
         data += ':';
         data += format_timestamp(expiry);
-        const std::string signature = to_hex(hmac_sha256(secret_, data));
-        return checked_size(data + ':' + signature);
+        const SigningKey& key = keys_.back();
+        const std::string signature = to_hex(hmac_sha256(key.secret, data));
+        return checked_size(data + ':' + (key.id.empty() ? "" : key.id + '.') + signature);
     }
 
     VerifiedToken check(std::string_view token, system_clock::time_point now) const override {
@@ -119,9 +132,18 @@ class NativeTokens final : public TokenCodec {
         const auto realm = token.substr(0, first);
         const auto login = token.substr(first + 1, middle - first - 1);
         const auto stamp = token.substr(middle + 1, last - middle - 1);
-        const auto signature = token.substr(last + 1);
+        auto signature = token.substr(last + 1);
         if (realm != realm_ || login.empty()) throw AuthError(invalid_token);
-        const std::string expected = to_hex(hmac_sha256(secret_, token.substr(0, last)));
+        // "id.hex" names the key; a bare signature is the key without id's.
+        std::string_view id;
+        if (const auto dot = signature.find('.'); dot != std::string_view::npos) {
+            id = signature.substr(0, dot);
+            signature.remove_prefix(dot + 1);
+            if (id.empty()) throw AuthError(invalid_token);
+        }
+        const SigningKey* key = key_of(keys_, id);
+        if (key == nullptr) throw AuthError(invalid_token);
+        const std::string expected = to_hex(hmac_sha256(key->secret, token.substr(0, last)));
         if (!constant_time_equal(signature, expected)) throw AuthError(invalid_token);
         // Only now, with an authentic token, does its expiry mean anything.
         const auto expiry = parse_timestamp(stamp);
@@ -133,7 +155,7 @@ class NativeTokens final : public TokenCodec {
     }
 
   private:
-    std::string secret_;
+    KeySet keys_;
     std::string realm_;
     std::chrono::seconds delay_;
 };
@@ -159,12 +181,17 @@ std::optional<JsonObject> decode_object(std::string_view encoded) {
 
 class JwtTokens final : public TokenCodec {
   public:
-    JwtTokens(std::string secret, std::string realm, std::chrono::seconds delay)
-        : secret_(std::move(secret)),
-          realm_(std::move(realm)),
-          delay_(delay),
-          encoded_header_(base64url_encode(jwt_header)) {
-        check_settings(secret_, realm_, delay_);
+    JwtTokens(KeySet keys, std::string realm, std::chrono::seconds delay)
+        : keys_(std::move(keys)), realm_(std::move(realm)), delay_(delay) {
+        check_keys(keys_, realm_, delay_);
+        const std::string& id = keys_.back().id;
+        try {
+            encoded_header_ = base64url_encode(
+                id.empty() ? std::string(jwt_header)
+                           : R"({"alg":"HS256","typ":"JWT","kid":)" + json_string(id) + "}");
+        } catch (const std::invalid_argument&) {
+            throw std::invalid_argument("token key id is not valid UTF-8");
+        }
         try {
             quoted_realm_ = json_string(realm_);
         } catch (const std::invalid_argument&) {
@@ -187,7 +214,8 @@ class JwtTokens final : public TokenCodec {
         payload += R"(,"iat":)" + std::to_string(issued_at.time_since_epoch().count());
         payload += R"(,"exp":)" + std::to_string(expiry.time_since_epoch().count()) + '}';
         std::string signing_input = encoded_header_ + '.' + base64url_encode(payload);
-        const std::string signature = base64url_encode(hmac_sha256(secret_, signing_input));
+        const std::string signature =
+            base64url_encode(hmac_sha256(keys_.back().secret, signing_input));
         return checked_size(signing_input + '.' + signature);
     }
 
@@ -207,9 +235,19 @@ class JwtTokens final : public TokenCodec {
         if (alg == nullptr || alg->text != "HS256") throw AuthError(invalid_token);
         // "crit" lists extensions we would have to understand: we understand none.
         if (header->contains("crit")) throw AuthError(invalid_token);
+        // "kid" names the key; none: the key without id.
+        std::string_view id;
+        if (header->contains("kid")) {
+            const auto* kid = find_member(*header, "kid", Kind::string);
+            if (kid == nullptr || kid->text.empty()) throw AuthError(invalid_token);
+            id = kid->text;
+        }
+        const SigningKey* key = key_of(keys_, id);
+        if (key == nullptr) throw AuthError(invalid_token);
 
         // Comparing the encoded signatures also refuses non-canonical base64url.
-        const std::string expected = base64url_encode(hmac_sha256(secret_, token.substr(0, dot2)));
+        const std::string expected =
+            base64url_encode(hmac_sha256(key->secret, token.substr(0, dot2)));
         if (!constant_time_equal(token.substr(dot2 + 1), expected)) throw AuthError(invalid_token);
 
         const auto claims = decode_object(token.substr(dot1 + 1, dot2 - dot1 - 1));
@@ -233,7 +271,7 @@ class JwtTokens final : public TokenCodec {
     }
 
   private:
-    std::string secret_;
+    KeySet keys_;
     std::string realm_;
     std::chrono::seconds delay_;
     std::string encoded_header_;
@@ -242,14 +280,24 @@ class JwtTokens final : public TokenCodec {
 
 }  // namespace
 
+std::unique_ptr<TokenCodec> make_native_tokens(KeySet keys, std::string realm,
+                                               std::chrono::seconds delay) {
+    return std::make_unique<NativeTokens>(std::move(keys), std::move(realm), delay);
+}
+
 std::unique_ptr<TokenCodec> make_native_tokens(std::string secret, std::string realm,
                                                std::chrono::seconds delay) {
-    return std::make_unique<NativeTokens>(std::move(secret), std::move(realm), delay);
+    return make_native_tokens(KeySet{{"", std::move(secret)}}, std::move(realm), delay);
+}
+
+std::unique_ptr<TokenCodec> make_jwt_tokens(KeySet keys, std::string realm,
+                                            std::chrono::seconds delay) {
+    return std::make_unique<JwtTokens>(std::move(keys), std::move(realm), delay);
 }
 
 std::unique_ptr<TokenCodec> make_jwt_tokens(std::string secret, std::string realm,
                                             std::chrono::seconds delay) {
-    return std::make_unique<JwtTokens>(std::move(secret), std::move(realm), delay);
+    return make_jwt_tokens(KeySet{{"", std::move(secret)}}, std::move(realm), delay);
 }
 
 }  // namespace kiva::auth

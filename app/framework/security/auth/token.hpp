@@ -4,9 +4,19 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 /// Bearer tokens: issued after a password check, then presented instead of the password.
 namespace kiva::auth {
+
+/// A signing key: its id travels in the tokens it signs (empty: a key without id, whose
+/// tokens carry none, as before keys had ids).
+struct SigningKey {
+    std::string id;
+    std::string secret;
+};
+/// Oldest first: the last key signs, every key verifies the tokens carrying its id.
+using KeySet = std::vector<SigningKey>;
 
 /// What an authentic, unexpired token says.
 struct VerifiedToken {
@@ -44,6 +54,9 @@ class TokenCodec {
 /// or a non-positive delay.
 std::unique_ptr<TokenCodec> make_native_tokens(std::string secret, std::string realm,
                                                std::chrono::seconds delay);
+/// The same with several keys: a key with an id signs "realm:login:stamp:id.signature".
+std::unique_ptr<TokenCodec> make_native_tokens(KeySet keys, std::string realm,
+                                               std::chrono::seconds delay);
 
 /// JSON Web Tokens (RFC 7519) signed with HS256 only; the payload carries "sub" (login),
 /// "iss" (realm), "iat" and "exp". On verify, any "alg" but HS256 is rejected, "sub" and an
@@ -51,6 +64,9 @@ std::unique_ptr<TokenCodec> make_native_tokens(std::string secret, std::string r
 /// valid while now < exp (RFC 7519 §4.1.4: expired "on or after").
 /// Throws std::invalid_argument for an empty secret or realm or a non-positive delay.
 std::unique_ptr<TokenCodec> make_jwt_tokens(std::string secret, std::string realm,
+                                            std::chrono::seconds delay);
+/// The same with several keys: a key with an id is named by the header's "kid".
+std::unique_ptr<TokenCodec> make_jwt_tokens(KeySet keys, std::string realm,
                                             std::chrono::seconds delay);
 
 }  // namespace kiva::auth
