@@ -1,10 +1,11 @@
 // kiva-admin: production user management outside the HTTP API, run on the application
 // server as the worker's user (its configuration, its .pgpass):
 //   kiva-admin --config conf/kiva.conf create-user LOGIN [--admin] --password-file FILE|-
-// The password is hashed with the worker's own password_cost (configuration file and
+// The password is hashed with the worker's own password_scheme and cost (configuration file and
 // KIVA_* overrides, as the worker reads them) and inserted with a parameterized statement.
 // libpq directly, apart from the API's queries: one statement, in its own transaction.
 
+#include "framework/security/argon2id.hpp"
 #include "framework/security/auth/password.hpp"
 #include "framework/server/config.hpp"
 
@@ -29,7 +30,7 @@ void print_usage(std::ostream& out) {
            "\n"
            "Creates a user of the worker's database (the first admin of a new instance).\n"
            "The password is read from the first line of FILE, or of standard input with '-'\n"
-           "(never from the command line), and hashed with the configuration's password_cost.\n"
+           "(never from the command line), and hashed with the configuration's password_scheme (and cost).\n"
            "Run it as the worker's user, which has the database password (~/.pgpass).\n"
            "\n"
            "  --config FILE        the worker's configuration (conf/kiva.conf)\n"
@@ -124,7 +125,12 @@ Result exec(PGconn* conn, const char* sql, std::initializer_list<const char*> pa
 }
 
 void create_user(const kiva::Config& config, const Options& o, const std::string& password) {
-    const std::string hash = kiva::auth::hash_password(password, config.password_cost);
+    // The worker's scheme for new hashes (password_scheme), with its parameters.
+    const std::string hash =
+        config.password_scheme == "argon2id"
+            ? kiva::security::argon2id_hash(password, {config.argon2_memory_kib, config.argon2_passes,
+                                                      config.argon2_lanes})
+            : kiva::auth::hash_password(password, config.password_cost);
     Connection conn(PQconnectdb(config.database.c_str()), &PQfinish);
     if (PQstatus(conn.get()) != CONNECTION_OK)
         throw std::runtime_error("cannot connect to the database: " +
