@@ -101,6 +101,14 @@ int main(int argc, char** argv) {
         // The counters exist before any fork, so that prefork children share them.
         std::unique_ptr<kiva::observe::Metrics> metrics;
         kiva::observe::operations_routes(app.routes(), config, config.metrics ? &metrics : nullptr);
+        if (!config.docs_dir.empty()) app.publish_docs(kiva::resolve_path(config, config.docs_dir));
+        app.check();
+        if (print_openapi) {  // needs neither the queries file nor the database
+            std::cout << app.openapi();
+            return 0;
+        }
+        auto queries = kiva::db::QueryFile::load(kiva::resolve_path(config, config.queries));
+        kiva::db::check_compiled(queries, kiva::db::Queries::compiled());
         if (config.metrics && !check_only && !list_routes) {
             try {
                 metrics = kiva::observe::make_metrics(config.metrics_file, app.table(), queries);
@@ -110,14 +118,6 @@ int main(int argc, char** argv) {
             }
         }
         app.observe(metrics.get());
-        if (!config.docs_dir.empty()) app.publish_docs(kiva::resolve_path(config, config.docs_dir));
-        app.check();
-        if (print_openapi) {
-            std::cout << app.openapi();
-            return 0;
-        }
-        auto queries = kiva::db::QueryFile::load(kiva::resolve_path(config, config.queries));
-        kiva::db::check_compiled(queries, kiva::db::Queries::compiled());
         if (list_routes) {
             for (const auto& e : app.table().entries())
                 std::printf("%-7s %-24s %s\n", e.method.c_str(), e.pattern.text().c_str(),
