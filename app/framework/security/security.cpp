@@ -81,8 +81,7 @@ Security::Security(const Config& config, const Logger& log)
       token_delay_(config.token_delay),
       shared_state_(config.auth_state),
       cache_(std::make_unique<auth::PasswordCache>(config.password_cache_ttl)),
-      throttle_(config),
-      decoy_hash_(hash_password(auth::to_hex(auth::random_bytes(16)))) {
+      throttle_(config) {
     if (!password_regex_text_.empty()) {
         try {
             password_regex_.emplace(password_regex_text_, std::regex::ECMAScript);
@@ -122,6 +121,12 @@ std::string Security::verify_token(std::string_view token) const {
 
 auth::VerifiedToken Security::check_token(std::string_view token) const {
     return tokens_->check(token, std::chrono::system_clock::now());
+}
+
+const std::string& Security::decoy_hash() const {
+    std::call_once(decoy_->made,
+                   [this] { decoy_->hash = hash_password(auth::to_hex(auth::random_bytes(16))); });
+    return decoy_->hash;
 }
 
 std::string Security::hash_password(std::string_view password) const {

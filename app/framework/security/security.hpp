@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -63,8 +64,10 @@ class Security {
     /// Brute-force throttling of password checks.
     const Throttle& throttle() const { return throttle_; }
     /// A hash at the configured cost that no password matches: an unknown login costs
-    /// the same bcrypt as a known one, so timing does not tell which logins exist.
-    const std::string& decoy_hash() const { return decoy_hash_; }
+    /// the same bcrypt as a known one, so timing does not tell which logins exist. Made at
+    /// its first use, not at start: a bcrypt at cost 10 would add 75 ms to every cold start
+    /// (mod_fcgid starts processes on demand).
+    const std::string& decoy_hash() const;
 
     /// `Basic realm="app", Bearer realm="app"` for the challengeable schemes among these.
     std::string challenge(const std::vector<AuthScheme>& schemes) const;
@@ -83,7 +86,11 @@ class Security {
     std::unique_ptr<auth::TokenCodec> tokens_;
     std::unique_ptr<auth::PasswordCache> cache_;
     Throttle throttle_;
-    std::string decoy_hash_;
+    struct Decoy {
+        std::once_flag made;
+        std::string hash;
+    };
+    std::unique_ptr<Decoy> decoy_ = std::make_unique<Decoy>();
 };
 
 }  // namespace kiva
