@@ -19,7 +19,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 . "$here/lib/common.sh"
 
-usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { print_header "$0"; exit "${1:-0}"; }
 
 instance="" server_name="" cert="" key="" out="" app_dir="" prefix=/api body_limit=1M
 https_port=443 http_port=80 socket="" api_conf="" nginx_log_dir=/var/log/nginx listen_address=
