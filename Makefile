@@ -10,13 +10,14 @@ BUILD_TYPE ?= RelWithDebInfo
 
 DEPS = deploy/dev/install-deps.sh
 
-.PHONY: all build run test unit fuzz bench deploy deploy-init rollback clean help
+.PHONY: all build run test unit security fuzz bench deploy deploy-init rollback clean help
 
 all: build
 
 help:
 	@echo "make run      build and serve http://127.0.0.1:$(PORT)$(PREFIX) (Postgres + worker + nginx)"
 	@echo "make test     build and run every test (unit, integration, sanitizers, fuzz smoke, deployment)"
+	@echo "make security sqlmap (--level 3 --risk 2) against the parameterized routes (also in make test)"
 	@echo "make fuzz     long fuzzing runs (FUZZ_SECONDS per target, default 300)"
 	@echo "make bench    benchmark through nginx against baselines measured in the same run"
 	@echo "make deploy   build, test and ship to the target of deploy/deploy.local.conf (DRY_RUN=1 prints)"
@@ -44,6 +45,10 @@ test:
 
 unit: build
 	@$(BUILD)/unit_tests --report_level=short
+
+security: build
+	@$(DEPS) run test
+	@python3 tests/security/sqlmap.py $(BUILD)
 
 fuzz:
 	@$(DEPS) build fuzz

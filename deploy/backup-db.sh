@@ -24,7 +24,7 @@ self=$here/$(basename "$0")
 . "$here/lib/common.sh"
 cd /   # tools run as postgres must not start in a checkout below a private directory
 
-usage() { sed -n '2,19p' "$self" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { print_header "$self"; exit "${1:-0}"; }
 action=${1:-}
 case $action in setup|base|restore) shift ;; -h|--help) usage 0 ;; *) usage 1 ;; esac
 backup_dir=${KIVA_BACKUP_DIR:-/var/backups/kiva-db} keep=${KIVA_BACKUP_KEEP:-7}

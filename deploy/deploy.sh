@@ -32,7 +32,7 @@ root=$(cd "$here/.." && pwd)
 action=${1:-}
 case $action in
   deploy|init|rollback|status) ;;
-  -h|--help|help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h|--help|help) print_header "$0"; exit 0 ;;
   *) die "usage: deploy/deploy.sh deploy|init|rollback [RELEASE]|status (see --help)" ;;
 esac
 rollback_to=${2:-}

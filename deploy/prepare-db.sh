@@ -23,7 +23,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 . "$here/lib/common.sh"
 
-usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { print_header "$0"; exit "${1:-0}"; }
 instance="" app_host="" pg_hba="" secrets=/root/kiva-secrets runtime_pw_file="" owner_pw_file=""
 connections=30 socket_dir="" port="" psql_user=postgres
 while [ $# -gt 0 ]; do

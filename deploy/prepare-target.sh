@@ -41,7 +41,7 @@ KIVA_TOOL=prepare-target
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib/common.sh"
 
-usage() { sed -n '2,42p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { print_header "$0"; exit "${1:-0}"; }
 instance="" db_host="" db_port=5432 db_password_file="" apache_user="" systemd=0 sudo_restart=0
 packages=1
 keys=()

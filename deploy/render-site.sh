@@ -4,6 +4,8 @@
 #   apache/kiva-proxy-fcgi.conf.in  -> OUT/apache-proxy-fcgi.conf (Apache in front of the systemd worker)
 #   nginx/kiva-site.conf.in         -> OUT/nginx-site.conf        (nginx in front of the systemd worker)
 #   nginx/kiva-api.conf.in          -> OUT/nginx-api.conf         (the API location, included by the site)
+#   nginx/kiva-default.conf.in      -> OUT/nginx-default.conf     (refuses unknown names: once per machine)
+#   apache/kiva-default.conf.in     -> OUT/apache-default.conf    (refuses unknown names: once per machine)
 # Nothing is installed: review the files, then copy them (the commands are printed).
 #
 # Usage: deploy/render-site.sh --instance NAME --server-name HOST --cert FILE --key FILE --out DIR
@@ -17,7 +19,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 . "$here/lib/common.sh"
 
-usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { print_header "$0"; exit "${1:-0}"; }
 
 instance="" server_name="" cert="" key="" out="" app_dir="" prefix=/api body_limit=1M
 https_port=443 http_port=80 socket="" api_conf="" nginx_log_dir=/var/log/nginx listen_address=
@@ -76,6 +78,9 @@ else
   listen_https="listen $https_port ssl http2;"$'\n'"    listen [::]:$https_port ssl http2;"
   listen_http="listen $http_port;"$'\n'"    listen [::]:$http_port;"
 fi
+# The default servers: the same listen lines, marked default_server.
+listen_https_default=${listen_https//" ssl http2;"/" ssl http2 default_server;"}
+listen_http_default=${listen_http//";"/" default_server;"}
 
 nginx_allow="" apache_allow=""
 for net in "${metrics_allow[@]}"; do
@@ -92,6 +97,7 @@ values=(
   "NGINX_LOG_DIR=$nginx_log_dir" "BODY_LIMIT=$body_limit" "BODY_LIMIT_BYTES=$bytes"
   "FCGID_MAX_PROCESSES=$fcgid_max" "FCGID_IDLE_TIMEOUT=$fcgid_idle"
   "NGINX_LISTEN_HTTPS=$listen_https" "NGINX_LISTEN_HTTP=$listen_http"
+  "NGINX_LISTEN_HTTPS_DEFAULT=$listen_https_default" "NGINX_LISTEN_HTTP_DEFAULT=$listen_http_default"
   "METRICS_ALLOW=$nginx_allow" "METRICS_ALLOW_APACHE=$apache_allow"
 )
 mkdir -p "$out"
@@ -99,7 +105,9 @@ render "$root/apache/kiva-fcgid.conf.in" "${values[@]}" >"$out/apache-fcgid.conf
 render "$root/apache/kiva-proxy-fcgi.conf.in" "${values[@]}" >"$out/apache-proxy-fcgi.conf"
 render "$root/nginx/kiva-site.conf.in" "${values[@]}" >"$out/nginx-site.conf"
 render "$root/nginx/kiva-api.conf.in" "${values[@]}" >"$out/nginx-api.conf"
-say "rendered $out/{apache-fcgid,apache-proxy-fcgi,nginx-site,nginx-api}.conf for $instance ($server_name)"
+render "$root/nginx/kiva-default.conf.in" "${values[@]}" >"$out/nginx-default.conf"
+render "$root/apache/kiva-default.conf.in" "${values[@]}" >"$out/apache-default.conf"
+say "rendered $out/{apache-fcgid,apache-proxy-fcgi,nginx-site,nginx-api,nginx-default,apache-default}.conf for $instance ($server_name)"
 cat >&2 <<EOF
 $KIVA_TOOL: to install (as root, after review), either Apache in front of the systemd worker
   (kiva@$instance.socket; the recommended Apache variant, see deploy/README.md):
@@ -112,4 +120,10 @@ $KIVA_TOOL: to install (as root, after review), either Apache in front of the sy
     cp $out/nginx-api.conf $api_conf
     cp $out/nginx-site.conf /etc/nginx/sites-available/$instance.conf
     ln -s ../sites-available/$instance.conf /etc/nginx/sites-enabled/ && nginx -t && nginx -s reload
+  and, once per machine and port pair, the default server that refuses unknown names (without
+  it, a name of no instance lands on the first instance read):
+    nginx:  cp $out/nginx-default.conf /etc/nginx/sites-available/000-kiva-default.conf
+            rm -f /etc/nginx/sites-enabled/default && ln -s ../sites-available/000-kiva-default.conf /etc/nginx/sites-enabled/
+    Apache: cp $out/apache-default.conf /etc/apache2/sites-available/000-kiva-default.conf
+            a2enmod rewrite && a2dissite 000-default && a2ensite 000-kiva-default
 EOF

@@ -1,6 +1,7 @@
 #!/bin/bash
 # The whole test suite, as `make test` runs it: unit tests, integration tests through nginx
-# against a real PostgreSQL, the same again under ASan+UBSan, the Prometheus files checked by
+# against a real PostgreSQL, a sqlmap scan of the parameterized routes, the same tests again
+# under ASan+UBSan, the Prometheus files checked by
 # promtool, a short fuzzing run of every fuzz target, and the deployment test. Ends with one
 # summary line; non-zero on any failure.
 set -uo pipefail
@@ -55,6 +56,18 @@ integration() {  # integration DIR LABEL
   count "$ok" "$bad" "$2"
 }
 
+security() {  # security DIR: tests/security/sqlmap.py's verdicts and its count
+  local out rc ok bad
+  out=$(python3 tests/security/sqlmap.py "$1" 2>&1); rc=$?
+  echo "$out" | grep -E '^(ok|FAIL|ERROR|security:)'
+  [ "$rc" = 0 ] || echo "$out" | tail -n 60
+  ok=$(echo "$out" | sed -n 's/^security: \([0-9]\+\) passed, \([0-9]\+\) failed.*/\1/p' | tail -n 1)
+  bad=$(echo "$out" | sed -n 's/^security: \([0-9]\+\) passed, \([0-9]\+\) failed.*/\2/p' | tail -n 1)
+  ok=${ok:-0}; bad=${bad:-0}
+  [ "$rc" != 0 ] && [ "$bad" = 0 ] && bad=1
+  count "$ok" "$bad" security
+}
+
 start=$(date +%s)
 
 say "build (RelWithDebInfo)"
@@ -63,6 +76,9 @@ say "unit tests"
 unit build unit
 say "integration tests (nginx + PostgreSQL)"
 integration build integration
+
+say "SQL injection scan (sqlmap --level 3 --risk 2 on the parameterized routes)"
+security build
 
 say "build with ASan+UBSan"
 if build build-asan -DCMAKE_BUILD_TYPE=Debug -DKIVA_SANITIZE=ON; then count 1 0 build-asan; else count 0 1 build-asan; fi

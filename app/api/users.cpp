@@ -99,7 +99,9 @@ Response put_user_password(Context& c, int64_t uid, std::string password) {
 /// POST /logout: this token is refused everywhere from now on.
 Response post_logout(Context& c) {
     revoke_request_token(c);
-    return no_content();
+    Response r = no_content();
+    if (c.security.carrier().cookie()) r.header("Set-Cookie", c.security.carrier().clear_cookie());
+    return r;
 }
 
 Response get_hello(Context&, std::string user) {
@@ -111,8 +113,15 @@ Response get_admin(Context&, std::string user) {
 Response get_whoami(Context&, std::string user) {
     return json(user);
 }
-Response get_login(Context& c, std::string user) {
-    return json(c.security.create_token(user));
+/// The token in the answer, or, with cookie=true, in an HttpOnly cookie that no script reads.
+Response get_login(Context& c, std::string user, bool cookie) {
+    std::string token = c.security.create_token(user);
+    if (!cookie) return json(token);
+    const TokenCarrier& carrier = c.security.carrier();
+    if (!carrier.cookie()) throw HttpError(400, "token cookies are off (token_carrier)");
+    Response r = no_content();
+    r.header("Set-Cookie", carrier.set_cookie(token, c.security.token_delay().count()));
+    return r;
 }
 
 }  // namespace
@@ -131,7 +140,7 @@ void users(App& app, Routes r) {
     r.get("/hello", AUTH, get_hello, current_user());
     r.get("/admin", group("ADMIN"), get_admin, current_user());
     r.get("/whoami", AUTH.via({basic, param, token}), get_whoami, current_user());
-    r.get("/login", AUTH.via({basic}), get_login, current_user());
+    r.get("/login", AUTH.via({basic}), get_login, current_user(), kiva::param<bool>("cookie", false));
     r.get("/qui-suis-je", AUTH.via({token}), get_whoami, current_user());
     r.post("/logout", AUTH.via({token}), post_logout);
     r.post("/password", AUTH.via({basic}), post_password, current_user(),

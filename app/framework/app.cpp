@@ -248,9 +248,20 @@ std::optional<std::string> App::authenticate(Context& c, const std::vector<AuthS
                 return credentials.login;
             }
             if (!token) throw auth::AuthError("unexpected authorization scheme");
+            if (!security_.carrier().bearer())
+                throw auth::AuthError("unexpected authorization scheme: tokens are carried by cookie");
             auth::VerifiedToken verified = security_.check_token(credentials.token);
             check_not_revoked(c, credentials.token, verified);
             return verified.login;
+        }
+        if (token) {
+            if (std::optional<std::string> cookie = security_.carrier().from_cookie(c.request)) {
+                tried = "token";
+                security_.carrier().check_csrf(c.request);
+                auth::VerifiedToken verified = security_.check_token(*cookie);
+                check_not_revoked(c, *cookie, verified);
+                return verified.login;
+            }
         }
         if (param) {
             if (const ParamValue* user = c.params.find("USER")) {

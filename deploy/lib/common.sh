@@ -12,6 +12,9 @@
 say() { printf '%s: %s\n' "$KIVA_TOOL" "$*" >&2; }
 warn() { printf '%s: warning: %s\n' "$KIVA_TOOL" "$*" >&2; }
 die() { printf '%s: error: %s\n' "$KIVA_TOOL" "$*" >&2; exit 1; }
+# print_header FILE: a script's --help, its comment block after the #! line (up to the first
+# line that is no comment, so that the help never drifts into code when the block grows).
+print_header() { awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$1"; }
 
 # check_instance NAME: lower-case letters, digits and dashes, a letter first, at most 25
 # characters (it becomes unix user names, NAME and NAME-deploy: 32 at most, and NAME_owner a

@@ -40,8 +40,8 @@ import sys
 import threading
 import time
 
-from support import (BODY_LIMIT, CHECKS, DB, HOME, INSTANCE, PGBIN, ROOT, START, Abort, Load, Reply, request, say,
-                     sh)
+from support import (BODY_LIMIT, CHECKS, DB, HOME, INSTANCE, PGBIN, ROOT, START, Abort, Load, Reply, connection,
+                     request, say, sh)
 from day2 import Day2
 from day2_schema import Day2Schema
 from day2_hosts import Day2Hosts
@@ -50,7 +50,7 @@ from target import Target
 
 def source_get(ctx, port, path, source):
     """GET over HTTPS from a given loopback source address (the front ends see REMOTE_ADDR)."""
-    conn = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=30, source_address=(source, 0))
+    conn = connection(ctx, port, source_address=(source, 0))
     try:
         conn.request("GET", path)
         r = conn.getresponse()
@@ -89,6 +89,7 @@ class DeployTest(Day2, Day2Schema, Day2Hosts, Target):
         CHECKS.check(f"{front.name}: http:// redirects to https://",
                      r.status == 301 and r.headers.get("location", "").startswith(f"https://localhost:{front.https}/"),
                      (r.status, r.headers.get("location")))
+        self.unknown_host_checks(front)
         # TLS: HTTP/2 offered by ALPN, TLS 1.1 refused.
         with socket.create_connection(("127.0.0.1", front.https), timeout=10) as raw:
             c = ssl.create_default_context(cafile=self.ca)
@@ -139,6 +140,39 @@ class DeployTest(Day2, Day2Schema, Day2Hosts, Target):
         CHECKS.check(f"{front.name}: a body over the worker's limit is 413 in JSON",
                      r.status == 413 and r.headers.get("content-type", "").startswith("application/json")
                      and "error" in (r.json() or {}), (r.status, r.headers.get("content-type"), r.body[:120]))
+
+    def unknown_host_checks(self, front):
+        """The default server/vhost (render-site.sh's nginx-default.conf, apache-default.conf):
+        a name that is no instance's is refused, never served by the instance."""
+        def raw(port, host, sni, tls=True):
+            sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+            try:
+                if tls:
+                    c = ssl.create_default_context(cafile=self.ca)
+                    c.check_hostname, c.verify_mode = False, ssl.CERT_NONE
+                    sock = c.wrap_socket(sock, server_hostname=sni)
+                sock.sendall(f"GET /api/version HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+                data = b""
+                while chunk := sock.recv(65536):
+                    data += chunk
+            finally:
+                sock.close()
+            head, _, body = data.partition(b"\r\n\r\n")
+            return int(head.split()[1]), head.decode(errors="replace").lower(), body
+        status, head, body = raw(front.https, "preprod.example", "localhost")
+        CHECKS.check(f"{front.name}: a known TLS name with an unknown Host is 421, not served",
+                     status == 421 and b"kiva-e2e" not in body, (status, body[:200]))
+        try:
+            status, head, body = raw(front.https, "preprod.example", "preprod.example")
+            detail = (status, body[:200])
+            refused = status == 421 and body.strip() == b'{"error": "unknown host"}' and "application/json" in head
+        except (ssl.SSLError, OSError) as e:  # nginx: ssl_reject_handshake
+            refused, detail = front.name == "nginx", repr(e)
+        CHECKS.check(f"{front.name}: an unknown TLS name is refused (nginx: in the handshake; Apache: 421 JSON)",
+                     refused, detail)
+        status, head, body = raw(front.http, "preprod.example", None, tls=False)
+        CHECKS.check(f"{front.name}: an unknown Host over HTTP is 421 JSON, not redirected",
+                     status == 421 and body.strip() == b'{"error": "unknown host"}', (status, body[:200]))
 
     def verify_units(self):
         """The shipped units, checked offline by systemd itself (no init system runs here)."""

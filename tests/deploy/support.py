@@ -95,6 +95,32 @@ class Reply:
             return None
 
 
+class _Localhost:
+    """Connects to 127.0.0.1 but names the server localhost, as a browser of
+    https://localhost:PORT does: in the Host header and TLS's server name. The front ends serve
+    the instance for that name only (their default server refuses every other)."""
+
+    def connect(self):
+        self.sock = socket.create_connection(("127.0.0.1", self.port), self.timeout, self.source_address)
+        if isinstance(self, http.client.HTTPSConnection):
+            self.sock = self._context.wrap_socket(self.sock, server_hostname="localhost")
+
+
+class LocalhostHTTPS(_Localhost, http.client.HTTPSConnection):
+    pass
+
+
+class LocalhostHTTP(_Localhost, http.client.HTTPConnection):
+    pass
+
+
+def connection(ctx, port, timeout=30, source_address=None):
+    """HTTPS (ctx) or HTTP to the front end on port, for the name localhost."""
+    if ctx:
+        return LocalhostHTTPS("localhost", port, context=ctx, timeout=timeout, source_address=source_address)
+    return LocalhostHTTP("localhost", port, timeout=timeout, source_address=source_address)
+
+
 def request(ctx, port, method, path, body=None, headers=None, auth=None, token=None, timeout=30):
     hdrs = dict(headers or {})
     if auth:
@@ -104,8 +130,7 @@ def request(ctx, port, method, path, body=None, headers=None, auth=None, token=N
     if isinstance(body, dict):
         body = "&".join(f"{k}={v}" for k, v in body.items()).encode()
         hdrs.setdefault("Content-Type", "application/x-www-form-urlencoded")
-    conn = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=timeout) if ctx \
-        else http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    conn = connection(ctx, port, timeout)
     try:
         conn.request(method, path, body=body, headers=hdrs)
         r = conn.getresponse()
@@ -142,7 +167,7 @@ class Load:
             i += 1
             try:
                 if conn is None:
-                    conn = http.client.HTTPSConnection("127.0.0.1", front.https, context=self.ctx, timeout=30)
+                    conn = connection(self.ctx, front.https)
                 conn.request("GET", path)
                 r = conn.getresponse()
                 body = r.read()

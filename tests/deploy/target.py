@@ -235,6 +235,10 @@ class Target:
         shutil.copy(self.path("render-proxy", "apache-proxy-fcgi.conf"), self.path("apache", "apache-proxy-fcgi.conf"))
         shutil.copy(self.path("render-nginx", "nginx-site.conf"), self.path("nginx", "nginx-site.conf"))
         shutil.copy(self.path("render-nginx", "nginx-api.conf"), self.path("nginx", "nginx-api.conf"))
+        # The default server/vhost of each port pair: unknown names are refused.
+        shutil.copy(self.path("render-fcgid", "apache-default.conf"), self.path("apache", "apache-default-fcgid.conf"))
+        shutil.copy(self.path("render-proxy", "apache-default.conf"), self.path("apache", "apache-default-proxy.conf"))
+        shutil.copy(self.path("render-nginx", "nginx-default.conf"), self.path("nginx", "nginx-default.conf"))
         self.render_wrapper("apache-test.conf.in", self.path("apache", "httpd.conf"), DIR=self.path("apache"),
                             FCGID_HTTPS_PORT=self.fcgid.https, FCGID_HTTP_PORT=self.fcgid.http,
                             PROXY_HTTPS_PORT=self.proxy.https, PROXY_HTTP_PORT=self.proxy.http)

@@ -27,7 +27,10 @@ def main():
                           # Short passwords keep the tests short; the default rule (8) is
                           # tested in test_auth_state.py.
                           "password_min_length = 4\n"
-                          "cors_origins = https://app.example, http://localhost:3000\n")
+                          "cors_origins = https://app.example, http://localhost:3000\n"
+                          # Both carriers: test_token_cookie.py; Bearer-only (the default)
+                          # is the stack of test_auth_state.py.
+                          "token_carrier = bearer, cookie\n")
     harness.STACK = stack
     ok = False
     try:

@@ -13,6 +13,7 @@ tokens issued before, and the new password works at once.
 Passwords: this stack hashes with argon2id; the demo users' bcrypt hashes still verify and
 are rehashed to argon2id at their next good check, which is no password change."""
 
+import base64
 import http.client
 import json
 import time
@@ -262,6 +263,15 @@ class TestRevocation(unittest.TestCase):
         self.assertEqual(request("GET", "/whoami", auth=(login, password))[0], 200)
         expires = STACK.psql("SELECT count(*) FROM RevokedToken WHERE expires > now() + interval '50 minutes'")
         self.assertGreaterEqual(int(expires), 1)
+
+    def test_token_cookies_are_off_by_default(self):
+        login, password = register()
+        status, _, body, _ = request("GET", "/login?cookie=true", auth=(login, password))
+        self.assertEqual((status, body), (400, b'{"error":"token cookies are off (token_carrier)"}'))
+        token = self.token(login, password)
+        cookie = "__Host-kiva-token=" + base64.urlsafe_b64encode(token.encode()).decode().rstrip("=")
+        status, _, body, _ = request("GET", "/qui-suis-je", headers={"Cookie": cookie})
+        self.assertEqual((status, body), (401, b'{"error":"missing token"}'))
 
     def test_logout_needs_a_token(self):
         login, password = register()

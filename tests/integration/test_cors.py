@@ -17,10 +17,12 @@ class TestCors(ApiTest):
         r = self.call("OPTIONS", "/stuff/1", 204, headers=PREFLIGHT)
         self.assertEqual(r.headers.get("access-control-allow-origin"), APP)
         self.assertEqual(r.headers.get("access-control-allow-methods"), "DELETE, GET, HEAD, PATCH, PUT")
-        self.assertEqual(r.headers.get("access-control-allow-headers"), "Authorization, Content-Type, X-Request-ID")
+        # The shared stack also carries tokens in cookies: credentials and the CSRF header.
+        self.assertEqual(r.headers.get("access-control-allow-headers"),
+                         "Authorization, Content-Type, X-Request-ID, X-Requested-With")
         self.assertEqual(r.headers.get("access-control-max-age"), "600")
         self.assertEqual(r.headers.get("vary"), "Origin")
-        self.assertNotIn("access-control-allow-credentials", r.headers)
+        self.assertEqual(r.headers.get("access-control-allow-credentials"), "true")
         r = self.call("OPTIONS", "/login", 204, headers=dict(PREFLIGHT, Origin="http://localhost:3000"))
         self.assertEqual(r.headers.get("access-control-allow-origin"), "http://localhost:3000")
         self.assertEqual(r.headers.get("access-control-allow-methods"), "GET, HEAD")

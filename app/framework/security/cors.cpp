@@ -4,7 +4,14 @@
 
 namespace kiva {
 
-Cors::Cors(const Config& config) : origins_(config.cors_origins), max_age_(config.cors_max_age) {}
+Cors::Cors(const Config& config)
+    : origins_(config.cors_origins),
+      max_age_(config.cors_max_age),
+      allow_headers_("Authorization, Content-Type, X-Request-ID"),
+      credentials_(std::find(config.token_carrier.begin(), config.token_carrier.end(), "cookie") !=
+                   config.token_carrier.end()) {
+    if (credentials_) allow_headers_ += ", " + config.csrf_header;
+}
 
 bool Cors::allowed(std::string_view origin) const {
     return !origin.empty() && std::find(origins_.begin(), origins_.end(), origin) != origins_.end();
@@ -18,7 +25,7 @@ std::optional<Response> Cors::preflight(const Request& request, std::string_view
         return error_response(403, "origin not allowed");
     Response r = no_content();
     r.header("Access-Control-Allow-Methods", std::string(allow));
-    r.header("Access-Control-Allow-Headers", "Authorization, Content-Type, X-Request-ID");
+    r.header("Access-Control-Allow-Headers", allow_headers_);
     r.header("Access-Control-Max-Age", std::to_string(max_age_.count()));
     return r;
 }
@@ -29,6 +36,7 @@ void Cors::decorate(const Request& request, Response& response) const {
     std::string_view origin = request.header("Origin");
     if (!allowed(origin)) return;
     response.header("Access-Control-Allow-Origin", std::string(origin));
+    if (credentials_) response.header("Access-Control-Allow-Credentials", "true");
     if (response.status != 204 || request.method() != "OPTIONS")
         response.header("Access-Control-Expose-Headers", "X-Request-ID, Retry-After, WWW-Authenticate");
 }

@@ -5,7 +5,9 @@
 /// Access-Control-Request-Method) of a known path from an allowed origin answers 204 with
 /// the path's methods from the route table; every answer to an allowed origin names it in
 /// Access-Control-Allow-Origin (never "*"); other origins get no CORS header. With CORS on,
-/// every answer says Vary: Origin, since it depends on it.
+/// every answer says Vary: Origin, since it depends on it. With token cookies (token_carrier
+/// cookie), allowed origins also get Access-Control-Allow-Credentials (the browser sends
+/// the cookie then) and may send the CSRF header.
 
 #include <chrono>
 #include <optional>
@@ -35,6 +37,8 @@ class Cors {
 
     std::vector<std::string> origins_;
     std::chrono::seconds max_age_;
+    std::string allow_headers_;
+    bool credentials_;
 };
 
 }  // namespace kiva

@@ -31,9 +31,16 @@ void check_not_revoked(Context& c, std::string_view token, const auth::VerifiedT
 }
 
 void revoke_request_token(Context& c) {
-    auth::Credentials credentials = auth::parse_authorization(c.request.header("Authorization"));
-    auto verified = c.security.check_token(credentials.token);
-    c.q.revoke_token(digest_of(credentials.token),
+    // The token that authenticated the request: the header's when there is one (as
+    // App::authenticate decides), else the cookie's.
+    std::string token;
+    std::string_view header = c.request.header("Authorization");
+    if (!header.empty())
+        token = auth::parse_authorization(header).token;
+    else if (auto cookie = c.security.carrier().from_cookie(c.request))
+        token = std::move(*cookie);
+    auto verified = c.security.check_token(token);
+    c.q.revoke_token(digest_of(token),
                      static_cast<int64_t>(verified.expiry.time_since_epoch().count()));
 }
 

@@ -17,7 +17,7 @@ struct Context;
 /// before its login's password changed. One indexed read.
 void check_not_revoked(Context& c, std::string_view token, const auth::VerifiedToken& verified);
 
-/// Revokes the request's Bearer token until it would have expired (POST /logout).
+/// Revokes the request's token (Bearer or cookie) until it would have expired (POST /logout).
 void revoke_request_token(Context& c);
 
 /// After a password change of login in this transaction: tokens issued so far are refused,

@@ -81,7 +81,8 @@ Security::Security(const Config& config, const Logger& log)
       token_delay_(config.token_delay),
       shared_state_(config.auth_state),
       cache_(std::make_unique<auth::PasswordCache>(config.password_cache_ttl)),
-      throttle_(config) {
+      throttle_(config),
+      carrier_(config) {
     if (!password_regex_text_.empty()) {
         try {
             password_regex_.emplace(password_regex_text_, std::regex::ECMAScript);

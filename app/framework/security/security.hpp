@@ -19,6 +19,7 @@
 #include "framework/security/auth/token.hpp"
 #include "framework/security/authorize.hpp"
 #include "framework/security/throttle.hpp"
+#include "framework/security/token_carrier.hpp"
 #include "framework/server/config.hpp"
 #include "framework/server/log.hpp"
 
@@ -61,6 +62,8 @@ class Security {
 
     /// The cache of good password checks (thread-safe).
     auth::PasswordCache& password_cache() const { return *cache_; }
+    /// Where tokens are presented: Authorization header, cookie (option token_carrier).
+    const TokenCarrier& carrier() const { return carrier_; }
     /// Brute-force throttling of password checks.
     const Throttle& throttle() const { return throttle_; }
     /// A hash at the configured cost that no password matches: an unknown login costs
@@ -86,6 +89,7 @@ class Security {
     std::unique_ptr<auth::TokenCodec> tokens_;
     std::unique_ptr<auth::PasswordCache> cache_;
     Throttle throttle_;
+    TokenCarrier carrier_;
     struct Decoy {
         std::once_flag made;
         std::string hash;

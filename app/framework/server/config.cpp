@@ -82,6 +82,13 @@ const std::vector<ConfigOption>& config_options() {
          "file holding the token signing secret, or several keys, oldest first, one \"id "
          "secret\" per line: the last signs, all verify (key rotation)"},
         {"token_secret_env", "environment variable holding the token signing secret"},
+        {"token_carrier",
+         "how clients present tokens: bearer (Authorization header), cookie (HttpOnly, "
+         "Secure, SameSite=Strict, set by GET /login?cookie=true), or both (bearer)"},
+        {"token_cookie", "name of the token cookie (__Host-<app_name>-token)"},
+        {"csrf_header",
+         "header every unsafe request carried by a token cookie must have, any value "
+         "(X-Requested-With)"},
         {"password_cost", "bcrypt cost for new password hashes, 4..31 (10)"},
         {"password_scheme",
          "bcrypt or argon2id for new hashes; both verify, an older one is rehashed at the "
@@ -293,7 +300,26 @@ void set_option(Config& c, std::string_view key, std::string_view raw) {
             throw std::invalid_argument("auth_lockout_delay must not be 0");
     } else if (key == "auth_lockout_max")
         c.auth_lockout_max = parse_duration(v);
-    else if (key == "cors_origins") {
+    else if (key == "token_carrier") {
+        c.token_carrier = parse_list(v);
+        if (c.token_carrier.empty())
+            throw std::invalid_argument("token_carrier must list bearer, cookie or both");
+        for (const auto& t : c.token_carrier)
+            if (t != "bearer" && t != "cookie")
+                throw std::invalid_argument("token_carrier lists bearer and/or cookie, not \"" +
+                                            t + "\"");
+    } else if (key == "token_cookie")
+        c.token_cookie = v;
+    else if (key == "csrf_header") {
+        // A token of RFC 9110 that CGI carries unchanged (HTTP_X_REQUESTED_WITH).
+        bool ok = !v.empty() && v.size() <= 64 &&
+                  std::all_of(v.begin(), v.end(), [](unsigned char ch) {
+                      return std::isalnum(ch) || ch == '-';
+                  });
+        if (!ok)
+            throw std::invalid_argument("csrf_header must be a header name (letters, digits, -)");
+        c.csrf_header = v;
+    } else if (key == "cors_origins") {
         c.cors_origins = parse_list(v);
         for (const auto& o : c.cors_origins)
             if (o == "*" || o.find("://") == std::string::npos || o.back() == '/')

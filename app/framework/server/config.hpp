@@ -55,6 +55,11 @@ struct Config {
     std::chrono::seconds token_delay{3600};
     std::string token_secret_file;
     std::string token_secret_env;
+    /// How clients present tokens: "bearer" (Authorization header) and/or "cookie" (an
+    /// HttpOnly cookie set by GET /login?cookie=true; unsafe methods then need csrf_header).
+    std::vector<std::string> token_carrier = {"bearer"};
+    std::string token_cookie;  ///< empty: __Host-<app_name>-token
+    std::string csrf_header = "X-Requested-With";
     /// Swagger UI's files (npm's swagger-ui-dist): GET /docs; empty: no docs page.
     std::string docs_dir;
     int password_cost = 10;
