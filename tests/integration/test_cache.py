@@ -11,6 +11,7 @@ while Redis is down are honoured once it is back, and the metrics count the fall
 import http.client
 import json
 import os
+import subprocess
 import threading
 import time
 import unittest
@@ -184,6 +185,17 @@ class TestShared(unittest.TestCase):
         time.sleep(2 * DELAY + 0.2)
         self.assertEqual(request("GET", "/whoami", auth=(login, password))[0], 200)
         self.assertIsNone(REDIS.command("GET", f"kiva:kiva:fail:login:{login}"))  # reset
+
+    def test_promtool_accepts_the_cache_metrics(self):
+        request("GET", "/whoami", auth=("hobbes", "susie"))
+        status, _, body, _ = request("GET", "/metrics", source="127.0.0.1")
+        self.assertEqual(status, 200)
+        text = body.decode()
+        for line in ('kiva_cache_errors_total{op="token"}', 'kiva_cache_fallbacks_total{op="password"}',
+                     "kiva_cache_up 1"):
+            self.assertIn(line, text)
+        r = subprocess.run(["promtool", "check", "metrics"], input=body, capture_output=True)
+        self.assertEqual((r.returncode, r.stdout + r.stderr), (0, b""))
 
     def test_the_redis_password_is_never_logged(self):
         self.assertNotIn(PASSWORD, STACK.output())
