@@ -8,7 +8,6 @@ processes. Failures: Redis frozen (SIGSTOP), killed (SIGKILL) and restarted empt
 bounded request loop: no 5xx, revoked tokens and old passwords stay refused, logouts made
 while Redis is down are honoured once it is back, and the metrics count the fallbacks."""
 
-import http.client
 import json
 import os
 import subprocess
@@ -20,7 +19,7 @@ from urllib.parse import urlencode
 
 import harness
 from harness import Stack, Redis
-from authkit import basic
+from authkit import fresh_request, pids_of as authkit_pids_of
 
 STACK = None
 REDIS = None
@@ -57,21 +56,7 @@ SOURCE = "127.0.0.1"
 
 def request(method, path, *, auth=None, token=None, body=None, source=None):
     """One request on a new connection (so that both worker processes get some)."""
-    hdrs = {"X-Request-ID": (rid := uuid.uuid4().hex)}
-    if auth:
-        hdrs["Authorization"] = basic(*auth)
-    if token:
-        hdrs["Authorization"] = "Bearer " + token
-    if body is not None:
-        hdrs["Content-Type"] = "application/x-www-form-urlencoded"
-    conn = http.client.HTTPConnection("127.0.0.1", STACK.port, timeout=30,
-                                      source_address=(source or SOURCE, 0))
-    try:
-        conn.request(method, "/api" + path, body=body, headers=hdrs)
-        r = conn.getresponse()
-        return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read(), rid
-    finally:
-        conn.close()
+    return fresh_request(STACK, method, path, source=source or SOURCE, auth=auth, token=token, body=body)
 
 
 def register():
@@ -88,14 +73,7 @@ def token_of(login, password):
 
 
 def pids_of(request_ids):
-    """The worker processes that answered these requests, from the JSON access lines."""
-    def found():
-        lines = [json.loads(l) for l in STACK.output().splitlines() if l.startswith("{")]
-        pids = {l["request_id"]: l["pid"] for l in lines if l.get("request_id") in request_ids and "status" in l}
-        return pids if len(pids) == len(request_ids) else None
-    pids = harness.eventually(found)
-    assert pids, "no access line for some request"
-    return set(pids.values())
+    return authkit_pids_of(STACK, request_ids)
 
 
 def metric(name):
