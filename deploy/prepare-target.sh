@@ -90,6 +90,8 @@ if [ "$packages" = 1 ]; then
   command -v rsync >/dev/null || missing="$missing rsync"
   command -v psql >/dev/null || missing="$missing postgresql-client"
   command -v logrotate >/dev/null || missing="$missing logrotate"
+  # The worker links hiredis (the shared cache client), whether or not `cache` is set.
+  ldconfig -p 2>/dev/null | grep -q 'libhiredis\.so' || missing="$missing libhiredis0.14"
   if [ -n "$missing" ]; then
     command -v apt-get >/dev/null || die "install$missing (needed by make deploy)"
     say "installing$missing"

@@ -105,18 +105,26 @@ DELETE FROM AuthFailure WHERE kind = 'login' AND key = :login;
 -- Logout and password changes (framework/security/revocation).
 
 -- name: token_state^
--- Whether a token was revoked, and when its login's password last changed (seconds since
--- 1970, null: never): one indexed read per Bearer request.
+-- Whether a token was revoked, and when its login's password last changed (microseconds
+-- since 1970, null: never): one indexed read per Bearer request.
 SELECT EXISTS (SELECT 1 FROM RevokedToken WHERE digest = :digest) AS revoked,
-       (SELECT extract(epoch FROM changed_at)::float8 FROM CredentialChange
-        WHERE login = :login) AS changed_at;
+       (SELECT (extract(epoch FROM changed_at) * 1000000)::bigint FROM CredentialChange
+        WHERE login = :login) AS changed_us;
+
+-- name: credentials_generation$
+-- When a login's password last changed (microseconds since 1970; no row: never), for the
+-- shared cache's verdict when Redis has none.
+SELECT (extract(epoch FROM changed_at) * 1000000)::bigint FROM CredentialChange
+WHERE login = :login;
 
 -- name: revoke_token!
 WITH expired AS (DELETE FROM RevokedToken WHERE expires < now())
 INSERT INTO RevokedToken(digest, expires) VALUES (:digest, to_timestamp(:expires::bigint))
 ON CONFLICT (digest) DO NOTHING;
 
--- name: credentials_changed!
--- clock_timestamp, not now(): the change happens now, not when the transaction began.
+-- name: credentials_changed$
+-- clock_timestamp, not now(): the change happens now, not when the transaction began. The
+-- new generation (microseconds since 1970), for the shared cache.
 INSERT INTO CredentialChange(login, changed_at) VALUES (:login, clock_timestamp())
-ON CONFLICT (login) DO UPDATE SET changed_at = EXCLUDED.changed_at;
+ON CONFLICT (login) DO UPDATE SET changed_at = EXCLUDED.changed_at
+RETURNING (extract(epoch FROM changed_at) * 1000000)::bigint;

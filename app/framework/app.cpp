@@ -285,16 +285,17 @@ std::optional<std::string> App::authenticate(Context& c, const std::vector<AuthS
 void App::check_password(Context& c, std::string_view scheme, const std::string& login,
                          const std::string& password) const {
     const Throttle& throttle = security_.throttle();
-    Throttle::State state = throttle.state(c, login);
+    Throttle::State state = throttle.state(c, login, password);
     if (state.retry_after) {
         // Refused before any bcrypt: a locked login costs the server one indexed read.
         if (metrics_) metrics_->auth_failure(scheme, "throttled");
         throw HttpError(429, "too many failed attempts, retry later",
                         {{"Retry-After", std::to_string(std::max(1, *state.retry_after))}});
     }
-    auto& cache = security_.password_cache();
-    auto now = std::chrono::steady_clock::now();
-    bool known = cache.known_good(login, password, now, state.credentials_generation);
+    bool known = state.shared ? state.known_good
+                              : security_.password_cache().known_good(
+                                    login, password, std::chrono::steady_clock::now(),
+                                    state.credentials_generation);
     if (metrics_) metrics_->password_cache(known);
     if (known) return;
     std::optional<std::string> hash = password_lookup_(c, login);
@@ -308,7 +309,7 @@ void App::check_password(Context& c, std::string_view scheme, const std::string&
     // Not a password change: the same password, in today's scheme and cost.
     if (password_update_ && security_.needs_rehash(*hash))
         password_update_(c, login, security_.hash_password(password));
-    cache.remember(login, password, now, state.credentials_generation);
+    throttle.remember(c, login, password, state);
 }
 
 Response App::error(const Request& request, std::exception_ptr e) const {

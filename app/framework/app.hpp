@@ -75,7 +75,10 @@ class App {
         object_checks_[std::move(domain)] = std::move(f);
     }
     /// Where authentication failures and password cache results are counted (optional).
-    void observe(observe::Metrics* metrics) { metrics_ = metrics; }
+    void observe(observe::Metrics* metrics) {
+        metrics_ = metrics;
+        security_.observe(metrics);
+    }
 
     /// Hooks, as Flask's: before_request hooks run in the order they were registered, the
     /// first one that answers ends the chain (the handler does not run); after_request hooks

@@ -5,9 +5,9 @@
 # PostgreSQL server: it checks sql/queries.sql against the schema in a throwaway cluster.
 set -eu
 
-pkgs_build="g++ make cmake pkg-config libfcgi-dev libpq-dev rapidjson-dev libssl-dev libcrypt-dev libargon2-dev libboost-test-dev postgresql"
+pkgs_build="g++ make cmake pkg-config libfcgi-dev libpq-dev rapidjson-dev libssl-dev libcrypt-dev libargon2-dev libhiredis-dev libboost-test-dev postgresql"
 pkgs_run="postgresql nginx curl"
-pkgs_test="python3 clang libclang-rt-14-dev prometheus chromium sqlmap"  # chromium: the /docs page test
+pkgs_test="python3 clang libclang-rt-14-dev prometheus chromium sqlmap redis-server"  # chromium: the /docs page test; redis-server: the shared cache tests
 pkgs_fuzz="clang libclang-rt-14-dev"
 pkgs_deploy="apache2 libapache2-mod-fcgid openssh-server openssh-client rsync openssl logrotate"
 pkgs_bench="wrk python3 apache2 libapache2-mod-fcgid libapache2-mod-wsgi-py3 python3-flask python3-psycopg"

@@ -6,6 +6,7 @@ import base64
 import datetime
 import hashlib
 import hmac
+import http.client
 import json
 import os
 import uuid
@@ -48,6 +49,40 @@ def basic(login, password):
     raw = (login if isinstance(login, bytes) else login.encode()) + b":" + \
           (password if isinstance(password, bytes) else password.encode())
     return "Basic " + base64.b64encode(raw).decode()
+
+
+def fresh_request(stack, method, path, *, source="127.0.0.1", auth=None, token=None, headers=None,
+                  body=None):
+    """One request on a new connection (so that every worker process of a stack gets some),
+    with a new X-Request-ID: (status, headers, body, request id)."""
+    hdrs = dict(headers or {})
+    hdrs["X-Request-ID"] = rid = uuid.uuid4().hex
+    if auth:
+        hdrs["Authorization"] = basic(*auth)
+    if token:
+        hdrs["Authorization"] = "Bearer " + token
+    if body is not None:
+        hdrs["Content-Type"] = "application/x-www-form-urlencoded"
+    conn = http.client.HTTPConnection("127.0.0.1", stack.port, timeout=30, source_address=(source, 0))
+    try:
+        conn.request(method, "/api" + path, body=body, headers=hdrs)
+        r = conn.getresponse()
+        payload = r.read()
+        return r.status, {k.lower(): v for k, v in r.getheaders()}, payload, rid
+    finally:
+        conn.close()
+
+
+def pids_of(stack, request_ids):
+    """The worker processes of a stack with log_format = json that answered these requests,
+    from its access lines."""
+    def found():
+        lines = [json.loads(l) for l in stack.output().splitlines() if l.startswith("{")]
+        pids = {l["request_id"]: l["pid"] for l in lines if l.get("request_id") in request_ids and "status" in l}
+        return pids if len(pids) == len(request_ids) else None
+    pids = harness.eventually(found)
+    assert pids, "no access line for some request"
+    return set(pids.values())
 
 
 def b64(raw):

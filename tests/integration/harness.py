@@ -109,6 +109,93 @@ class Stack:
         return lines[before]
 
 
+class Redis:
+    """A redis-server of our own on a free loopback port, with its own configuration (no
+    persistence: a restart comes back empty), for the shared cache tests."""
+
+    def __init__(self, password=None):
+        self.dir = tempfile.mkdtemp(prefix="kiva-redis-")
+        self.port = free_port()
+        self.password = password
+        self.process = None
+        conf = [f"port {self.port}", "bind 127.0.0.1", "daemonize no", f"dir {self.dir}",
+                'save ""', "appendonly no", "protected-mode yes", "loglevel warning",
+                f"logfile {os.path.join(self.dir, 'redis.log')}"]
+        if password:
+            conf.append(f"requirepass {password}")
+        self.conf = os.path.join(self.dir, "redis.conf")
+        with open(self.conf, "w") as f:
+            f.write("\n".join(conf) + "\n")
+
+    @property
+    def url(self):
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self):
+        self.process = subprocess.Popen(["redis-server", self.conf], stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL)
+        if not eventually(lambda: self._answers(), timeout=10):
+            raise RuntimeError("redis-server did not start")
+        return self
+
+    def _answers(self):
+        try:
+            return self.command("PING") in ("PONG", "NOAUTH Authentication required.")
+        except OSError:
+            return False
+
+    def command(self, *words):
+        """One command on a new connection; the reply as text (a tiny RESP client)."""
+        def encode(ws):
+            return b"*%d\r\n" % len(ws) + b"".join(b"$%d\r\n%s\r\n" % (len(w.encode()), w.encode())
+                                                   for w in ws)
+        with socket.create_connection(("127.0.0.1", self.port), timeout=2) as s:
+            s.sendall((encode(["AUTH", self.password]) if self.password else b"") + encode(list(words)))
+            f = s.makefile("rb")
+            if self.password:
+                self._read(f)
+            return self._read(f)
+
+    def _read(self, f):
+        line = f.readline().rstrip(b"\r\n").decode()
+        kind, rest = line[:1], line[1:]
+        if kind in "+-":
+            return rest
+        if kind == ":":
+            return int(rest)
+        if kind == "$":
+            if rest == "-1":
+                return None
+            data = f.read(int(rest) + 2)[:-2]
+            return data.decode(errors="backslashreplace")
+        if kind == "*":
+            return [self._read(f) for _ in range(int(rest))] if rest != "-1" else None
+        raise RuntimeError("bad Redis reply " + line)
+
+    def keys(self, pattern="*"):
+        return self.command("KEYS", pattern)
+
+    def pause(self):
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self):
+        self.process.send_signal(signal.SIGCONT)
+
+    def kill(self):
+        """SIGKILL: everything it held is lost (no persistence)."""
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGCONT)
+            self.process.kill()
+            self.process.wait(10)
+
+    def stop(self):
+        self.kill()
+
+    def cleanup(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
 class Client:
     """HTTP/1.1 with a persistent connection, through nginx."""
 

@@ -14,7 +14,6 @@ Passwords: this stack hashes with argon2id; the demo users' bcrypt hashes still 
 are rehashed to argon2id at their next good check, which is no password change."""
 
 import base64
-import http.client
 import json
 import time
 import unittest
@@ -23,7 +22,7 @@ from urllib.parse import urlencode
 
 import harness
 from harness import Stack
-from authkit import basic
+from authkit import fresh_request, pids_of as authkit_pids_of
 
 STACK = None
 DELAY, CAP, MAX_ADDRESS = 2, 8, 12
@@ -52,23 +51,8 @@ SOURCE = "127.0.0.1"  # each test its own client address, so that no address loc
 
 def request(method, path, *, source=None, auth=None, token=None, headers=None, body=None):
     """One request on a new connection (so that both worker processes get some)."""
-    hdrs = dict(headers or {})
-    source = source or SOURCE
-    hdrs["X-Request-ID"] = rid = uuid.uuid4().hex
-    if auth:
-        hdrs["Authorization"] = basic(*auth)
-    if token:
-        hdrs["Authorization"] = "Bearer " + token
-    if body is not None:
-        hdrs["Content-Type"] = "application/x-www-form-urlencoded"
-    conn = http.client.HTTPConnection("127.0.0.1", STACK.port, timeout=30, source_address=(source, 0))
-    try:
-        conn.request(method, "/api" + path, body=body, headers=hdrs)
-        r = conn.getresponse()
-        payload = r.read()
-        return r.status, {k.lower(): v for k, v in r.getheaders()}, payload, rid
-    finally:
-        conn.close()
+    return fresh_request(STACK, method, path, source=source or SOURCE, auth=auth, token=token,
+                         headers=headers, body=body)
 
 
 def register():
@@ -79,14 +63,7 @@ def register():
 
 
 def pids_of(request_ids):
-    """The worker processes that answered these requests, from the JSON access lines."""
-    def found():
-        lines = [json.loads(l) for l in STACK.output().splitlines() if l.startswith("{")]
-        pids = {l["request_id"]: l["pid"] for l in lines if l.get("request_id") in request_ids and "status" in l}
-        return pids if len(pids) == len(request_ids) else None
-    pids = harness.eventually(found)
-    assert pids, "no access line for some request"
-    return set(pids.values())
+    return authkit_pids_of(STACK, request_ids)
 
 
 class TestThrottle(unittest.TestCase):

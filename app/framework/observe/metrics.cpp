@@ -21,6 +21,9 @@ constexpr std::array<int, 21> statuses = {200, 201, 204, 301, 302, 304, 308, 400
 constexpr std::size_t status_slots = statuses.size() + 4;
 constexpr std::array<std::string_view, 15> sqlstate_classes = {
     "08", "22", "23", "25", "28", "40", "42", "53", "54", "55", "57", "58", "P0", "XX", "other"};
+/// What the shared cache was used for (framework/cache/shared_cache.hpp).
+constexpr std::array<std::string_view, 4> cache_ops = {"password", "throttle", "token",
+                                                       "revocation"};
 constexpr std::array<std::string_view, 5> schemes = {"basic", "param", "token", "httpd", "none"};
 constexpr std::array<std::string_view, 8> reasons = {
     "missing_credentials", "unknown_user", "wrong_password", "invalid_token",
@@ -92,7 +95,10 @@ Metrics::Metrics(const std::string& path, const std::vector<RouteLabel>& routes,
     reconnects_ = db_errors_ + sqlstate_classes.size();
     auth_ = reconnects_ + 1;
     password_cache_ = auth_ + schemes.size() * reasons.size();
-    busy_ = password_cache_ + 2;
+    cache_errors_ = password_cache_ + 2;
+    cache_fallbacks_ = cache_errors_ + cache_ops.size();
+    cache_state_ = cache_fallbacks_ + cache_ops.size();
+    busy_ = cache_state_ + 1;
     started_ = busy_ + 1;
     lost_ = started_ + 1;
     values_ = lost_ + 1;
@@ -108,7 +114,10 @@ Metrics::Metrics(const std::string& path, const std::vector<RouteLabel>& routes,
 SlotFile::Claim Metrics::start_process() {
     SlotFile::Claim claim = slots_->claim();
     std::uint64_t* v = slots_->current();
-    if (!claim.shared) SlotFile::set(v, busy_, 0);  // what a dead owner left is not busy
+    if (!claim.shared) {  // what a dead owner left is not busy, nor its view of the cache
+        SlotFile::set(v, busy_, 0);
+        SlotFile::set(v, cache_state_, 0);
+    }
     if (claim.stale) SlotFile::add(v, lost_, 1);
     SlotFile::set(v, started_, static_cast<std::uint64_t>(std::time(nullptr)));
     return claim;
@@ -171,6 +180,14 @@ void Metrics::password_cache(bool hit) {
     SlotFile::add(slots_->current(), password_cache_ + (hit ? 0 : 1), 1);
 }
 
+void Metrics::cache(std::string_view op, int outcome) {
+    std::uint64_t* v = slots_->current();
+    std::size_t i = std::min(index_of(cache_ops, op), cache_ops.size() - 1);
+    if (outcome == 1) SlotFile::add(v, cache_errors_ + i, 1);
+    if (outcome != 0) SlotFile::add(v, cache_fallbacks_ + i, 1);
+    if (outcome != 2) SlotFile::set(v, cache_state_, outcome == 0 ? 1 : 2);
+}
+
 void Metrics::busy(int delta) {
     SlotFile::add(slots_->current(), busy_,
                   static_cast<std::uint64_t>(static_cast<std::int64_t>(delta)));
@@ -180,13 +197,15 @@ std::string Metrics::exposition(std::string_view release) const {
     // The sums of every slot ever used; gauges only from the slots of running processes.
     std::vector<std::uint64_t> total(values_, 0);
     std::int64_t busy = 0;
-    std::uint64_t processes = 0, newest_start = 0;
+    std::uint64_t processes = 0, newest_start = 0, cache_seen = 0, cache_down = 0;
     for (std::size_t s = 0; s < slots_->slots(); ++s) {
         if (!slots_->used(s)) continue;
         const std::uint64_t* v = slots_->slot_values(s);
         for (std::size_t i = 0; i < values_; ++i) total[i] += SlotFile::get(v, i);
         if (!slots_->live(s)) continue;
         ++processes;
+        cache_seen += SlotFile::get(v, cache_state_) != 0;
+        cache_down += SlotFile::get(v, cache_state_) == 2;
         busy += static_cast<std::int64_t>(SlotFile::get(v, busy_));
         newest_start = std::max(newest_start, SlotFile::get(v, started_));
     }
@@ -248,6 +267,22 @@ std::string Metrics::exposition(std::string_view release) const {
                "Password checks answered by the cache of good checks (hit) or by bcrypt (miss).");
     out.sample({{"result", "hit"}}, static_cast<double>(total[password_cache_]));
     out.sample({{"result", "miss"}}, static_cast<double>(total[password_cache_ + 1]));
+    out.family("kiva_cache_errors_total", "counter",
+               "Shared cache (Redis) operations that failed (connection, timeout, error reply), "
+               "by what they were for.");
+    for (std::size_t i = 0; i < cache_ops.size(); ++i)
+        out.sample({{"op", std::string(cache_ops[i])}},
+                   static_cast<double>(total[cache_errors_ + i]));
+    out.family("kiva_cache_fallbacks_total", "counter",
+               "Uses of the shared cache answered without it (PostgreSQL, the password check) "
+               "because Redis failed or was backed off after a failure.");
+    for (std::size_t i = 0; i < cache_ops.size(); ++i)
+        out.sample({{"op", std::string(cache_ops[i])}},
+                   static_cast<double>(total[cache_fallbacks_ + i]));
+    out.family("kiva_cache_up", "gauge",
+               "1 when the last shared cache operation of every running worker process that used "
+               "it succeeded, 0 when one failed; absent without a cache in use.");
+    if (cache_seen) out.sample({}, cache_down ? 0 : 1);
     out.family("kiva_threads_busy", "gauge",
                "Request threads serving a request now, in every worker process.");
     out.sample({}, static_cast<double>(std::max<std::int64_t>(busy, 0)));

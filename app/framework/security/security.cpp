@@ -10,6 +10,8 @@
 #include "framework/http/http_error.hpp"
 #include "framework/security/auth/password.hpp"
 
+#include <openssl/crypto.h>
+
 namespace kiva {
 
 namespace {
@@ -81,6 +83,7 @@ Security::Security(const Config& config, const Logger& log)
       token_delay_(config.token_delay),
       shared_state_(config.auth_state),
       cache_(std::make_unique<auth::PasswordCache>(config.password_cache_ttl)),
+      password_cache_ttl_(config.password_cache_ttl),
       throttle_(config),
       carrier_(config) {
     if (!password_regex_text_.empty()) {
@@ -106,6 +109,11 @@ Security::Security(const Config& config, const Logger& log)
             "test mode: using a random token secret, tokens are valid in this process only");
         keys.push_back({"", auth::to_hex(auth::random_bytes(32))});
     }
+    // The shared cache's password hashes are keyed by the newest signing key: the same on
+    // every host of the instance, and nowhere in Redis.
+    std::string cache_key = auth::hmac_sha256(keys.back().secret, "kiva shared password cache");
+    shared_cache_ = cache::make_shared_cache(config, realm_, cache_key, log);
+    OPENSSL_cleanse(cache_key.data(), cache_key.size());
     if (config.token_type == "jwt")
         tokens_ = auth::make_jwt_tokens(std::move(keys), realm_, config.token_delay);
     else

@@ -14,6 +14,7 @@
 
 #include <regex>
 
+#include "framework/cache/shared_cache.hpp"
 #include "framework/security/argon2id.hpp"
 #include "framework/security/auth/password_cache.hpp"
 #include "framework/security/auth/token.hpp"
@@ -64,6 +65,13 @@ class Security {
     auth::PasswordCache& password_cache() const { return *cache_; }
     /// Where tokens are presented: Authorization header, cookie (option token_carrier).
     const TokenCarrier& carrier() const { return carrier_; }
+    /// The shared cache (Redis), or nullptr when `cache` is not set.
+    const cache::SharedCache* shared_cache() const { return shared_cache_.get(); }
+    /// Where the shared cache counts its uses and failures.
+    void observe(observe::Metrics* metrics) {
+        if (shared_cache_) shared_cache_->observe(metrics);
+    }
+    std::chrono::seconds password_cache_ttl() const { return password_cache_ttl_; }
     /// Brute-force throttling of password checks.
     const Throttle& throttle() const { return throttle_; }
     /// A hash at the configured cost that no password matches: an unknown login costs
@@ -88,6 +96,8 @@ class Security {
     bool shared_state_;
     std::unique_ptr<auth::TokenCodec> tokens_;
     std::unique_ptr<auth::PasswordCache> cache_;
+    std::chrono::seconds password_cache_ttl_;
+    std::unique_ptr<cache::SharedCache> shared_cache_;
     Throttle throttle_;
     TokenCarrier carrier_;
     struct Decoy {

@@ -53,11 +53,13 @@ Throttle::Throttle(const Config& config)
       cap_(std::max(config.auth_lockout_delay, config.auth_lockout_max)),
       trusted_proxies_(config.trusted_proxies) {}
 
-Throttle::State Throttle::state(Context& c, std::string_view login) const {
+Throttle::State Throttle::state(Context& c, std::string_view login,
+                                std::string_view password) const {
     State s;
     if (!enabled_) return s;
     s.address = client_address(c.request.var("REMOTE_ADDR"),
                                c.request.header("X-Forwarded-For"), trusted_proxies_);
+    if (auto shared = shared_state(c, login, password, s.address)) return *shared;
     if (auto row = c.q.auth_throttle(login, s.address)) {
         s.retry_after = row->retry_after;
         s.login_failed_before = row->login_failures.has_value();
@@ -66,15 +68,49 @@ Throttle::State Throttle::state(Context& c, std::string_view login) const {
     return s;
 }
 
+std::optional<Throttle::State> Throttle::shared_state(Context& c, std::string_view login,
+                                                      std::string_view password,
+                                                      std::string address) const {
+    const cache::SharedCache* shared = c.security.shared_cache();
+    if (!shared) return std::nullopt;
+    auto l = shared->login(login, address, password);
+    if (!l) return std::nullopt;
+    State s;
+    s.address = std::move(address);
+    s.shared = true;
+    s.retry_after = l->retry_after;
+    s.login_failed_before = l->failed_before;
+    if (s.retry_after) return s;
+    if (l->generation) {
+        s.credentials_generation = *l->generation;
+    } else {  // no verdict in Redis: the database says, and Redis keeps it a moment
+        const auto read_at = std::chrono::system_clock::now();
+        s.credentials_generation = c.q.credentials_generation(login).value_or(0);
+        shared->remember_generation(login, s.credentials_generation, read_at, l->run_id);
+    }
+    s.known_good = l->remembered == s.credentials_generation;
+    return s;
+}
+
+std::chrono::seconds Throttle::lock_for(long long failures, bool is_login) const {
+    return lockout_delay(static_cast<int>(std::min<long long>(failures, 1000000000)),
+                         is_login ? max_failures_ : max_address_failures_, delay_, cap_);
+}
+
 void Throttle::failed(Context& c, std::string_view login, const State& s) const {
     if (!enabled_) return;
     // A count restarts when its last failure is older than two longest lockouts: an
     // attacker waiting out each lockout keeps doubling it, a forgetful user starts afresh.
+    if (const cache::SharedCache* shared = s.shared ? c.security.shared_cache() : nullptr) {
+        if (auto n = shared->count_failure(login, s.address, 2 * cap_);
+            n && shared->lock(login, lock_for(n->login, true), s.address,
+                              lock_for(n->address, false)))
+            return;
+    }  // Redis failed meanwhile: the database counts this one
     const auto window = static_cast<int64_t>(2 * cap_.count());
     for (const auto& row : c.q.count_auth_failure(login, s.address, window).all()) {
         bool is_login = row.kind == "login";
-        auto lock = lockout_delay(row.failures, is_login ? max_failures_ : max_address_failures_,
-                                  delay_, cap_);
+        auto lock = lock_for(row.failures, is_login);
         if (lock.count() > 0)
             c.q.lock_auth(static_cast<int64_t>(lock.count()), row.kind,
                           is_login ? login : std::string_view(s.address));
@@ -83,7 +119,19 @@ void Throttle::failed(Context& c, std::string_view login, const State& s) const 
 }
 
 void Throttle::succeeded(Context& c, std::string_view login, const State& s) const {
-    if (enabled_ && s.login_failed_before) c.q.reset_auth_failures(login);
+    if (!enabled_ || !s.login_failed_before) return;
+    if (s.shared && c.security.shared_cache()->reset_failures(login)) return;
+    c.q.reset_auth_failures(login);
+}
+
+void Throttle::remember(Context& c, std::string_view login, std::string_view password,
+                        const State& s) const {
+    if (s.shared)
+        c.security.shared_cache()->remember_password(login, password, s.credentials_generation,
+                                                     c.security.password_cache_ttl());
+    else
+        c.security.password_cache().remember(login, password, std::chrono::steady_clock::now(),
+                                             s.credentials_generation);
 }
 
 }  // namespace kiva

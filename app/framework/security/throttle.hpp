@@ -5,6 +5,9 @@
 /// or client address is refused with 429 and Retry-After, without bcrypt; each failure is
 /// counted for both and committed at once (the request itself is rolled back); a success
 /// that was not answered from the password cache deletes the login's count.
+/// With a shared cache (option cache), the counters and locks live in Redis instead, with
+/// the same semantics, and the password cache's answer comes in the same round trip; when
+/// Redis is unavailable, the database's counters take over.
 
 #include <chrono>
 #include <cstdint>
@@ -46,17 +49,29 @@ class Throttle {
         bool login_failed_before = false;
         /// When the login's password last changed (microseconds, 0: never), for the cache.
         std::int64_t credentials_generation = 0;
+        /// Answered by the shared cache (Redis), which also said whether the password is
+        /// known good; false: by the database, the in-process cache decides.
+        bool shared = false;
+        bool known_good = false;
     };
-    State state(Context& c, std::string_view login) const;
+    State state(Context& c, std::string_view login, std::string_view password) const;
     /// Counts a failure for the login and the address, locks what went over its threshold,
     /// and commits (the request's own transaction is rolled back later).
     void failed(Context& c, std::string_view login, const State& s) const;
     /// A good password: the login's count starts again (only when it had one).
     void succeeded(Context& c, std::string_view login, const State& s) const;
+    /// Remembers a good check (shared when the state came from the shared cache).
+    void remember(Context& c, std::string_view login, std::string_view password,
+                  const State& s) const;
 
     bool enabled() const { return enabled_; }
 
   private:
+    std::optional<State> shared_state(Context& c, std::string_view login,
+                                      std::string_view password, std::string address) const;
+    /// The lock of a key with this many failures (0: none).
+    std::chrono::seconds lock_for(long long failures, bool is_login) const;
+
     bool enabled_;
     int max_failures_;
     int max_address_failures_;

@@ -1,5 +1,7 @@
 #include "framework/server/config.hpp"
 
+#include "framework/cache/redis_url.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <charconv>
@@ -110,6 +112,12 @@ const std::vector<ConfigOption>& config_options() {
         {"auth_lockout_delay",
          "first lockout after too many failures, doubled at each further one (30s)"},
         {"auth_lockout_max", "longest lockout (15m)"},
+        {"cache",
+         "shared cache for password checks, throttling and revocation verdicts: "
+         "redis://host:port/db or unix:/path?db=N (none: in-process and PostgreSQL)"},
+        {"cache_password_file", "file holding the Redis AUTH password (none)"},
+        {"cache_timeout",
+         "Redis connect and command timeout; after a failure one attempt per second (50ms)"},
         {"cors_origins",
          "exact browser origins allowed to call the API, e.g. https://app.example.com "
          "(none: CORS off)"},
@@ -319,6 +327,15 @@ void set_option(Config& c, std::string_view key, std::string_view raw) {
         if (!ok)
             throw std::invalid_argument("csrf_header must be a header name (letters, digits, -)");
         c.csrf_header = v;
+    } else if (key == "cache") {
+        c.cache = std::string(trim(v));
+        if (!c.cache.empty()) cache::parse_redis_url(c.cache);  // a bad URL fails at start
+    } else if (key == "cache_password_file")
+        c.cache_password_file = std::string(trim(v));
+    else if (key == "cache_timeout") {
+        c.cache_timeout = parse_millis(v);
+        if (c.cache_timeout.count() < 1 || c.cache_timeout.count() > 5000)
+            throw std::invalid_argument("cache_timeout must be from 1ms to 5s");
     } else if (key == "cors_origins") {
         c.cors_origins = parse_list(v);
         for (const auto& o : c.cors_origins)
@@ -381,6 +398,8 @@ void apply_env(Config& c, const std::map<std::string, std::string>& env) {
 void validate(const Config& c) {
     if (c.database.empty()) throw std::runtime_error("no database configured (option database)");
     if (c.auth.empty()) throw std::runtime_error("option auth lists no scheme");
+    if (!c.cache.empty() && !c.auth_state)
+        throw std::runtime_error("cache needs auth_state (its verdicts are read from the database)");
 }
 
 std::string resolve_path(const Config& c, const std::string& path) {

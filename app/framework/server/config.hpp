@@ -81,6 +81,11 @@ struct Config {
     int auth_max_address_failures = 50;
     std::chrono::seconds auth_lockout_delay{30};
     std::chrono::seconds auth_lockout_max{900};
+    /// The shared cache (framework/cache): "redis://host:port/db" or "unix:/path?db=N"; empty:
+    /// none, the state stays in each process and in PostgreSQL.
+    std::string cache;
+    std::string cache_password_file;  ///< Redis AUTH password (never in the URL, never logged)
+    std::chrono::milliseconds cache_timeout{50};  ///< connect and command timeout
     /// Browser origins allowed to call the API ("https://app.example.com"); empty: CORS off.
     std::vector<std::string> cors_origins;
     std::chrono::seconds cors_max_age{600};
