@@ -19,7 +19,6 @@ import http.client
 import json
 import os
 import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -30,39 +29,14 @@ import uuid
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "deploy"))
 import harness  # noqa: E402
+from support import Checks, free_port, say  # noqa: E402  (the deployment test's)
 
 STATE = "/var/tmp/kiva-cluster-kc"
 INSTANCE = "kiva-kc"
 DB = "kiva_kc"
 APPS = {"app1": "10.77.1.1", "app2": "10.77.1.2"}
-START = time.time()
-
-
-def say(message):
-    print(f"[{time.time() - START:6.1f}s] {message}", flush=True)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Checks:
-    def __init__(self):
-        self.passed, self.failed = 0, []
-
-    def check(self, name, ok, detail=""):
-        if ok:
-            self.passed += 1
-            print(f"  ok   {name}", flush=True)
-        else:
-            self.failed.append(name)
-            print(f"  FAIL {name}{': ' + str(detail)[:1500] if detail else ''}", flush=True)
-        return ok
-
-
 CHECKS = Checks()
 
 
