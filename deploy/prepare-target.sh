@@ -46,7 +46,7 @@ KIVA_TOOL=prepare-target
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib/common.sh"
 
-usage() { sed -n '2,47p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '2,43p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 instance="" db_host="" db_port=5432 db_password_file="" apache_user="" systemd=0 sudo_restart=0
 packages=1 cache_password_file=""
 keys=()
