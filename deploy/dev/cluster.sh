@@ -95,9 +95,16 @@ fault_app() {  # fault_app N: SIGKILL the host's workers, stop its nginx
   done
   return 0
 }
-fault_app_back() { say "fault app$1-back: nginx started again (the supervisor restarted the workers)"; start_nginx "app$1"; }
+running() { local pid; pid=$(pid_of "$1"); [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; }
+fault_app_back() {
+  if running "nginx-app$1"; then say "app$1's nginx runs already"; return 0; fi
+  say "fault app$1-back: nginx started again (the supervisor restarted the workers)"; start_nginx "app$1"
+}
 fault_redis() { say "fault redis: Redis stopped"; stop_pid redis TERM; }
-fault_redis_back() { say "fault redis-back: Redis started again"; start_redis; }
+fault_redis_back() {
+  if running redis; then say "Redis runs already"; return 0; fi
+  say "fault redis-back: Redis started again"; start_redis
+}
 
 fault() {
   local name=${1:-}
