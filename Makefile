@@ -10,7 +10,7 @@ BUILD_TYPE ?= RelWithDebInfo
 
 DEPS = deploy/dev/install-deps.sh
 
-.PHONY: all build run test unit security fuzz bench deploy deploy-init rollback clean help
+.PHONY: all build run test unit security fuzz bench deploy deploy-init rollback cluster cluster-fault clean help
 
 all: build
 
@@ -23,6 +23,8 @@ help:
 	@echo "make deploy   build, test and ship to the target of deploy/deploy.local.conf (DRY_RUN=1 prints)"
 	@echo "make deploy-init  create the schema on a new database (DEMO_DATA=1: demo rows and users, not for production)"
 	@echo "make rollback put back the release before the running one (RELEASE=ID: a kept one)"
+	@echo "make cluster  as root: HAProxy, 2 app hosts, PostgreSQL, Redis in network namespaces, deployed; http://127.0.0.1:8081/api"
+	@echo "make cluster-fault FAULT=app1|app1-back|redis|redis-back  a fault in the running cluster"
 	@echo "make clean    remove build directories (not var/, the dev database)"
 
 build:
@@ -39,7 +41,7 @@ run:
 	@exec env PORT=$(PORT) PREFIX=$(PREFIX) PGPORT=$(PGPORT) KIVA=$(CURDIR)/$(BUILD)/kiva deploy/dev/stack.sh
 
 test:
-	@$(DEPS) build run test deploy docs
+	@$(DEPS) build run test deploy cluster docs
 	@deploy/dev/install-node-tools.sh
 	@tests/run-all.sh
 
@@ -74,6 +76,16 @@ deploy-init:
 
 rollback:
 	@exec env DEPLOY_CONF="$(DEPLOY_CONF)" DRY_RUN="$(DRY_RUN)" deploy/deploy.sh rollback $(RELEASE)
+
+# The scaled-out topology (deploy/README.md, "Several application hosts"), as root: built in
+# network namespaces kc-* (10.77.0.0/16), deployed with the shipped scripts, served in the
+# foreground until Ctrl-C or SIGTERM, which removes all of it. CLUSTER_PORT=8081.
+cluster:
+	@$(DEPS) build cluster
+	@exec env CLUSTER_PORT=$${CLUSTER_PORT:-8081} deploy/dev/cluster.sh up
+
+cluster-fault:
+	@exec deploy/dev/cluster.sh fault $(FAULT)
 
 clean:
 	rm -rf build build-*

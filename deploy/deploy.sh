@@ -21,6 +21,11 @@
 # run none), DEMO_DATA=1 (init), ALLOW_DIRTY=1, KIVA_SKIP_UNIT_TESTS=1 (not recommended),
 # KIVA_BUILD_OS ("ID VERSION_ID ARCH" of the build, when /etc/os-release does not tell it: a
 # container), KIVA_MIGRATIONS_DIR (another migrations directory than sql/migrations: tests).
+# Several targets (TARGETS="app1=10.0.0.5 app2=10.0.0.6" in the configuration): a rolling
+# deploy: the release is built once, uploaded to every target and checked there, the
+# migrations run once, then each target in turn is drained from the load balancer
+# (DRAIN_COMMAND), switched, restarted, checked on its own HEALTH_URL and put back
+# (UNDRAIN_COMMAND); a failing target stops the roll, drained, while the others serve.
 # Every step says what it does; any failure stops with a message and a non-zero status.
 set -euo pipefail
 KIVA_TOOL=deploy
@@ -47,7 +52,8 @@ conf_file=${DEPLOY_CONF:-$root/deploy/deploy.local.conf}
 
 known_keys=" INSTANCE TARGET_HOST SSH_USER SSH_PORT SSH_OPTIONS APP_DIR DATABASE DB_OWNER"
 known_keys+=" DB_OWNER_PASSWORD_FILE RESTART_COMMAND HEALTH_URL HEALTH_CA APP_NAME THREADS"
-known_keys+=" PROCESSES BODY_LIMIT LOG_LEVEL BUILD_DIR JOBS MIGRATION_TRANSACTIONS KEEP_RELEASES "
+known_keys+=" PROCESSES BODY_LIMIT LOG_LEVEL BUILD_DIR JOBS MIGRATION_TRANSACTIONS KEEP_RELEASES"
+known_keys+=" TARGETS DRAIN_COMMAND UNDRAIN_COMMAND DRAIN_SECONDS TOKEN_KEYS_FILE "
 declare -A cfg=()
 conf_extra=()
 lineno=0
@@ -62,7 +68,7 @@ while IFS= read -r line || [ -n "$line" ]; do
   if [[ "$key" == CONF_* ]]; then
     ckey=${key#CONF_}
     case $ckey in
-      database|listen|queries|token_secret_file|token_secret_env|test_mode|log_name)
+      database|listen|queries|token_secret_file|token_secret_env|test_mode|log_name|cache_password_file)
         die "$conf_file:$lineno: $key is set by the deployment itself and cannot be overridden" ;;
       app_name|threads|processes|body_limit|log_level)
         die "$conf_file:$lineno: use $(tr a-z A-Z <<<"$ckey")= rather than $key" ;;
@@ -82,8 +88,30 @@ expand_home() { case $1 in "~/"*) printf '%s' "$HOME/${1#"~/"}" ;; *) printf '%s
 instance=$(get INSTANCE)
 [ -n "$instance" ] || die "$conf_file: INSTANCE is required"
 check_instance "$instance"
-target_host=$(get TARGET_HOST)
-[ -n "$target_host" ] || die "$conf_file: TARGET_HOST is required"
+# TARGETS: NAME[=HOST] entries; {name} and {host} in HEALTH_URL, DRAIN_COMMAND and
+# UNDRAIN_COMMAND become each one's. This script runs itself once per target and phase
+# (KIVA_DEPLOY_TARGET=NAME=HOST, KIVA_DEPLOY_PHASE=stage|migrate|switch).
+read -r -a target_list <<<"$(get TARGETS)"
+for t in "${target_list[@]}"; do
+  [[ "$t" =~ ^[A-Za-z0-9_-]+(=[A-Za-z0-9.:-]+)?$ ]] || die "$conf_file: bad TARGETS entry '$t' (NAME or NAME=HOST)"
+done
+phase=${KIVA_DEPLOY_PHASE:-all}
+[[ "$phase" =~ ^(all|stage|migrate|switch)$ ]] || die "bad KIVA_DEPLOY_PHASE '$phase'"
+this_target=${KIVA_DEPLOY_TARGET:-}
+[ -z "$this_target" ] || [[ "$this_target" == *=* ]] || this_target="$this_target=$this_target"
+# with_target TEXT NAME=HOST: {name} and {host} filled in.
+with_target() { local s=$1; s=${s//\{name\}/${2%%=*}}; s=${s//\{host\}/${2#*=}}; printf '%s' "$s"; }
+if [ -n "$this_target" ]; then
+  [ ${#target_list[@]} -gt 0 ] || die "KIVA_DEPLOY_TARGET is for a configuration with TARGETS"
+  target_host=${this_target#*=}
+  cfg[HEALTH_URL]=$(with_target "$(get HEALTH_URL)" "$this_target")
+elif [ ${#target_list[@]} -gt 0 ]; then
+  [ -z "$(get TARGET_HOST)" ] || die "$conf_file: TARGET_HOST or TARGETS, not both"
+  target_host=${target_list[0]#*=}
+else
+  target_host=$(get TARGET_HOST)
+fi
+[ -n "$target_host" ] || die "$conf_file: TARGET_HOST (or TARGETS) is required"
 [[ "$target_host" =~ ^[A-Za-z0-9.:-]+$ ]] || die "$conf_file: bad TARGET_HOST '$target_host'"
 ssh_user=$(get SSH_USER "$instance-deploy")
 [[ "$ssh_user" =~ ^[a-z_][a-z0-9_-]*$ ]] || die "$conf_file: bad SSH_USER '$ssh_user'"
@@ -101,6 +129,11 @@ db_user=$(sed -n 's/.*\buser=\([^ ]*\).*/\1/p' <<<"$database")
 [ -n "$db_name" ] && [ -n "$db_user" ] || die "$conf_file: DATABASE must name dbname= and user="
 db_owner=$(get DB_OWNER "${db_name}_owner")
 owner_password_file=$(expand_home "$(get DB_OWNER_PASSWORD_FILE)")
+token_keys_file=$(expand_home "$(get TOKEN_KEYS_FILE)")
+drain_seconds=$(get DRAIN_SECONDS 2)
+[[ "$drain_seconds" =~ ^[0-9]+$ ]] || die "$conf_file: DRAIN_SECONDS must be a number"
+cache_set=0
+for line in "${conf_extra[@]}"; do [[ "$line" == "cache = "?* ]] && cache_set=1; done
 restart_command=$(get RESTART_COMMAND "sudo -n systemctl restart kiva@$instance.service")
 health_url=$(get HEALTH_URL)
 health_ca=$(expand_home "$(get HEALTH_CA)")
@@ -112,10 +145,21 @@ size_bytes "$body_limit" >/dev/null
 for k in THREADS PROCESSES JOBS KEEP_RELEASES; do
   v=$(get $k 1); [[ "$v" =~ ^[1-9][0-9]*$ ]] || die "$conf_file: $k must be a positive number"
 done
+# check_private KEY FILE: a secret of this machine, readable by its owner only.
+check_private() {
+  [ -r "$2" ] || die "$1 $2 cannot be read"
+  local mode; mode=$(stat -c %a "$2")
+  [[ "$mode" =~ ^[0-7]00$ ]] || die "$1 $2 is readable by others (mode $mode): chmod 600 it"
+}
 if [ -n "$owner_password_file" ] && [ "$action" != status ] && [ "$action" != rollback ] && [ "$dry_run" = 0 ]; then
-  [ -r "$owner_password_file" ] || die "DB_OWNER_PASSWORD_FILE $owner_password_file cannot be read"
-  mode=$(stat -c %a "$owner_password_file")
-  [[ "$mode" =~ ^[0-7]00$ ]] || die "DB_OWNER_PASSWORD_FILE $owner_password_file is readable by others (mode $mode): chmod 600 it"
+  check_private DB_OWNER_PASSWORD_FILE "$owner_password_file"
+fi
+if [ -n "$token_keys_file" ] && [ "$action" = deploy ] && [ "$dry_run" = 0 ]; then
+  check_private TOKEN_KEYS_FILE "$token_keys_file"
+  [ -s "$token_keys_file" ] || die "TOKEN_KEYS_FILE $token_keys_file is empty"
+  # The worker's format (README.md, key rotation): "id secret" lines, or one lone secret.
+  ! grep -qvE '^([A-Za-z0-9_-]{1,32} )?[^ ]{16,}$' "$token_keys_file" ||
+    die "TOKEN_KEYS_FILE $token_keys_file: every line is 'id secret' or a lone secret (16 characters at least)"
 fi
 keep_releases=$(get KEEP_RELEASES 5)
 demo_data=${DEMO_DATA:-0}
@@ -135,6 +179,57 @@ q() {
 show() { local a line="  +"; for a in "$@"; do line+=" $(q "$a")"; done; printf '%s\n' "$line" >&2; }
 # run CMD...: prints the command, runs it unless DRY_RUN.
 run() { show "$@"; [ "$dry_run" = 1 ] || "$@"; }
+
+# ------------------------------------------------------------------ several targets
+if [ ${#target_list[@]} -gt 0 ] && [ -z "$this_target" ]; then
+  # on TARGET PHASE ACTION [ARG]: this script for one target (and one phase of a deploy).
+  on() { KIVA_DEPLOY_TARGET=$1 KIVA_DEPLOY_PHASE=$2 "$0" "${@:3}"; }
+  # balancer DRAIN|UNDRAIN TARGET: the configured command, run on this machine.
+  balancer() {
+    local cmd what; cmd=$(with_target "$(get "$1_COMMAND")" "$2")
+    [ "$1" = DRAIN ] && what="draining ${2%%=*} from" || what="putting ${2%%=*} back in"
+    if [ -z "$cmd" ]; then say "no $1_COMMAND: not $what the load balancer"; return 0; fi
+    step "$what the load balancer"
+    show sh -c "$cmd"
+    [ "$dry_run" = 1 ] || sh -c "$cmd"
+  }
+  names=""; for t in "${target_list[@]}"; do names+=" ${t%%=*}"; done
+  say "$action of instance $instance to${names} (TARGETS of $conf_file)"
+  export KIVA_DEPLOY_TIME=${KIVA_DEPLOY_TIME:-$(date -u +%s)}   # one release name on every target
+  case $action in
+    status) rc=0; for t in "${target_list[@]}"; do on "$t" all status || rc=1; done; exit $rc ;;
+    init) on "${target_list[0]}" all init; exit ;;
+    rollback)
+      for t in "${target_list[@]}"; do
+        balancer DRAIN "$t" || die "cannot drain ${t%%=*}: nothing was rolled back there"
+        [ "$dry_run" = 1 ] || sleep "$drain_seconds"
+        on "$t" all rollback $rollback_to ||
+          die "the rollback of ${t%%=*} failed: it stays drained; the targets before it run the kept release"
+        balancer UNDRAIN "$t" || die "cannot put ${t%%=*} back in the load balancer"
+      done
+      say "rollback done on${names}"; exit 0 ;;
+  esac
+  first=${target_list[0]}
+  for t in "${target_list[@]}"; do
+    say "== ${t%%=*}: build (once), upload, check"
+    on "$t" stage deploy || die "staging on ${t%%=*} failed: nothing was switched anywhere"
+    export KIVA_DEPLOY_BUILT=1
+  done
+  say "== migrations, once (from ${first%%=*})"
+  on "$first" migrate deploy || die "the migrations failed: nothing was switched anywhere"
+  done_list=""
+  for t in "${target_list[@]}"; do
+    say "== ${t%%=*}: drain, switch, restart, check, put back"
+    balancer DRAIN "$t" || die "cannot drain ${t%%=*}: it was not switched (switched already:${done_list:- none})"
+    [ "$dry_run" = 1 ] || sleep "$drain_seconds"
+    on "$t" switch deploy ||
+      die "${t%%=*} failed (above): it stays out of the load balancer; switched already:${done_list:- none}; the others serve the release they run (fix it and deploy again, or deploy/deploy.sh rollback)"
+    balancer UNDRAIN "$t" || die "cannot put ${t%%=*} back in the load balancer"
+    done_list+=" ${t%%=*}"
+  done
+  say "rolling deploy done:${done_list}"
+  exit 0
+fi
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/kiva-deploy.XXXXXX")
 ssh_opts=(-p "$ssh_port" -o BatchMode=yes -o ConnectTimeout=15 -o ServerAliveInterval=15
@@ -198,6 +293,8 @@ for d in bin sql conf log releases .incoming; do
   test -d \$d -a -w \$d || { echo \"missing or not writable: $app_dir/\$d: run deploy/prepare-target.sh --instance $instance on the target\" >&2; exit 1; }
 done
 test -e conf/token.secret || { echo 'missing $app_dir/conf/token.secret: run deploy/prepare-target.sh on the target' >&2; exit 1; }
+$( [ -n "$token_keys_file" ] && echo "test -w conf/token.keys || { echo 'missing $app_dir/conf/token.keys (TOKEN_KEYS_FILE): run deploy/prepare-target.sh on the target' >&2; exit 1; }")
+$( [ "$cache_set" = 1 ] && echo "test -e conf/cache.password || { echo 'missing $app_dir/conf/cache.password (CONF_cache): run deploy/prepare-target.sh --cache-password-file FILE on the target' >&2; exit 1; }")
 test -e ~$instance/.pgpass || echo 'warning: no ~$instance/.pgpass on the target: the worker has no database password' >&2
 for t in rsync psql flock; do
   command -v \$t >/dev/null || { echo \"missing on the target: \$t (prepare-target.sh installs it)\" >&2; exit 1; }
@@ -343,15 +440,20 @@ if [ -n "$dirty" ]; then
   warn "ALLOW_DIRTY=1: shipping a working tree with changes, the release says dirty"
   commit=$commit-dirty
 fi
-stamp=$(date -u +%Y%m%dT%H%M%SZ)
-release=$(printf '%s' "$commit $(date -u +%Y-%m-%dT%H:%M:%SZ) ${USER:-$(id -un)}@$(uname -n)" | tr -c 'A-Za-z0-9 ._:@+-' '_')
+deploy_time=${KIVA_DEPLOY_TIME:-$(date -u +%s)}
+stamp=$(date -u -d "@$deploy_time" +%Y%m%dT%H%M%SZ)
+release=$(printf '%s' "$commit $(date -u -d "@$deploy_time" +%Y-%m-%dT%H:%M:%SZ) ${USER:-$(id -un)}@$(uname -n)" | tr -c 'A-Za-z0-9 ._:@+-' '_')
 release_id=$(printf '%s' "$stamp-$commit" | tr -c 'A-Za-z0-9._-' '_')
 
 check_target
+if [ "$phase" = all ] || [ "$phase" = stage ]; then
 check_distribution
 take_lock
 
 # ------------------------------------------------------------------ build and test
+if [ "${KIVA_DEPLOY_BUILT:-0}" = 1 ]; then
+  say "the release binary is built and tested already (for an earlier target of this deploy)"
+else
 step "building the release binary in $build_dir"
 run cmake -S "$root" -B "$build_dir" -DCMAKE_BUILD_TYPE=Release -DKIVA_TESTS=ON -DKIVA_SANITIZE=OFF -DKIVA_FUZZ=OFF
 run cmake --build "$build_dir" -j "$jobs" || die "the build failed: nothing was deployed"
@@ -361,6 +463,7 @@ if [ "${KIVA_SKIP_UNIT_TESTS:-0}" = 1 ]; then
 else
   step "running the unit tests"
   run "$build_dir/unit_tests" --report_level=short || die "the unit tests failed: nothing was deployed"
+fi
 fi
 
 # ------------------------------------------------------------------ stage
@@ -407,8 +510,9 @@ body_limit = $body_limit
 log_level = $(get LOG_LEVEL info)
 # Each log line starts with it: instances told apart in Apache's error log (mod_fcgid).
 log_name = $instance
-token_secret_file = $app_dir/conf/token.secret
+token_secret_file = $app_dir/conf/$([ -n "$token_keys_file" ] && echo token.keys || echo token.secret)
 EOF
+  [ "$cache_set" = 0 ] || echo "cache_password_file = $app_dir/conf/cache.password"
   local line
   for line in "${conf_extra[@]}"; do printf '%s\n' "$line"; done
 }
@@ -430,6 +534,10 @@ step "checking the new release on the target (configuration, queries, routes)"
 # (the worker's own access to it shows in the health check after the restart).
 remote "cd $A && KIVA_TOKEN_SECRET_FILE= KIVA_TOKEN_SECRET_ENV=KIVA_CHECK_ONLY_SECRET KIVA_CHECK_ONLY_SECRET=not-a-secret-only-for-the-check .incoming/bin/kiva --config .incoming/conf/kiva.conf --check" ||
   die "the new release does not start on the target (see above): nothing was switched"
+if [ "$phase" = stage ]; then say "staged '$release' on $dest"; exit 0; fi
+else
+  take_lock   # the migrate and switch phases of a rolling deploy: .incoming was staged
+fi
 
 # ------------------------------------------------------------------ init
 if [ "$action" = init ]; then
@@ -442,9 +550,25 @@ if [ "$action" = init ]; then
 fi
 
 # ------------------------------------------------------------------ migrate
+if [ "$phase" = all ] || [ "$phase" = migrate ]; then
 step "applying the pending migrations to $db_name (as $db_owner, $([ "$migration_transactions" = each ] && echo 'one transaction each' || echo 'all in one transaction'))"
 remote_psql "-f .incoming/sql/migrations/migrate.psql" ||
   die "the migrations stopped (above): $([ "$migration_transactions" = each ] && echo 'the failing one was rolled back (those before it are applied)' || echo 'none was applied'), nothing was switched, the worker still runs the previous release"
+if [ "$phase" = migrate ]; then say "migrations applied"; exit 0; fi
+fi
+if [ "$phase" = switch ]; then
+  remote "grep -qxF $(q "$release") $A/.incoming/VERSION" ||
+    die ".incoming on the target holds another release than '$release': nothing was switched"
+fi
+
+# ------------------------------------------------------------------ shared token keys
+if [ -n "$token_keys_file" ]; then
+  step "writing the shared token keys of $token_keys_file to $app_dir/conf/token.keys (the worker reads it, the deploy account cannot)"
+  printf '  + (standard input: %s)\n' "$token_keys_file" >&2
+  if [ "$dry_run" = 1 ]; then remote "cat >$A/conf/token.keys"; else
+    remote "cat >$A/conf/token.keys" <"$token_keys_file" || die "cannot write conf/token.keys on the target: nothing was switched"
+  fi
+fi
 
 # ------------------------------------------------------------------ switch
 step "switching to the new release $release_id (each file renamed into place: running processes keep the old one)"

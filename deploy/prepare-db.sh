@@ -3,11 +3,15 @@
 # server (or as any account for which the --psql command connects as a superuser).
 # Idempotent: it creates what is missing, re-applies privileges and limits, keeps passwords.
 #
-# Usage: deploy/prepare-db.sh --instance NAME --app-host ADDRESS [options]
+# Usage: deploy/prepare-db.sh --instance NAME --app-host ADDRESS... [options]
 #   --instance NAME           database NAME (- as _), roles NAME and NAME_owner (- as _)
-#   --app-host ADDRESS        the application server, as pg_hba sees it (10.0.0.5 or 10.0.0.5/32)
+#   --app-host ADDRESS        an application server, as pg_hba sees it (10.0.0.5 or 10.0.0.5/32);
+#                             repeat for several: with --pg-hba, the hosts already admitted
+#                             in the instance's block are kept (added to, never dropped)
+#   --drop-app-host ADDRESS   remove this host from the instance's block (repeatable); the
+#                             only way a host leaves it
 #   --pg-hba FILE             put the instance's rules at the top of this pg_hba.conf (a block
-#                             between BEGIN/END markers, replaced when run again; a backup is
+#                             between BEGIN/END markers, rewritten when run again; a backup is
 #                             kept) and reload; without it, the lines to add are printed
 #   --secrets-dir DIR         where generated passwords are kept (/root/kiva-secrets, 0700)
 #   --runtime-password-file F use this password for the runtime role (else generated once)
@@ -24,7 +28,9 @@ root=$(cd "$here/.." && pwd)
 . "$here/lib/common.sh"
 
 usage() { print_header "$0"; exit "${1:-0}"; }
-instance="" app_host="" pg_hba="" secrets=/root/kiva-secrets runtime_pw_file="" owner_pw_file=""
+instance="" pg_hba=""
+app_hosts=() drop_hosts=()
+hosts_before=() secrets=/root/kiva-secrets runtime_pw_file="" owner_pw_file=""
 connections=30 socket_dir="" port="" psql_user=postgres
 while [ $# -gt 0 ]; do
   case $1 in
@@ -34,7 +40,8 @@ while [ $# -gt 0 ]; do
   esac
   case $1 in
     --instance) instance=$2 ;;
-    --app-host) app_host=$2 ;;
+    --app-host) app_hosts+=("$2") ;;
+    --drop-app-host) drop_hosts+=("$2") ;;
     --pg-hba) pg_hba=$2 ;;
     --secrets-dir) secrets=$2 ;;
     --runtime-password-file) runtime_pw_file=$2 ;;
@@ -47,10 +54,18 @@ while [ $# -gt 0 ]; do
   esac
   shift 2
 done
-[ -n "$instance" ] && [ -n "$app_host" ] || die "--instance and --app-host are required (see --help)"
+[ -n "$instance" ] && [ $((${#app_hosts[@]} + ${#drop_hosts[@]})) -gt 0 ] ||
+  die "--instance and --app-host (or --drop-app-host) are required (see --help)"
 check_instance "$instance"
-[[ "$app_host" =~ ^[0-9a-fA-F.:]+(/[0-9]+)?$ ]] || die "bad --app-host '$app_host' (an IP address, optionally /mask)"
-[[ "$app_host" == */* ]] || { [[ "$app_host" == *:* ]] && app_host="$app_host/128" || app_host="$app_host/32"; }
+# host_cidr ADDRESS: the address as pg_hba writes it (/32, /128 added when missing).
+host_cidr() {
+  local h=$1
+  [[ "$h" =~ ^[0-9a-fA-F.:]+(/[0-9]+)?$ ]] || die "bad app host '$h' (an IP address, optionally /mask)"
+  [[ "$h" == */* ]] || { [[ "$h" == *:* ]] && h="$h/128" || h="$h/32"; }
+  printf '%s' "$h"
+}
+for i in "${!app_hosts[@]}"; do app_hosts[i]=$(host_cidr "${app_hosts[i]}"); done
+for i in "${!drop_hosts[@]}"; do drop_hosts[i]=$(host_cidr "${drop_hosts[i]}"); done
 [[ "$connections" =~ ^[0-9]+$ ]] || die "bad --runtime-connections '$connections'"
 
 db=$(sql_name "$instance")
@@ -119,21 +134,45 @@ else
   say "connection limits: $limits of max_connections = $max_conn ($reserved reserved for superusers)"
 fi
 listen=$(psql_admin -d postgres -Atc "SHOW listen_addresses")
+for app_host in "${app_hosts[@]}"; do
 case "$app_host,$listen" in
   127.*,*|::1*,*|*,\*|*,0.0.0.0*) ;;
   *,|*,localhost|*,127.0.0.1|*,::1) warn "listen_addresses = '$listen': the application server $app_host cannot connect (set it to this host's address on the app network, restart)" ;;
 esac
+done
 
 # ------------------------------------------------------------------ pg_hba
-block=$(render "$here/postgres/pg_hba.conf.in" "INSTANCE=$instance" "DATABASE=$db" "RUNTIME=$runtime" \
-  "OWNER=$owner" "APP_HOST=$app_host")
+begin="# BEGIN kiva instance $instance "
+end="# END kiva instance $instance"
+# The hosts the instance's block admits now (a rerun for one more host keeps the others).
+if [ -n "$pg_hba" ] && [ -f "$pg_hba" ]; then
+  mapfile -t hosts_before < <(awk -v b="$begin" -v e="$end" -v db="$db" \
+    'index($0, b) == 1 {inside = 1} inside && $1 == "hostssl" && $2 == db {print $4} $0 == e {inside = 0}' "$pg_hba")
+fi
+hosts=()
+for h in "${hosts_before[@]}" "${app_hosts[@]}"; do
+  [[ " ${hosts[*]} " == *" $h "* ]] && continue
+  [[ " ${drop_hosts[*]} " == *" $h "* ]] && continue
+  hosts+=("$h")
+done
+for h in "${drop_hosts[@]}"; do
+  [[ " ${hosts_before[*]} " == *" $h "* ]] && say "dropping the application server $h from the rules of $instance" ||
+    warn "--drop-app-host $h: not among the hosts of $instance (${hosts_before[*]:-none})"
+done
+[ ${#hosts[@]} -gt 0 ] || die "no application server would be left in the rules of $instance (drop the instance's block by hand if that is meant)"
+say "application servers admitted: ${hosts[*]}"
+# One hostssl line per application server, from the template's @APP_HOST@ line.
+template=$(mktemp)
+awk -v hosts="${hosts[*]}" '/@APP_HOST@/ {n = split(hosts, h, " "); for (i = 1; i <= n; i++) {line = $0; gsub(/@APP_HOST@/, h[i], line); print line}; next} {print}' \
+  "$here/postgres/pg_hba.conf.in" >"$template"
+block=$(render "$template" "INSTANCE=$instance" "DATABASE=$db" "RUNTIME=$runtime" \
+  "OWNER=$owner" "APP_HOSTS=${hosts[*]}")
+rm -f "$template"
 if [ -z "$pg_hba" ]; then
   say "add these lines at the top of pg_hba.conf (before any other rule), then reload PostgreSQL:"
   printf '%s\n' "$block"
 else
   [ -f "$pg_hba" ] || die "no file $pg_hba"
-  begin="# BEGIN kiva instance $instance "
-  end="# END kiva instance $instance"
   new=$(mktemp)
   {
     printf '%s\n' "$block"

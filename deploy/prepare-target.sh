@@ -19,6 +19,8 @@
 #                            kiva@NAME.socket (needs systemd)
 #   --sudo-restart           let NAME-deploy run `systemctl restart kiva@NAME.service`, nothing else
 #                            (/etc/sudoers.d/kiva-NAME, checked with visudo)
+#   --cache-password-file F  the Redis password (deploy configuration CONF_cache=redis://...):
+#                            written to conf/cache.password (0640 NAME:NAME), replaced when given
 #   --no-packages            do not install missing packages (rsync, postgresql-client, logrotate)
 #
 # Two accounts: NAME runs the worker (no login shell, no ssh) and can read the secrets;
@@ -31,7 +33,10 @@
 #     .pgpass            0600 NAME:NAME  the runtime role's password for the worker (libpq)
 #     bin/ sql/          0750  the binary and SQL, installed by make deploy
 #     conf/              0750  kiva.conf (0640, by make deploy); token.secret (0640 NAME:NAME,
-#                              made here once, never leaves this host); apache.pgpass
+#                              made here once, never leaves this host); token.keys (0420
+#                              NAME:NAME-deploy: the key set shared by every host, which
+#                              make deploy writes from TOKEN_KEYS_FILE and cannot read back);
+#                              cache.password (0640 NAME:NAME); apache.pgpass
 #     log/               0750  deploy.log (one line per deploy; /etc/logrotate.d/kiva-NAME rotates it)
 #     releases/          0750  the last releases, for deploy.sh rollback
 #     www/               0755  static files of the vhost (empty)
@@ -43,7 +48,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 usage() { print_header "$0"; exit "${1:-0}"; }
 instance="" db_host="" db_port=5432 db_password_file="" apache_user="" systemd=0 sudo_restart=0
-packages=1
+packages=1 cache_password_file=""
 keys=()
 while [ $# -gt 0 ]; do
   case $1 in
@@ -61,6 +66,7 @@ while [ $# -gt 0 ]; do
     --db-password-file) db_password_file=$2 ;;
     --authorized-key) keys+=("$2") ;;
     --apache-user) apache_user=$2 ;;
+    --cache-password-file) cache_password_file=$2 ;;
     *) die "unknown option $1 (see --help)" ;;
   esac
   shift 2
@@ -72,6 +78,7 @@ check_instance "$instance"
 [ "$(id -u)" = 0 ] || die "run as root (it creates a user and sets owners)"
 if [ -n "$apache_user" ]; then id "$apache_user" >/dev/null 2>&1 || die "no user $apache_user (--apache-user)"; fi
 if [ -n "$db_password_file" ]; then [ -r "$db_password_file" ] || die "cannot read $db_password_file"; fi
+if [ -n "$cache_password_file" ]; then [ -s "$cache_password_file" ] || die "cannot read $cache_password_file (or empty)"; fi
 for k in "${keys[@]}"; do
   [ -r "$k" ] || die "cannot read the public key $k"
   grep -qE '^(ssh-|ecdsa-|sk-)' "$k" || die "$k does not look like an ssh public key (ssh-ed25519 AAAA...)"
@@ -181,6 +188,22 @@ else
   (umask 077 && openssl rand -hex 32 >"$secret.new" && mv -f "$secret.new" "$secret")
 fi
 chown "$user:$group" "$secret"; chmod 0640 "$secret"
+# The key set shared by the hosts of a scaled-out instance (TOKEN_KEYS_FILE in the deploy
+# configuration): the deploy account writes it (group write) but cannot read it; only the
+# worker (its owner) reads it. Empty until the first such deploy.
+keys_file=$home/conf/token.keys
+[ -e "$keys_file" ] || { say "creating the shared key set slot $keys_file (filled by make deploy)"; : >"$keys_file"; }
+chown "$user:$dgroup" "$keys_file"; chmod 0420 "$keys_file"
+
+# ------------------------------------------------------------------ cache (Redis) password
+cache_pw=$home/conf/cache.password
+if [ -n "$cache_password_file" ]; then
+  say "writing the cache password to $cache_pw (0640 $user:$group)"
+  tmpf=$(mktemp "$cache_pw.XXXXXX")
+  head -n 1 "$cache_password_file" >"$tmpf"
+  chown "$user:$group" "$tmpf"; chmod 0640 "$tmpf"
+  mv -f "$tmpf" "$cache_pw"
+fi
 
 # ------------------------------------------------------------------ database password
 # The owner role's password (DDL) never goes to the worker: only the deploy's migrations use it.

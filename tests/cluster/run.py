@@ -1,0 +1,436 @@
+#!/usr/bin/env python3
+"""The scaled-out topology under test (make test's cluster stage): deploy/dev/cluster.sh up
+builds it (HAProxy, two application hosts with nginx and kiva, PostgreSQL, Redis, in network
+namespaces, deployed by the shipped scripts), then, through the balancer and on each host:
+
+  the integration suite's Stuff and authentication route checks give the same answers as on
+  one host; a token made through one host works on the other (both ways); a logout and a
+  password change through one host are honoured by the other at once; pg_hba keeps every
+  app host (prepare-db.sh --app-host, --drop-app-host); the shared key set's modes; killing
+  an app host under a bounded write load (no failed GET, POSTs fail only while in flight,
+  every 201 is in the database); Redis stopped and back (no 5xx); a rolling deploy under
+  load (0 failed requests, the new release on every host); a host failing its health check
+  stops the roll, drained, with the other serving.
+
+Ends with `cluster: N passed, M failed`. Every load loop is bounded in count and time."""
+
+import base64
+import http.client
+import json
+import os
+import signal
+import ssl
+import subprocess
+import sys
+import threading
+import time
+import unittest
+import uuid
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "deploy"))
+import harness  # noqa: E402
+from support import Checks, free_port, say  # noqa: E402  (the deployment test's)
+
+STATE = "/var/tmp/kiva-cluster-kc"
+INSTANCE = "kiva-kc"
+DB = "kiva_kc"
+APPS = {"app1": "10.77.1.1", "app2": "10.77.1.2"}
+CHECKS = Checks()
+
+
+class Cluster:
+    """deploy/dev/cluster.sh up in the background, as the integration harness's STACK."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.dir = f"/var/tmp/kiva-cluster-test-{os.getpid()}"
+        os.makedirs(self.dir, mode=0o755)
+        # A lone key (the integration suite forges tokens with token.secret), shared by the hosts.
+        self.state = self.dir
+        with open(os.path.join(self.dir, "token.secret"), "w") as f:
+            f.write(base64.b16encode(os.urandom(32)).decode().lower() + "\n")
+        os.chmod(os.path.join(self.dir, "token.secret"), 0o600)
+        self.log_path = os.path.join(self.dir, "cluster.log")
+        self.process = None
+
+    def start(self):
+        env = dict(os.environ, CLUSTER_PORT=str(self.port), CLUSTER_TOKEN_KEYS=os.path.join(self.dir, "token.secret"),
+                   # as the integration suite's stack: many failed passwords on purpose, short ones
+                   KIVA_CLUSTER_CONF="CONF_auth_max_failures=1000000\nCONF_auth_max_address_failures=1000000\n"
+                                     "CONF_password_min_length=4\nCONF_password_cache_ttl=60s\n")
+        env.pop("MAKEFLAGS", None)
+        self.log = open(self.log_path, "w")
+        self.process = subprocess.Popen([f"{ROOT}/deploy/dev/cluster.sh", "up"], env=env, stdout=self.log,
+                                        stderr=subprocess.STDOUT)
+        deadline = time.time() + 1500   # the topology lock may be held by another run (15 min)
+        while time.time() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError("cluster.sh exited:\n" + self.output()[-4000:])
+            if "cluster: serving" in self.output():
+                return
+            time.sleep(0.5)
+        raise RuntimeError("the cluster did not start in time:\n" + self.output()[-4000:])
+
+    def output(self):
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(120)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def fault(self, name):
+        r = subprocess.run([f"{ROOT}/deploy/dev/cluster.sh", "fault", name], capture_output=True, text=True)
+        if r.returncode != 0:
+            raise RuntimeError(f"fault {name}: {r.stdout}{r.stderr}")
+
+    def psql(self, sql):
+        r = subprocess.run(["runuser", "-u", "postgres", "--", "psql", "-X", "-At", "-v", "ON_ERROR_STOP=1",
+                            "-h", f"{STATE}/pg", "-p", "5432", "-d", DB, "-c", sql],
+                           capture_output=True, text=True, cwd="/", check=True)
+        return r.stdout.strip()
+
+    def deploy(self, *args, env=None, timeout=600):
+        e = dict(os.environ, ALLOW_DIRTY="1", KIVA_SKIP_UNIT_TESTS="1", DEPLOY_CONF=f"{STATE}/deployer/deploy.conf",
+                 **(env or {}))
+        return subprocess.run([f"{ROOT}/deploy/deploy.sh", *args], capture_output=True, text=True, env=e,
+                              timeout=timeout)
+
+
+CLUSTER = None
+CTX = None
+
+
+def call(host, method, path, body=None, auth=None, token=None, timeout=15):
+    """One request on a new connection: host None = the balancer, else an app host's nginx."""
+    headers = {}
+    if auth:
+        headers["Authorization"] = "Basic " + base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+    if token:
+        headers["Authorization"] = "Bearer " + token
+    if body is not None:
+        body = "&".join(f"{k}={v}" for k, v in body.items())
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+    conn = http.client.HTTPConnection("127.0.0.1", CLUSTER.port, timeout=timeout) if host is None else \
+        http.client.HTTPSConnection(APPS[host], 443, context=CTX, timeout=timeout)
+    try:
+        conn.request(method, "/api" + path, body=body, headers=headers)
+        r = conn.getresponse()
+        data = r.read()
+        try:
+            parsed = json.loads(data)
+        except ValueError:
+            parsed = None
+        return r.status, parsed
+    finally:
+        conn.close()
+
+
+# --------------------------------------------------------------------------- load
+class Load:
+    """GET and POST loops through the balancer, each request timed; bounded in requests and
+    seconds. Keeps every POST answered 201 (its sid) and every failure with its times."""
+
+    def __init__(self, getters=2, posters=1, max_requests=3000, max_seconds=90):
+        self.getters, self.posters = getters, posters
+        self.max_requests, self.max_seconds = max_requests, max_seconds
+        self.stop_flag = False
+        self.lock = threading.Lock()
+        self.count = 0
+        self.ok = {"GET": 0, "POST": 0}
+        self.failures = []      # (method, start, end, what)
+        self.created = []       # sids answered 201
+        self.threads = []
+
+    def start(self):
+        self.t0 = time.time()
+        for kind, n in (("GET", self.getters), ("POST", self.posters)):
+            for _ in range(n):
+                t = threading.Thread(target=self.loop, args=(kind,), daemon=True)
+                t.start()
+                self.threads.append(t)
+        return self
+
+    def more(self):
+        with self.lock:
+            self.count += 1
+            return not self.stop_flag and self.count <= self.max_requests and time.time() - self.t0 < self.max_seconds
+
+    def loop(self, kind):
+        conn, i = None, 0
+        while self.more():
+            i += 1
+            begin = time.time()
+            try:
+                if conn is None:
+                    conn = http.client.HTTPConnection("127.0.0.1", CLUSTER.port, timeout=20)
+                if kind == "GET":
+                    path = "/api/version" if i % 2 else "/api/stuff/1"
+                    conn.request("GET", path)
+                else:
+                    path = "/api/stuff"
+                    conn.request("POST", path, body=f"stuff=load-{uuid.uuid4().hex}",
+                                 headers={"Content-Type": "application/x-www-form-urlencoded"})
+                r = conn.getresponse()
+                data = r.read()
+                end = time.time()
+                with self.lock:
+                    if (kind == "GET" and r.status == 200) or (kind == "POST" and r.status == 201):
+                        self.ok[kind] += 1
+                        if kind == "POST":
+                            self.created.append(json.loads(data)["sid"])
+                    else:
+                        self.failures.append((kind, begin, end, f"{path} {r.status} {data[:100]!r}"))
+                if r.getheader("Connection", "").lower() == "close":
+                    conn.close()
+                    conn = None
+            except Exception as e:  # counted, never raised
+                with self.lock:
+                    self.failures.append((kind, begin, time.time(), repr(e)))
+                if conn:
+                    conn.close()
+                conn = None
+            time.sleep(0.005)
+
+    def stop(self):
+        self.stop_flag = True
+        for t in self.threads:
+            t.join(30)
+        return self
+
+    def failed(self, kind):
+        return [f for f in self.failures if f[0] == kind]
+
+
+# --------------------------------------------------------------------------- checks
+def integration_suite():
+    """The integration suite's Stuff and authentication route checks, through the balancer."""
+    say("the integration suite's test_stuff.py and test_auth_routes.py through the balancer")
+    harness.STACK = CLUSTER
+    loader = unittest.defaultTestLoader
+    suite = unittest.TestSuite()
+    for name in ("test_stuff.py", "test_auth_routes.py"):
+        suite.addTests(loader.discover(os.path.join(ROOT, "tests", "integration"), pattern=name))
+    result = unittest.TextTestRunner(verbosity=1, stream=sys.stdout).run(suite)
+    bad = result.failures + result.errors
+    CHECKS.check(f"integration Stuff and auth checks through the balancer ({result.testsRun} tests)",
+                 result.testsRun > 20 and not bad, "\n".join(str(t) for t, _ in bad[:10]))
+
+
+def shared_tokens():
+    say("tokens: made through one host, used on the other; logout and password change")
+    for first, second in (("app1", "app2"), ("app2", "app1")):
+        status, token = call(first, "GET", "/login", auth=("calvin", "hobbes"))
+        ok = status == 200 and isinstance(token, str)
+        status2, who = call(second, "GET", "/whoami", token=token) if ok else (None, None)
+        CHECKS.check(f"a token made through {first} works on {second}", ok and status2 == 200 and who == "calvin",
+                     (status, token, status2, who))
+    _, token = call("app1", "GET", "/login", auth=("hobbes", "susie"))
+    before = call("app2", "GET", "/whoami", token=token)[0]
+    out = call("app1", "POST", "/logout", token=token)[0]
+    after = call("app2", "GET", "/whoami", token=token)[0]
+    CHECKS.check("a logout through app1 is honoured by app2 at once", (before, out, after) == (200, 204, 401) or
+                 (before == 200 and out in (200, 204) and after == 401), (before, out, after))
+    # A user of its own: register through the balancer, warm both hosts' password caches,
+    # change the password through app2; app1 refuses the old one at once.
+    login, old, new = f"u{uuid.uuid4().hex[:10]}", "old-pass-1", "new-pass-2"
+    reg = call(None, "POST", "/register", body={"login": login, "pword": old})[0]
+    warm = [call(h, "GET", "/whoami", auth=(login, old))[0] for h in ("app1", "app2")]
+    changed = call("app2", "POST", "/password", body={"password": new}, auth=(login, old))[0]
+    old_on_1 = call("app1", "GET", "/whoami", auth=(login, old))[0]
+    new_on_1 = call("app1", "GET", "/whoami", auth=(login, new))[0]
+    CHECKS.check("a password change through app2 is honoured by app1 at once (old refused, new accepted)",
+                 reg == 201 and warm == [200, 200] and changed in (200, 204) and old_on_1 == 401 and new_on_1 == 200,
+                 (reg, warm, changed, old_on_1, new_on_1))
+
+
+def pg_hba_hosts():
+    with open(f"{STATE}/pg/data/pg_hba.conf") as f:
+        return sorted(line.split()[3] for line in f if line.startswith("hostssl") and f" {DB} " in line)
+
+
+def prepare_db_hosts():
+    say("prepare-db.sh: several app hosts, idempotent, a host dropped only when asked")
+    base = [f"{ROOT}/deploy/prepare-db.sh", "--instance", INSTANCE, "--pg-hba", f"{STATE}/pg/data/pg_hba.conf",
+            "--secrets-dir", f"{STATE}/secrets", "--pg-socket-dir", f"{STATE}/pg", "--pg-port", "5432",
+            "--runtime-connections", "40"]
+    both = ["10.77.1.1/32", "10.77.1.2/32"]
+    CHECKS.check("pg_hba admits both application hosts", pg_hba_hosts() == both, pg_hba_hosts())
+    r = subprocess.run(base + ["--app-host", "10.77.1.1"], capture_output=True, text=True)
+    CHECKS.check("prepare-db.sh --app-host app1 again keeps app2 (nothing changed)",
+                 r.returncode == 0 and pg_hba_hosts() == both and "already has the rules" in r.stderr, r.stderr[-800:])
+    r = subprocess.run(base + ["--app-host", "10.77.1.9"], capture_output=True, text=True)
+    CHECKS.check("prepare-db.sh --app-host a third adds it to the two", r.returncode == 0 and
+                 pg_hba_hosts() == both + ["10.77.1.9/32"], (r.stderr[-800:], pg_hba_hosts()))
+    r = subprocess.run(base + ["--drop-app-host", "10.77.1.9"], capture_output=True, text=True)
+    CHECKS.check("prepare-db.sh --drop-app-host drops that one only", r.returncode == 0 and pg_hba_hosts() == both,
+                 (r.stderr[-800:], pg_hba_hosts()))
+    status = call(None, "GET", "/health")[0]
+    CHECKS.check("the hosts still reach the database after the reloads", status == 200, status)
+
+
+def key_set_modes():
+    say("the shared token key set on every host")
+    with open(os.path.join(CLUSTER.dir, "token.secret")) as f:
+        keys = f.read()
+    for host in APPS:
+        home = f"{STATE}/{host}/home"
+        st = os.stat(f"{home}/conf/token.keys")
+        with open(f"{home}/conf/token.keys") as f:
+            same = f.read() == keys
+        deployer = subprocess.run(["nsenter", "-t", open(f"{STATE}/pids/host-{host}").read().strip(), "-m", "-n",
+                                   "runuser", "-u", f"{INSTANCE}-deploy", "--", "cat", f"/home/{INSTANCE}/conf/token.keys"],
+                                  capture_output=True, text=True)
+        CHECKS.check(f"{host}: conf/token.keys is the deployer's key set, 0420, the deploy account cannot read it",
+                     same and st.st_mode & 0o777 == 0o420 and deployer.returncode != 0 and keys not in deployer.stdout,
+                     (same, oct(st.st_mode), deployer.returncode))
+
+
+def kill_host_under_load():
+    say("app1 killed (workers SIGKILLed, nginx stopped) under a bounded write load")
+    load = Load(getters=2, posters=2, max_requests=4000, max_seconds=40).start()
+    time.sleep(3)
+    t_fault = time.time()
+    CLUSTER.fault("app1")
+    t_fault_end = time.time()
+    time.sleep(5)
+    CLUSTER.fault("app1-back")
+    time.sleep(4)
+    load.stop()
+    gets, posts = load.failed("GET"), load.failed("POST")
+    CHECKS.check(f"no failed GET while app1 died ({load.ok['GET']} answered)", not gets and load.ok["GET"] > 50, gets[:5])
+    in_flight = [f for f in posts if f[1] <= t_fault_end + 0.5 and f[2] >= t_fault - 0.1]
+    CHECKS.check(f"POSTs fail only while in flight ({len(posts)} failed, {load.ok['POST']} answered 201)",
+                 len(posts) == len(in_flight) and len(posts) <= 4 and load.ok["POST"] > 20, posts[:5])
+    sids = ",".join(str(s) for s in load.created) or "0"
+    found = int(CLUSTER.psql(f"SELECT count(*) FROM Stuff WHERE sid IN ({sids})"))
+    CHECKS.check(f"every POST answered 201 is in the database ({found} of {len(load.created)})",
+                 found == len(load.created) and found > 0, found)
+    wait_up("app1")
+
+
+def wait_up(host, timeout=20):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            if call(host, "GET", "/health")[0] == 200 and haproxy_state(host) == "UP":
+                return True
+        except OSError:
+            pass
+        time.sleep(0.3)
+    return False
+
+
+def haproxy_state(host):
+    out = subprocess.run(["socat", "-t", "5", "stdio", f"UNIX-CONNECT:{STATE}/haproxy/admin.sock"],
+                         input="show stat\n", capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        f = line.split(",")
+        if len(f) > 17 and f[0] == "kiva" and f[1] == host:
+            return f[17]
+    return None
+
+
+def redis_down_and_back():
+    say("Redis stopped and started again under load")
+    load = Load(getters=2, posters=1, max_requests=3000, max_seconds=30).start()
+    time.sleep(2)
+    CLUSTER.fault("redis")
+    time.sleep(4)
+    login = call(None, "GET", "/whoami", auth=("calvin", "hobbes"))[0]
+    CLUSTER.fault("redis-back")
+    time.sleep(3)
+    load.stop()
+    five = [f for f in load.failures if " 5" in f[3][:20] or "Error" in f[3]]
+    CHECKS.check(f"Redis down and back: no 5xx, no failure ({load.ok['GET']} GET, {load.ok['POST']} POST)",
+                 not load.failures and login == 200 and load.ok["GET"] > 50, (login, five[:5], load.failures[:5]))
+
+
+def rolling_deploy_under_load():
+    say("a rolling deploy (deploy/deploy.sh, TARGETS app1 app2) under load")
+    load = Load(getters=2, posters=1, max_requests=20000, max_seconds=240).start()
+    time.sleep(1)
+    r = CLUSTER.deploy("deploy", env={"KIVA_DEPLOY_TIME": str(int(time.time()) + 7)})
+    time.sleep(1)
+    load.stop()
+    log = r.stdout + r.stderr
+    release = [line for line in log.splitlines() if "runs '" in line]
+    CHECKS.check("the rolling deploy succeeds, one host at a time (drain, switch, check, ready)",
+                 r.returncode == 0 and log.count("haproxy: kiva/app1 drain") == 1
+                 and log.count("haproxy: kiva/app2 ready") == 1 and log.count("applying the pending migrations") == 1,
+                 log[-2500:])
+    CHECKS.check(f"0 failed requests during the roll ({load.ok['GET']} GET, {load.ok['POST']} POST)",
+                 not load.failures and load.ok["GET"] > 100, load.failures[:5])
+    new = {h: call(h, "GET", "/health")[1].get("release") for h in APPS}
+    CHECKS.check("both hosts run the new release", len(set(new.values())) == 1 and
+                 any(v and v in line for v in new.values() for line in release), (new, release))
+
+
+def failing_host_stops_the_roll():
+    say("a host failing its health check stops the roll: it stays drained, the other serves")
+    conf = f"{STATE}/deployer/deploy.conf"
+    with open(conf) as f:
+        original = f.read()
+    # The first host's check names a path that is not there (404): the roll stops at app1.
+    with open(conf, "w") as f:
+        f.write(original.replace("HEALTH_URL=https://{host}/api/health", "HEALTH_URL=https://{host}/api/{name}"))
+    try:
+        load = Load(getters=2, posters=0, max_requests=20000, max_seconds=200).start()
+        r = CLUSTER.deploy("deploy", env={"KIVA_DEPLOY_TIME": str(int(time.time()) + 11)})
+        load.stop()
+    finally:
+        with open(conf, "w") as f:
+            f.write(original)
+    log = r.stdout + r.stderr
+    CHECKS.check("the roll stops at the failing host, nothing after it switched",
+                 r.returncode != 0 and "app1 failed" in log and "kiva/app2 drain" not in log, log[-1500:])
+    CHECKS.check("the failing host stays drained", haproxy_state("app1") == "DRAIN", haproxy_state("app1"))
+    CHECKS.check(f"the other host served everything meanwhile ({load.ok['GET']} GET)",
+                 not load.failures and load.ok["GET"] > 20, load.failures[:5])
+    subprocess.run([f"{ROOT}/deploy/haproxy-server.sh", f"{STATE}/haproxy/admin.sock", "kiva/app1", "ready"],
+                   capture_output=True)
+
+
+def main():
+    global CLUSTER, CTX
+    if os.geteuid() != 0:
+        print("cluster: needs root (network namespaces); skipped")
+        print("cluster: 0 passed, 1 failed")
+        return 1
+    CLUSTER = Cluster()
+    try:
+        say(f"deploy/dev/cluster.sh up (the balancer on 127.0.0.1:{CLUSTER.port}; log {CLUSTER.log_path})")
+        CLUSTER.start()
+        CTX = ssl.create_default_context(cafile=f"{STATE}/tls/ca.crt")
+        CHECKS.check("the cluster serves through the balancer", call(None, "GET", "/health")[0] == 200)
+        for step in (key_set_modes, shared_tokens, prepare_db_hosts, integration_suite, kill_host_under_load,
+                     redis_down_and_back, rolling_deploy_under_load, failing_host_stops_the_roll):
+            try:
+                step()
+            except Exception as e:  # one step's failure does not hide the others
+                CHECKS.check(f"{step.__name__} ran", False, repr(e))
+    except Exception as e:
+        CHECKS.check("the cluster starts", False, e)
+    finally:
+        say("stopping the cluster (SIGTERM)")
+        CLUSTER.stop()
+        leftovers = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+        CHECKS.check("SIGTERM removed every namespace and the state", " kc-" not in " " + leftovers
+                     and not os.path.exists(STATE), leftovers)
+        if CHECKS.failed:
+            print(f"cluster log kept: {CLUSTER.log_path}")
+        else:
+            subprocess.run(["rm", "-rf", CLUSTER.dir])
+    print(f"cluster: {CHECKS.passed} passed, {len(CHECKS.failed)} failed")
+    return 1 if CHECKS.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
