@@ -28,6 +28,8 @@
 #                      passwords, logs; removed by down
 #   --instance NAME    the kiva instance [HA_INSTANCE] (kiva-ha): database and roles
 #   --app-net CIDR     where the app hosts connect from [HA_APP_NET] (the bridge address /32)
+#   HA_SYNCHRONOUS=false   asynchronous replication instead (only to see the failover test
+#                      fail: an acknowledged commit may be lost when the primary dies)
 # Everything runs as the postgres and etcd accounts (never PostgreSQL as root); the commands
 # that change namespaces need root. Ports: etcd 2379/2380, Patroni REST 8008, PostgreSQL 5432,
 # on the node addresses only.
@@ -201,7 +203,7 @@ bootstrap:
     retry_timeout: 5
     maximum_lag_on_failover: 1048576
     # A commit returns once a synchronous standby has it; only that standby may be promoted.
-    synchronous_mode: true
+    synchronous_mode: ${HA_SYNCHRONOUS:-true}
     synchronous_node_count: 1
     postgresql:
       use_pg_rewind: true

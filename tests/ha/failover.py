@@ -197,7 +197,8 @@ def main():
     parser.add_argument("--build", default="build")
     args = parser.parse_args()
     checks = Checks()
-    conninfo = cluster("conninfo")
+    # HA_TEST_CONNINFO: another conninfo (e.g. one host only), to see the test fail.
+    conninfo = os.environ.get("HA_TEST_CONNINFO") or cluster("conninfo")
     stack = harness.Stack(args.build, DATABASE=conninfo, PROCESSES="2", THREADS="4",
                           KIVA_EXTRA="db_connect_timeout = 2s\ndb_statement_timeout = 5s\n")
     try:
