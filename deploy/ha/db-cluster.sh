@@ -344,7 +344,7 @@ up() {
   start_patroni db2
   start_patroni db3
   wait_replica db2 && wait_replica db3 || { tail -n 20 "$state"/db[23]/patroni.log >&2; die "the replicas did not start streaming"; }
-  wait_sync || die "no synchronous standby"
+  [ "${HA_SYNCHRONOUS:-true}" = false ] || wait_sync || die "no synchronous standby"
   say "PostgreSQL: leader $l, replicas streaming, a synchronous standby chosen"
 
   # Roles and database by the project's script, on the leader (its unix socket).
