@@ -132,7 +132,6 @@ def failover(checks, stack, round_no):
     leader = cluster("leader")
     load = Load(stack.port, f"ha{round_no}-{time.time_ns()}").start()
     time.sleep(4)  # writes before the kill
-    before = len(acked_names(load))
     killed = cluster("fault", "db-primary")
     killed_at = time.monotonic()  # just after the kill (the script finds the leader first)
     checks.check(killed == leader, f"round {round_no}: killed the leader {leader} (Patroni and PostgreSQL, SIGKILL)")
@@ -156,7 +155,8 @@ def failover(checks, stack, round_no):
     slowest = max(e - s for s, e, _, _ in load.posts + load.gets)
     checks.check(slowest < ANSWER_BOUND, f"round {round_no}: slowest answer {slowest:.2f} s (bound {ANSWER_BOUND:.0f} s)")
     acked = acked_names(load)
-    during = sum(1 for s, e, st, _ in load.posts if st == 201 and e > killed_at and (first_ok is None or s < first_ok))
+    before = sum(1 for _, e, st, _ in load.posts if st == 201 and e <= killed_at)
+    during = sum(1 for s, e, st, _ in load.posts if st == 201 and s < killed_at < e)
     print(f"round {round_no}: {len(load.posts)} POSTs, {len(acked)} answered 201 ({before} before the kill, "
           f"{during} in flight across it, {len(acked) - before - during} after), "
           f"{statuses.get(503, 0)} answered 503; {len(load.gets)} GETs", flush=True)
@@ -208,6 +208,13 @@ def main():
                      "POST /stuff through nginx and kiva reaches the cluster's leader")
         for round_no in (1, 2):
             failover(checks, stack, round_no)
+        # What an operator sees in the log during a failover: one example of each kind.
+        kinds = {}
+        for line in stack.worker_log():
+            if " WARNING " in line or " ERROR " in line:
+                text = line.split(" WARNING ", 1)[-1].split(" ERROR ", 1)[-1]
+                kinds.setdefault(text[:40], line)
+        print("worker log during the failovers, one line of each kind:\n  " + "\n  ".join(list(kinds.values())[:8]))
         switched = [line for line in stack.worker_log() if "database server switched from" in line]
         checks.check(bool(switched), f"the worker logged the switch: {switched[:1]}")
         metrics = client.request("GET", "/metrics").body.decode()
