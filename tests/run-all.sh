@@ -89,7 +89,7 @@ if FUZZ_SECONDS=${FUZZ_SECONDS:-10} tests/fuzz/run.sh; then count 1 0 fuzz; else
 # under write load (tests/ha/run.sh; about 90 s, waits for another topology's test to end).
 say "HA database failover (Patroni + etcd in namespaces, SIGKILL of the primary under load)"
 ha_out=$(tests/ha/run.sh build 2>&1)
-echo "$ha_out" | grep -E '^(ok|FAIL|round|cluster|ha:)'
+echo "$ha_out" | grep -E '^(ok|FAIL|round|cluster|worker log|  [0-9]{4}-|ha:)'
 ha_ok=$(echo "$ha_out" | sed -n 's/^ha: \([0-9]\+\) passed, \([0-9]\+\) failed.*/\1/p' | tail -n 1)
 ha_bad=$(echo "$ha_out" | sed -n 's/^ha: \([0-9]\+\) passed, \([0-9]\+\) failed.*/\2/p' | tail -n 1)
 [ -z "$ha_bad" ] && { echo "$ha_out" | tail -n 30; ha_ok=0; ha_bad=1; }

@@ -4,6 +4,7 @@
 #include <poll.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <memory>
 
@@ -504,6 +505,46 @@ void Database::took(const std::string& query, std::chrono::nanoseconds duration)
     }
 }
 
+ResultHandle Database::commit_bounded() {
+    if (!timeouts_.statement.count()) return ResultHandle(PQexec(conn_, "COMMIT"));
+    if (!PQsendQuery(conn_, "COMMIT")) return nullptr;
+    using Clock = std::chrono::steady_clock;
+    auto deadline = Clock::now() + timeouts_.statement;
+    bool cancelled = false;
+    while (PQisBusy(conn_)) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+        if (left.count() <= 0) {
+            if (cancelled) {  // not even the cancellation answered: give the connection up
+                log_.warning("COMMIT on " + server_ + " did not end after its cancellation");
+                drop();
+                return nullptr;
+            }
+            log_.warning("COMMIT on " + server_ + " still waiting after " +
+                         std::to_string(timeouts_.statement.count()) +
+                         "ms (for a synchronous standby?): cancelled");
+            char why[256];
+            std::unique_ptr<PGcancel, decltype(&PQfreeCancel)> cancel(PQgetCancel(conn_),
+                                                                     &PQfreeCancel);
+            if (!cancel || !PQcancel(cancel.get(), why, sizeof why))
+                log_.warning("cannot cancel the COMMIT: " + trimmed(why));
+            cancelled = true;
+            deadline = Clock::now() + timeouts_.statement;
+            continue;
+        }
+        pollfd p{PQsocket(conn_), POLLIN, 0};
+        if (poll(&p, 1, static_cast<int>(left.count())) < 0 && errno != EINTR) break;
+        if (!PQconsumeInput(conn_)) break;
+    }
+    ResultHandle result;
+    while (PGresult* r = PQgetResult(conn_)) {
+        if (result)
+            PQclear(r);
+        else
+            result.reset(r);
+    }
+    return result;
+}
+
 void Database::finish(bool commit) {
     pending_login_.reset();
     request_id_.clear();
@@ -517,8 +558,8 @@ void Database::finish(bool commit) {
     bool aborted = PQtransactionStatus(conn_) == PQTRANS_INERROR;
     bool committing = commit && !aborted;
     sync_wait_cancelled_ = false;
-    ResultHandle r(PQexec(conn_, committing ? "COMMIT" : "ROLLBACK"));
-    bool ok = r && PQresultStatus(r.get()) == PGRES_COMMAND_OK;
+    ResultHandle r = committing ? commit_bounded() : ResultHandle(PQexec(conn_, "ROLLBACK"));
+    bool ok = r && PQstatus(conn_) == CONNECTION_OK && PQresultStatus(r.get()) == PGRES_COMMAND_OK;
     if (ok && committing && sync_wait_cancelled_)
         throw DbUnavailable("COMMIT not confirmed by a synchronous standby (committed on " +
                             server_ + " only): not acknowledged");
@@ -528,6 +569,7 @@ void Database::finish(bool commit) {
         if (committing) throw DbUnavailable("database connection lost during COMMIT: " + why);
         return;
     }
+    if (!ok && committing && !r) throw DbUnavailable("COMMIT could not be sent");
     if (!ok && committing) {
         static const Query commit_query{"COMMIT", QueryKind::count, "COMMIT", {}, "commit"};
         fail(r.release(), commit_query);

@@ -68,7 +68,8 @@ class Database;
 struct Timeouts {
     /// libpq's connect_timeout, per host of a multi-host conninfo.
     std::chrono::seconds connect{5};
-    /// The server's statement_timeout (sent as options=-c ...); 0: the server's setting.
+    /// The server's statement_timeout (sent as options=-c ...), and the longest wait for a
+    /// COMMIT (then cancelled: 503); 0: the server's setting, COMMIT unbounded.
     std::chrono::milliseconds statement{30000};
 };
 
@@ -171,6 +172,10 @@ class Database {
     /// The statement's connection is gone, or its server can no longer take writes.
     bool lost(const pg_result* result) const;
     static void on_notice(void* self, const pg_result* notice);
+    /// COMMIT, waited for at most the statement timeout (the server's statement_timeout does
+    /// not cover a COMMIT's wait for its synchronous standby): then it is cancelled, which
+    /// leaves the commit on the primary alone, reported by a warning (sync_wait_cancelled_).
+    ResultHandle commit_bounded();
     /// Counts a query's round trip, and logs it when slow.
     void took(const std::string& query, std::chrono::nanoseconds duration) const;
     [[noreturn]] void fail(pg_result* result, const Query& query);

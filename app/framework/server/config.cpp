@@ -57,7 +57,8 @@ const std::vector<ConfigOption>& config_options() {
         {"db_connect_timeout",
          "how long connecting waits for each host of the conninfo, at least 1s (5s)"},
         {"db_statement_timeout",
-         "the server's statement_timeout for the worker's statements, 0: the server's (30s)"},
+         "the server's statement_timeout for the worker's statements, and the longest wait for a "
+         "COMMIT (a synchronous standby); 0: the server's, unbounded COMMIT (30s)"},
         {"queries", "named queries file (sql/queries.sql), relative to the configuration file"},
         {"listen",
          "unix:/path.sock, /path.sock or 127.0.0.1:9000; empty: inherited socket (fd 0 or "
