@@ -41,7 +41,7 @@ run:
 	@exec env PORT=$(PORT) PREFIX=$(PREFIX) PGPORT=$(PGPORT) KIVA=$(CURDIR)/$(BUILD)/kiva deploy/dev/stack.sh
 
 test:
-	@$(DEPS) build run test deploy cluster docs
+	@$(DEPS) build run test deploy cluster docs ha
 	@deploy/dev/install-node-tools.sh
 	@tests/run-all.sh
 

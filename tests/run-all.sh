@@ -1,8 +1,8 @@
 #!/bin/bash
 # The whole test suite, as `make test` runs it: unit tests, integration tests through nginx
 # against a real PostgreSQL, a sqlmap scan of the parameterized routes, the same tests again
-# under ASan+UBSan, the Prometheus files checked by
-# promtool, a short fuzzing run of every fuzz target, and the deployment test. Ends with one
+# under ASan+UBSan, the Prometheus files checked by promtool, a short fuzzing run of every
+# fuzz target, the HA database's failover test and the deployment test. Ends with one
 # summary line; non-zero on any failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -99,6 +99,16 @@ fi
 
 say "fuzz targets (short run)"
 if FUZZ_SECONDS=${FUZZ_SECONDS:-10} tests/fuzz/run.sh; then count 1 0 fuzz; else count 0 1 fuzz; fi
+
+# The HA database: a Patroni cluster in network namespaces, kiva against it, two failovers
+# under write load (tests/ha/run.sh; about 90 s, waits for another topology's test to end).
+say "HA database failover (Patroni + etcd in namespaces, SIGKILL of the primary under load)"
+ha_out=$(tests/ha/run.sh build 2>&1)
+echo "$ha_out" | grep -E '^(ok|FAIL|round|cluster|worker log|  [0-9]{4}-|ha:)'
+ha_ok=$(echo "$ha_out" | sed -n 's/^ha: \([0-9]\+\) passed, \([0-9]\+\) failed.*/\1/p' | tail -n 1)
+ha_bad=$(echo "$ha_out" | sed -n 's/^ha: \([0-9]\+\) passed, \([0-9]\+\) failed.*/\2/p' | tail -n 1)
+[ -z "$ha_bad" ] && { echo "$ha_out" | tail -n 30; ha_ok=0; ha_bad=1; }
+count "${ha_ok:-0}" "$ha_bad" ha
 
 # The deployment test runs from a checkout below a private (0700) directory, as a root user's
 # clone in /root is: what runs there as postgres, www-data or the app user must never need to

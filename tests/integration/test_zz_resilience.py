@@ -15,6 +15,30 @@ class TestResilience(ApiTest):
             self.call("GET", "/stuff/1", 200)
             self.call("GET", "/version", 200)
 
+    def test_restart_then_streamed_list_and_write_reconnect(self):
+        # The server closes every idle connection when it restarts: the first statement of
+        # each thread's next request notices it before sending (or on the FATAL message), and
+        # goes to a fresh connection; a streamed list (GET /stuff) as well, never a 503.
+        before = self.reconnects()
+        for _ in range(3):
+            self.call("GET", "/stuff", 200)
+            STACK.pg_ctl("-m", "fast", "-w", "restart")
+            for i in range(12):
+                self.call("GET", "/stuff", 200)
+            STACK.pg_ctl("-m", "fast", "-w", "restart")
+            name = f"after-restart-{time.time_ns()}"
+            self.call("POST", "/stuff", 201, data={"stuff": name})
+            self.assertEqual(STACK.psql(f"SELECT count(*) FROM Stuff WHERE stuff = '{name}'"), "1")
+        self.assertGreater(self.reconnects(), before)
+        self.assertTrue(STACK.log_lines("database connection opened again to "), "no reconnection logged")
+
+    def reconnects(self):
+        text = self.api.request("GET", "/metrics").body.decode()
+        for line in text.splitlines():
+            if line.startswith("kiva_db_reconnects_total "):
+                return float(line.split()[1])
+        self.fail("no kiva_db_reconnects_total in /metrics")
+
     def test_terminated_backends_reconnect(self):
         self.call("GET", "/stuff", 200)
         STACK.psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "

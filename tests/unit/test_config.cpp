@@ -43,6 +43,14 @@ BOOST_AUTO_TEST_CASE(defaults) {
     BOOST_TEST(c.test_mode == false);
 }
 
+BOOST_AUTO_TEST_CASE(database_timeouts) {
+    Config c;
+    BOOST_TEST(c.db_connect_timeout.count() == 5);
+    BOOST_TEST(c.db_statement_timeout.count() == 30000);
+    BOOST_TEST(parse_config("db_statement_timeout = 0\n", "f").db_statement_timeout.count() == 0);
+    check_error("db_connect_timeout = 0\n", {"kiva.conf:1", "at least 1s"});
+}
+
 BOOST_AUTO_TEST_CASE(end_of_line_comments) {
     Config c =
         parse_config("threads = 8 # eight\napp_name = \"a # b\" # quoted\nrealm = x#y\n", "f.conf");
@@ -59,6 +67,8 @@ BOOST_AUTO_TEST_CASE(parses_every_option) {
         "app_name = demo\n"
         "database = \"host=/run/postgresql dbname=kiva user=kiva\"\n"
         "queries=q.sql\n"
+        "db_connect_timeout = 3s\n"
+        "db_statement_timeout = 250ms\n"
         "listen = unix:/run/kiva/kiva.sock\n"
         "socket_mode = 0600\n"
         "threads = 8\n"
@@ -81,6 +91,8 @@ BOOST_AUTO_TEST_CASE(parses_every_option) {
     BOOST_TEST(c.app_name == "demo");
     BOOST_TEST(c.database == "host=/run/postgresql dbname=kiva user=kiva");
     BOOST_TEST(c.queries == "q.sql");
+    BOOST_TEST(c.db_connect_timeout.count() == 3);
+    BOOST_TEST(c.db_statement_timeout.count() == 250);
     BOOST_TEST(c.listen == "unix:/run/kiva/kiva.sock");
     BOOST_TEST(c.socket_mode == 0600);
     BOOST_TEST(c.threads == 8);

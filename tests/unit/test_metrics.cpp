@@ -94,6 +94,8 @@ BOOST_AUTO_TEST_CASE(every_family_has_help_and_type) {
     m.db_error("08006");
     m.db_error("ZZ999");
     m.db_reconnect();
+    m.db_reconnect();
+    m.db_switch();
     m.auth_failure("basic", kiva::observe::auth_failure_reason("invalid password for calvin"));
     m.auth_failure("token", kiva::observe::auth_failure_reason("expired token"));
     m.password_cache(true);
@@ -104,7 +106,8 @@ BOOST_AUTO_TEST_CASE(every_family_has_help_and_type) {
     for (std::string family :
          {"kiva_http_requests_total counter", "kiva_http_request_duration_seconds histogram",
           "kiva_db_query_duration_seconds histogram", "kiva_db_errors_total counter",
-          "kiva_db_reconnects_total counter", "kiva_auth_failures_total counter",
+          "kiva_db_reconnects_total counter", "kiva_db_server_switches_total counter",
+          "kiva_auth_failures_total counter",
           "kiva_password_cache_total counter", "kiva_threads_busy gauge",
           "kiva_process_start_time_seconds gauge", "kiva_build_info gauge"}) {
         BOOST_TEST(text.find("# TYPE " + family + "\n") != std::string::npos, family);
@@ -114,7 +117,8 @@ BOOST_AUTO_TEST_CASE(every_family_has_help_and_type) {
     BOOST_TEST(sample(text, R"(kiva_db_errors_total{sqlstate_class="23"})") == "1");
     BOOST_TEST(sample(text, R"(kiva_db_errors_total{sqlstate_class="08"})") == "1");
     BOOST_TEST(sample(text, R"(kiva_db_errors_total{sqlstate_class="other"})") == "1");
-    BOOST_TEST(sample(text, "kiva_db_reconnects_total") == "1");
+    BOOST_TEST(sample(text, "kiva_db_reconnects_total") == "2");
+    BOOST_TEST(sample(text, "kiva_db_server_switches_total") == "1");
     BOOST_TEST(
         sample(text, R"(kiva_auth_failures_total{scheme="basic",reason="wrong_password"})") == "1");
     BOOST_TEST(sample(text, R"(kiva_auth_failures_total{scheme="token",reason="expired_token"})") ==

@@ -30,6 +30,7 @@ BOOST_AUTO_TEST_CASE(status_table) {
         {"42P01", 500},   // undefined_table: a bug
         {"42601", 500},   // syntax_error
         {"25P02", 500},   // in_failed_sql_transaction
+        {"25006", 503},   // read_only_sql_transaction: the server became a standby
         {"XX000", 500},   // internal_error
         {"", 500},        // none
         {"2350", 500},    // too short

@@ -1,7 +1,10 @@
 #include "framework/db/database.hpp"
 
 #include <libpq-fe.h>
+#include <poll.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <memory>
 
@@ -29,6 +32,14 @@ std::string field(const PGresult* r, int code) {
     return f ? f : "";
 }
 
+/// The SQLSTATEs that say the connection is over (or its server is a standby now): 08xxx
+/// connection exceptions, 57P01-57P03 shutdown, crash, not accepting connections, and 25006
+/// (a write on a read-only server: after a failover, the next connection finds the primary).
+bool connection_is_over(std::string_view sqlstate) {
+    return sqlstate.substr(0, 2) == "08" || sqlstate == "57P01" || sqlstate == "57P02" ||
+           sqlstate == "57P03" || sqlstate == "25006";
+}
+
 }  // namespace
 
 Arg::Arg(std::string_view name, double d) : name_(name) {
@@ -38,11 +49,12 @@ Arg::Arg(std::string_view name, double d) : name_(name) {
 }
 
 Database::Database(const QueryFile& queries, std::string conninfo, std::string app_name,
-                   const Logger& log)
+                   const Logger& log, Timeouts timeouts)
     : queries_(queries),
       conninfo_(std::move(conninfo)),
       app_name_(std::move(app_name)),
-      log_(log) {}
+      log_(log),
+      timeouts_(timeouts) {}
 
 Database::~Database() {
     drop();
@@ -68,9 +80,18 @@ bool Database::connect() {
 void Database::open() {
     drop();
     // The configured string is expanded as dbname; UTF8 is forced (JSON is UTF-8), and the
-    // application name is a fallback the configuration may override.
-    const char* keys[] = {"dbname", "client_encoding", "fallback_application_name", nullptr};
-    const char* values[] = {conninfo_.c_str(), "UTF8", app_name_.c_str(), nullptr};
+    // application name is a fallback the configuration may override. The timeouts and
+    // keepalives come before dbname, so that the same keys in the configured string win:
+    // keepalives notice a server that vanished (no reset) within about 20 s.
+    std::string connect_timeout = std::to_string(std::max<long long>(timeouts_.connect.count(), 1));
+    std::string options = timeouts_.statement.count()
+                              ? "-c statement_timeout=" + std::to_string(timeouts_.statement.count())
+                              : "";
+    const char* keys[] = {"connect_timeout", "keepalives_idle", "keepalives_interval",
+                          "keepalives_count", "options", "dbname", "client_encoding",
+                          "fallback_application_name", nullptr};
+    const char* values[] = {connect_timeout.c_str(), "10", "3", "3", options.c_str(),
+                            conninfo_.c_str(), "UTF8", app_name_.c_str(), nullptr};
     PGconn* c = PQconnectdbParams(keys, values, 1);
     if (!c) throw DbUnavailable("cannot connect to the database: out of memory");
     if (PQstatus(c) != CONNECTION_OK) {
@@ -79,6 +100,7 @@ void Database::open() {
         throw DbUnavailable("cannot connect to the database: " + why);
     }
     conn_ = c;
+    PQsetNoticeReceiver(c, &Database::on_notice, this);
 
     // Prepare every query in one round trip; a sync after each isolates a failure to its query.
     std::vector<const Query*> order;
@@ -121,8 +143,50 @@ void Database::open() {
         drop();
         throw DbUnavailable("database connection lost while preparing queries: " + why);
     }
-    if (opened_before_ && metrics_) metrics_->db_reconnect();
+    // Which server answered: after a failover, the conninfo's next host (the new primary).
+    std::string server = std::string(PQhost(c) ? PQhost(c) : "") + ":" + (PQport(c) ? PQport(c) : "");
+    if (opened_before_) {
+        if (metrics_) metrics_->db_reconnect();
+        if (server != server_) {
+            log_.warning("database server switched from " + server_ + " to " + server);
+            if (metrics_) metrics_->db_switch();
+        } else {
+            log_.info("database connection opened again to " + server);
+        }
+    }
+    server_ = std::move(server);
     opened_before_ = true;
+}
+
+void Database::on_notice(void* self, const PGresult* notice) {
+    auto& db = *static_cast<Database*>(self);
+    std::string primary = field(notice, PG_DIAG_MESSAGE_PRIMARY);
+    // A COMMIT whose wait for the synchronous standby was cancelled (statement_timeout) is
+    // committed on the primary only: it must not be acknowledged (finish() answers 503).
+    if (primary.starts_with("canceling wait for synchronous replication"))
+        db.sync_wait_cancelled_ = true;
+    std::string severity = field(notice, PG_DIAG_SEVERITY_NONLOCALIZED);
+    if (severity == "WARNING" || severity == "FATAL" || severity == "PANIC" || severity == "ERROR")
+        db.log_.warning("database server says: " + trimmed(PQresultErrorMessage(notice)));
+}
+
+void Database::drop_if_closed() {
+    if (!conn_ || in_transaction_ || streaming_) return;
+    // An idle connection receives nothing unless the server is closing it (its FATAL message,
+    // then end of file); a few rounds read both.
+    pollfd p{PQsocket(conn_), POLLIN, 0};
+    for (int round = 0; round < 4 && poll(&p, 1, 0) == 1; ++round) {
+        if (PQconsumeInput(conn_) && PQstatus(conn_) == CONNECTION_OK) continue;
+        log_.warning("database connection closed by the server (" +
+                     trimmed(PQerrorMessage(conn_)) + "), reconnecting");
+        drop();
+        return;
+    }
+}
+
+bool Database::lost(const PGresult* result) const {
+    if (!conn_ || PQstatus(conn_) != CONNECTION_OK) return true;
+    return result && connection_is_over(field(result, PG_DIAG_SQLSTATE));
 }
 
 void Database::set_login(std::string_view login) {
@@ -219,20 +283,25 @@ ResultHandle Database::execute(const Query& query, std::span<const char* const> 
             "internal error");
     if (lost_) throw DbUnavailable("the database connection was lost earlier in this request");
     bool first = !in_transaction_;
+    drop_if_closed();
     for (int attempt = 0;; ++attempt) {
         if (!conn_) open();
         auto start = std::chrono::steady_clock::now();
         ResultHandle r = send(query, values);
         if (metrics_ || slow_query_.count())
             took(query.name, std::chrono::steady_clock::now() - start);
-        if (r && PQstatus(conn_) == CONNECTION_OK) {
+        if (r && !lost(r.get())) {
             auto status = PQresultStatus(r.get());
             if (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK) return r;
             fail(r.release(), query);
         }
-        // The connection is gone. Before the transaction began nothing was done, so the
-        // request goes on transparently on a new connection; later, the request fails (503).
-        std::string why = trimmed(conn_ ? PQerrorMessage(conn_) : "no connection");
+        // The connection is gone. Before the transaction began nothing was committed (a plain
+        // read commits nothing; a write's transaction dies with its connection, its COMMIT
+        // comes later in finish()), so the request goes on once on a new connection; later in
+        // the transaction the request fails (503), and a lost COMMIT is never retried.
+        std::string why = r && conn_ && PQstatus(conn_) == CONNECTION_OK
+                              ? trimmed(PQresultErrorMessage(r.get()))
+                              : trimmed(conn_ ? PQerrorMessage(conn_) : "no connection");
         drop();
         if (first && attempt == 0) {
             log_.warning("database connection lost (" + why + "), reconnecting");
@@ -345,6 +414,7 @@ ResultStream Database::stream_query(const Query& query, std::span<const char* co
     // Inside a transaction the connection must be free for COMMIT: read the rows first.
     if (in_transaction_ || !query.plain_read || lost_ || unprepared_.count(query.name))
         return ResultStream(Rows(execute(query, values)));
+    drop_if_closed();
     for (int attempt = 0;; ++attempt) {
         if (!conn_) open();
         int n = static_cast<int>(values.size());
@@ -359,9 +429,9 @@ ResultStream Database::stream_query(const Query& query, std::span<const char* co
                 streaming_ = true;
                 return ResultStream(*this, std::move(first));
             }
-            if (first && PQstatus(conn_) == CONNECTION_OK) {
+            if (first) {
                 while (PGresult* rest = PQgetResult(conn_)) PQclear(rest);
-                fail(first.release(), query);
+                if (!lost(first.get())) fail(first.release(), query);
             }
         }
         // A plain read outside a transaction can always be tried again on a new connection.
@@ -435,6 +505,46 @@ void Database::took(const std::string& query, std::chrono::nanoseconds duration)
     }
 }
 
+ResultHandle Database::commit_bounded() {
+    if (!timeouts_.statement.count()) return ResultHandle(PQexec(conn_, "COMMIT"));
+    if (!PQsendQuery(conn_, "COMMIT")) return nullptr;
+    using Clock = std::chrono::steady_clock;
+    auto deadline = Clock::now() + timeouts_.statement;
+    bool cancelled = false;
+    while (PQisBusy(conn_)) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+        if (left.count() <= 0) {
+            if (cancelled) {  // not even the cancellation answered: give the connection up
+                log_.warning("COMMIT on " + server_ + " did not end after its cancellation");
+                drop();
+                return nullptr;
+            }
+            log_.warning("COMMIT on " + server_ + " still waiting after " +
+                         std::to_string(timeouts_.statement.count()) +
+                         "ms (for a synchronous standby?): cancelled");
+            char why[256];
+            std::unique_ptr<PGcancel, decltype(&PQfreeCancel)> cancel(PQgetCancel(conn_),
+                                                                     &PQfreeCancel);
+            if (!cancel || !PQcancel(cancel.get(), why, sizeof why))
+                log_.warning("cannot cancel the COMMIT: " + trimmed(why));
+            cancelled = true;
+            deadline = Clock::now() + timeouts_.statement;
+            continue;
+        }
+        pollfd p{PQsocket(conn_), POLLIN, 0};
+        if (poll(&p, 1, static_cast<int>(left.count())) < 0 && errno != EINTR) break;
+        if (!PQconsumeInput(conn_)) break;
+    }
+    ResultHandle result;
+    while (PGresult* r = PQgetResult(conn_)) {
+        if (result)
+            PQclear(r);
+        else
+            result.reset(r);
+    }
+    return result;
+}
+
 void Database::finish(bool commit) {
     pending_login_.reset();
     request_id_.clear();
@@ -447,14 +557,19 @@ void Database::finish(bool commit) {
     // COMMIT of a failed transaction silently rolls back: say so instead of answering 2xx.
     bool aborted = PQtransactionStatus(conn_) == PQTRANS_INERROR;
     bool committing = commit && !aborted;
-    ResultHandle r(PQexec(conn_, committing ? "COMMIT" : "ROLLBACK"));
-    bool ok = r && PQresultStatus(r.get()) == PGRES_COMMAND_OK;
+    sync_wait_cancelled_ = false;
+    ResultHandle r = committing ? commit_bounded() : ResultHandle(PQexec(conn_, "ROLLBACK"));
+    bool ok = r && PQstatus(conn_) == CONNECTION_OK && PQresultStatus(r.get()) == PGRES_COMMAND_OK;
+    if (ok && committing && sync_wait_cancelled_)
+        throw DbUnavailable("COMMIT not confirmed by a synchronous standby (committed on " +
+                            server_ + " only): not acknowledged");
     if (!ok && PQstatus(conn_) != CONNECTION_OK) {
         std::string why = trimmed(PQerrorMessage(conn_));
         drop();
         if (committing) throw DbUnavailable("database connection lost during COMMIT: " + why);
         return;
     }
+    if (!ok && committing && !r) throw DbUnavailable("COMMIT could not be sent");
     if (!ok && committing) {
         static const Query commit_query{"COMMIT", QueryKind::count, "COMMIT", {}, "commit"};
         fail(r.release(), commit_query);

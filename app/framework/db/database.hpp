@@ -62,6 +62,17 @@ using Args = std::initializer_list<Arg>;
 
 class Database;
 
+/// How long the worker waits for the server, so that a request never hangs on a dead or
+/// partitioned primary (README "Configuration": db_connect_timeout, db_statement_timeout).
+/// Keys of the same name in the conninfo win over these.
+struct Timeouts {
+    /// libpq's connect_timeout, per host of a multi-host conninfo.
+    std::chrono::seconds connect{5};
+    /// The server's statement_timeout (sent as options=-c ...), and the longest wait for a
+    /// COMMIT (then cancelled: 503); 0: the server's setting, COMMIT unbounded.
+    std::chrono::milliseconds statement{30000};
+};
+
 /// The rows of a query read one at a time while the answer is sent (`json(c.db.stream(...))`),
 /// so that a large list never sits whole in memory. Outside a transaction, a plain read is
 /// streamed from the server in single-row mode; otherwise the rows are read first.
@@ -92,7 +103,7 @@ class Database {
   public:
     /// Does not connect yet: see connect().
     Database(const QueryFile& queries, std::string conninfo, std::string app_name,
-             const Logger& log);
+             const Logger& log, Timeouts timeouts = {});
     ~Database();
     Database(const Database&) = delete;
     Database& operator=(const Database&) = delete;
@@ -137,6 +148,8 @@ class Database {
         slow_query_ = slow_query;
     }
     bool in_transaction() const { return in_transaction_; }
+    /// "host:port" of the server the last connection reached ("" before the first).
+    const std::string& server() const { return server_; }
     /// Ends the request's transaction, if one was started. Throws DbError when a commit
     /// fails (503 when the connection was lost during it).
     void finish(bool commit);
@@ -153,6 +166,16 @@ class Database {
     ResultHandle send(const Query& query, std::span<const char* const> values);
     void open();
     void drop();
+    /// Before a request's first statement: drops a connection the server closed while it was
+    /// idle (a restart, a failover), so that the statement goes to a fresh one.
+    void drop_if_closed();
+    /// The statement's connection is gone, or its server can no longer take writes.
+    bool lost(const pg_result* result) const;
+    static void on_notice(void* self, const pg_result* notice);
+    /// COMMIT, waited for at most the statement timeout (the server's statement_timeout does
+    /// not cover a COMMIT's wait for its synchronous standby): then it is cancelled, which
+    /// leaves the commit on the primary alone, reported by a warning (sync_wait_cancelled_).
+    ResultHandle commit_bounded();
     /// Counts a query's round trip, and logs it when slow.
     void took(const std::string& query, std::chrono::nanoseconds duration) const;
     [[noreturn]] void fail(pg_result* result, const Query& query);
@@ -161,6 +184,10 @@ class Database {
     std::string conninfo_;
     std::string app_name_;
     const Logger& log_;
+    Timeouts timeouts_;
+    std::string server_;
+    /// The server said the COMMIT was not confirmed by a synchronous standby.
+    bool sync_wait_cancelled_ = false;
     pg_conn* conn_ = nullptr;
     bool in_transaction_ = false;
     /// The connection was lost in the middle of this request: nothing more can run in it.

@@ -9,6 +9,7 @@ int http_status_for_sqlstate(std::string_view s) {
     if (cls == "23") return 400;                   // integrity: foreign key, check, not null...
     if (cls == "22") return 400;                   // data: bad number, too long, out of range...
     if (cls == "08") return 503;                   // connection exception
+    if (s == "25006") return 503;  // read-only: the server is a standby now (a failover)
     if (cls == "57") return 503;                   // operator intervention: shutdown, cancel
     if (cls == "53") return 503;                   // insufficient resources: too many connections
     if (s == "40001" || s == "40P01") return 503;  // serialization failure, deadlock: retry

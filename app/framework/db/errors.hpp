@@ -9,7 +9,8 @@
 namespace kiva::db {
 
 /// The HTTP status a SQLSTATE stands for: 23505 unique violation -> 409, integrity and
-/// data errors (23xxx, 22xxx) -> 400, connection loss, shutdown and overload -> 503,
+/// data errors (23xxx, 22xxx) -> 400, connection loss, shutdown, overload and a write on a
+/// server that became a standby (25006) -> 503,
 /// serialization failure and deadlock -> 503 (retry), anything else -> 500.
 int http_status_for_sqlstate(std::string_view sqlstate);
 

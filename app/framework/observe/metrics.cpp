@@ -93,7 +93,8 @@ Metrics::Metrics(const std::string& path, const std::vector<RouteLabel>& routes,
     query_durations_ = durations_ + patterns_.size() * methods.size() * h;
     db_errors_ = query_durations_ + queries_.size() * h;
     reconnects_ = db_errors_ + sqlstate_classes.size();
-    auth_ = reconnects_ + 1;
+    switches_ = reconnects_ + 1;
+    auth_ = switches_ + 1;
     password_cache_ = auth_ + schemes.size() * reasons.size();
     cache_errors_ = password_cache_ + 2;
     cache_fallbacks_ = cache_errors_ + cache_ops.size();
@@ -168,6 +169,10 @@ void Metrics::db_error(std::string_view sqlstate) {
 
 void Metrics::db_reconnect() {
     SlotFile::add(slots_->current(), reconnects_, 1);
+}
+
+void Metrics::db_switch() {
+    SlotFile::add(slots_->current(), switches_, 1);
 }
 
 void Metrics::auth_failure(std::string_view scheme, std::string_view reason) {
@@ -255,6 +260,10 @@ std::string Metrics::exposition(std::string_view release) const {
     out.family("kiva_db_reconnects_total", "counter",
                "Database connections opened again after one was lost or could not be made.");
     out.sample({}, static_cast<double>(total[reconnects_]));
+    out.family("kiva_db_server_switches_total", "counter",
+               "Database connections opened again on another server than before (a failover "
+               "to a new primary: one per connection).");
+    out.sample({}, static_cast<double>(total[switches_]));
     out.family("kiva_auth_failures_total", "counter",
                "Authentications refused (401), by scheme and reason.");
     for (std::size_t s = 0; s < schemes.size(); ++s)

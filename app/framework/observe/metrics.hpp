@@ -49,6 +49,8 @@ class Metrics {
     void query(std::string_view name, std::chrono::nanoseconds took);
     void db_error(std::string_view sqlstate);
     void db_reconnect();
+    /// A connection opened again reached another server than before (a failover).
+    void db_switch();
     /// scheme: basic, param, token, httpd or none (no credentials at all).
     void auth_failure(std::string_view scheme, std::string_view reason);
     void password_cache(bool hit);
@@ -72,7 +74,7 @@ class Metrics {
     std::vector<std::string> queries_;
     std::unordered_map<std::string_view, std::size_t> query_index_;
     // Offsets of each family in a slot.
-    std::size_t requests_, durations_, query_durations_, db_errors_, reconnects_, auth_,
+    std::size_t requests_, durations_, query_durations_, db_errors_, reconnects_, switches_, auth_,
         password_cache_, cache_errors_, cache_fallbacks_, cache_state_, busy_, started_, lost_, values_;
     std::unique_ptr<SlotFile> slots_;
 };

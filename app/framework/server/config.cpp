@@ -56,6 +56,11 @@ const std::vector<ConfigOption>& config_options() {
         {"app_name", "application name, in /version, logs and the default realm (kiva)"},
         {"database",
          "libpq connection string, e.g. \"host=/run/postgresql dbname=kiva user=kiva\""},
+        {"db_connect_timeout",
+         "how long connecting waits for each host of the conninfo, at least 1s (5s)"},
+        {"db_statement_timeout",
+         "the server's statement_timeout for the worker's statements, and the longest wait for a "
+         "COMMIT (a synchronous standby); 0: the server's, unbounded COMMIT (30s)"},
         {"queries", "named queries file (sql/queries.sql), relative to the configuration file"},
         {"listen",
          "unix:/path.sock, /path.sock or 127.0.0.1:9000; empty: inherited socket (fd 0 or "
@@ -209,6 +214,12 @@ void set_option(Config& c, std::string_view key, std::string_view raw) {
         c.app_name = v;
     } else if (key == "database")
         c.database = v;
+    else if (key == "db_connect_timeout") {
+        c.db_connect_timeout = parse_duration(v);
+        if (c.db_connect_timeout.count() == 0)
+            throw std::invalid_argument("db_connect_timeout must be at least 1s");
+    } else if (key == "db_statement_timeout")
+        c.db_statement_timeout = parse_millis(v);
     else if (key == "queries")
         c.queries = v;
     else if (key == "listen")

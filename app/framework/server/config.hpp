@@ -18,6 +18,10 @@ struct Config {
     std::string app_name = "kiva";
     /// libpq connection string ("host=/run/postgresql dbname=kiva user=kiva").
     std::string database;
+    /// How long a connection attempt waits per host, and the server's statement_timeout (0:
+    /// the server's own): a request never hangs longer on a dead or switching primary.
+    std::chrono::seconds db_connect_timeout{5};
+    std::chrono::milliseconds db_statement_timeout{30000};
     /// The named queries file; relative paths are relative to the configuration file.
     std::string queries = "sql/queries.sql";
     /// "unix:/path/to.sock", "/path/to.sock", "127.0.0.1:9000"; empty: the socket inherited
