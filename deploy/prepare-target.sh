@@ -6,7 +6,7 @@
 # Usage: deploy/prepare-target.sh --instance NAME --db-host HOST [options]
 #   --instance NAME          the instance (unix users NAME and NAME-deploy, /home/NAME,
 #                            database NAME with - as _)
-#   --db-host HOST           database server, as in the worker's conninfo (for ~/.pgpass)
+#   --db-host HOST[,HOST]    database server(s), as in the worker's conninfo (for ~/.pgpass)
 #   --db-port PORT           (5432)
 #   --db-password-file FILE  the runtime role's password (from deploy/prepare-db.sh): written
 #                            to ~NAME/.pgpass (0600) and conf/apache.pgpass when it exists
@@ -73,7 +73,9 @@ while [ $# -gt 0 ]; do
 done
 [ -n "$instance" ] && [ -n "$db_host" ] || die "--instance and --db-host are required (see --help)"
 check_instance "$instance"
-[[ "$db_host" =~ ^[A-Za-z0-9.:/_-]+$ ]] || die "bad --db-host '$db_host'"
+[[ "$db_host" =~ ^[A-Za-z0-9.:/_-]+(,[A-Za-z0-9.:/_-]+)*$ ]] || die "bad --db-host '$db_host'"
+# Several database servers (an HA cluster: the conninfo's host=A,B,C): one .pgpass line each.
+IFS=, read -r -a db_hosts <<<"$db_host"
 [[ "$db_port" =~ ^[0-9]+$ ]] || die "bad --db-port '$db_port'"
 [ "$(id -u)" = 0 ] || die "run as root (it creates a user and sets owners)"
 if [ -n "$apache_user" ]; then id "$apache_user" >/dev/null 2>&1 || die "no user $apache_user (--apache-user)"; fi
@@ -215,14 +217,18 @@ done
 # write_pgpass FILE OWNER: sets the line of host:port:db:runtime (other lines are kept).
 pgpass_escape() { sed -e 's/\\/\\\\/g' -e 's/:/\\:/g' <<<"$1"; }
 write_pgpass() {
-  local file=$1 owner=$2 password prefix tmpf
+  local file=$1 owner=$2 password prefix tmpf h
   password=$(head -n 1 "$db_password_file")
   [ -n "$password" ] || die "$db_password_file is empty"
-  prefix="$(pgpass_escape "$db_host"):$db_port:$db:$runtime:"
   tmpf=$(mktemp "$file.XXXXXX")
   chmod 0600 "$tmpf"
-  if [ -f "$file" ]; then grep -vF "$prefix" "$file" >"$tmpf" || true; fi
-  printf '%s%s\n' "$prefix" "$(pgpass_escape "$password")" >>"$tmpf"
+  [ -f "$file" ] && cat "$file" >"$tmpf"
+  for h in "${db_hosts[@]}"; do
+    prefix="$(pgpass_escape "$h"):$db_port:$db:$runtime:"
+    { grep -vF "$prefix" "$tmpf" || true; } >"$tmpf.new"
+    printf '%s%s\n' "$prefix" "$(pgpass_escape "$password")" >>"$tmpf.new"
+    mv -f "$tmpf.new" "$tmpf"
+  done
   chown "$owner" "$tmpf"
   mv -f "$tmpf" "$file"
 }

@@ -6,10 +6,12 @@
 #
 #   deploy/dev/cluster.sh up            build, deploy and serve (as root)
 #   deploy/dev/cluster.sh fault NAME    into the running cluster: app1, app1-back (any appN),
-#                                       redis, redis-back (fault_NAME functions below)
+#                                       redis, redis-back, db-primary, db-primary-back (the
+#                                       HA database; fault_NAME functions below)
 #   deploy/dev/cluster.sh down          remove what a crashed run left
 #
-# Environment: CLUSTER_PORT (8081), CLUSTER_APPS (2), CLUSTER_TOKEN_KEYS (a key set file to use,
+# Environment: CLUSTER_DB (ha: three PostgreSQL nodes under Patroni + etcd, deploy/ha/db-cluster.sh;
+# single: one PostgreSQL, deploy/dev/cluster-db.sh), CLUSTER_PORT (8081), CLUSTER_APPS (2), CLUSTER_TOKEN_KEYS (a key set file to use,
 # else one key made here), KIVA_CLUSTER_CONF (extra lines for the
 # deploy configuration, e.g. CONF_auth_max_failures=1000000: the tests), ALLOW_DIRTY (1 here:
 # a working tree with changes is deployed as -dirty), KIVA_SKIP_UNIT_TESTS.
@@ -28,6 +30,15 @@ db=$(sql_name "$instance")
 port=${CLUSTER_PORT:-8081}
 apps=${CLUSTER_APPS:-2}
 bridge_ip=10.77.0.1 db_ip=10.77.2.1 redis_ip=10.77.3.1
+cluster_db=${CLUSTER_DB:-ha}
+[ "$cluster_db" = ha ] || [ "$cluster_db" = single ] || die "CLUSTER_DB is ha or single"
+ha_net=10.77.4 ha_nodes="10.77.4.11,10.77.4.12,10.77.4.13"
+# ha ARGS: deploy/ha/db-cluster.sh on this cluster's bridge, for this instance.
+ha() {
+  "$root/deploy/ha/db-cluster.sh" --prefix "$ns-h" --net "$ha_net" --bridge "$ns-br0" \
+    --state "$state/ha" --instance "$instance" --app-net 10.77.1.0/24 "$@"
+}
+db_hosts() { if [ "$cluster_db" = ha ]; then echo "$ha_nodes"; else echo "$db_ip"; fi; }
 app_ip() { printf '10.77.1.%s' "$1"; }
 lock=/run/lock/kiva-topology.lock
 
@@ -50,6 +61,8 @@ on() { local h=$1; shift; nsenter -t "$(pid_of "host-$h")" -m -n -- "$@"; }
 # ------------------------------------------------------------------ teardown
 down() {
   local n pid f pids=()
+  # The HA database's own teardown first (its daemons, namespaces, links and state).
+  if [ -d "$state/ha" ]; then ha down >/dev/null 2>&1 || true; fi
   # Every recorded process at once (PostgreSQL: SIGINT, its fast shutdown), then what is left.
   if [ -d "$state/pids" ]; then
     for f in "$state"/pids/*; do
@@ -85,7 +98,7 @@ down() {
 }
 
 # ------------------------------------------------------------------ faults
-# fault_NAME: one function per fault (the HA database adds fault_db_primary).
+# fault_NAME: one function per fault.
 fault_app() {  # fault_app N: SIGKILL the host's workers, stop its nginx
   local h=app$1 pid
   say "fault $h: SIGKILL its workers, stop its nginx"
@@ -100,6 +113,9 @@ fault_app_back() {
   if running "nginx-app$1"; then say "app$1's nginx runs already"; return 0; fi
   say "fault app$1-back: nginx started again (the supervisor restarted the workers)"; start_nginx "app$1"
 }
+# The HA database (CLUSTER_DB=ha): deploy/ha/db-cluster.sh does the killing and the rejoining.
+fault_db_primary() { ha fault db-primary >/dev/null; say "fault db-primary: the primary's Patroni and PostgreSQL killed (SIGKILL); Patroni promotes the synchronous standby"; }
+fault_db_primary_back() { ha fault db-primary-back; say "fault db-primary-back: the old primary rejoins as a replica"; }
 fault_redis() { say "fault redis: Redis stopped"; stop_pid redis TERM; }
 fault_redis_back() {
   if running redis; then say "Redis runs already"; return 0; fi
@@ -191,7 +207,7 @@ mount --bind '$d/run-kiva' /run/kiva && exec sleep infinity") &
 
 prepare_host() {  # prepare-target.sh, sshd, the supervisor of the shipped units
   local h=$1 d=$state/$1 ip=$2
-  on "$h" "$root/deploy/prepare-target.sh" --instance "$instance" --db-host "$db_ip" --db-port 5432 \
+  on "$h" "$root/deploy/prepare-target.sh" --instance "$instance" --db-host "$(db_hosts)" --db-port 5432 \
     --db-password-file "$state/secrets/$instance.runtime.password" \
     --authorized-key "$state/deployer/id_ed25519.pub" --cache-password-file "$state/secrets/redis.password" \
     --no-packages >"$d/prepare-target.log" 2>&1 || { cat "$d/prepare-target.log" >&2; die "prepare-target.sh failed on $h"; }
@@ -276,12 +292,15 @@ deploy_conf() {
   if "$root/build-release/kiva" --help 2>&1 | grep -qE '^ *cache\b'; then
     extra="CONF_cache=redis://$redis_ip:6379/0"
   fi
+  local database="host=$db_ip port=5432 dbname=$db user=$db sslmode=verify-full sslrootcert=$state/tls/ca.crt"
+  # The HA database: every node, the read-write one wins (libpq), each tried for 2 s at most.
+  [ "$cluster_db" = single ] || database="host=$ha_nodes port=5432 dbname=$db user=$db sslmode=verify-full sslrootcert=$state/ha/tls/ca.crt target_session_attrs=read-write connect_timeout=2"
   cat >"$state/deployer/deploy.conf" <<EOF
 # The deploy configuration of make cluster (deploy/dev/cluster.sh writes it).
 INSTANCE=$instance
 TARGETS=${targets# }
 SSH_OPTIONS=-i $state/deployer/id_ed25519 -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile=$state/deployer/known_hosts
-DATABASE=host=$db_ip port=5432 dbname=$db user=$db sslmode=verify-full sslrootcert=$state/tls/ca.crt
+DATABASE=$database
 DB_OWNER_PASSWORD_FILE=$state/secrets/$instance.owner.password
 TOKEN_KEYS_FILE=$state/deployer/token.keys
 RESTART_COMMAND=python3 $state/fake_systemd.py restart --control /run/kiva/$instance.control
@@ -326,14 +345,23 @@ up() {
   for i in $(seq 1 "$apps"); do netns_host "app$i" "$(app_ip "$i")"; done
   certificates
 
-  say "database: PostgreSQL at $db_ip:5432 (TLS), prepared by deploy/prepare-db.sh"
-  db_start "$ns-db" "$db_ip" 5432 "$state/pg" "$state/tls/server.crt" "$state/tls/server.key"
-  local hosts=() i
-  for i in $(seq 1 "$apps"); do hosts+=(--app-host "$(app_ip "$i")"); done
-  # shellcheck disable=SC2046
-  "$root/deploy/prepare-db.sh" --instance "$instance" "${hosts[@]}" --pg-hba "$(db_pg_hba)" \
-    --secrets-dir "$state/secrets" $(db_admin_args) --runtime-connections 40 >"$state/prepare-db.log" 2>&1 ||
-    { cat "$state/prepare-db.log" >&2; die "prepare-db.sh failed"; }
+  if [ "$cluster_db" = ha ]; then
+    say "database: three PostgreSQL nodes under Patroni + etcd at $ha_nodes (deploy/ha/db-cluster.sh; roles by prepare-db.sh)"
+    HA_SCHEMA=false ha up >"$state/ha-up.log" 2>&1 || { tail -n 30 "$state/ha-up.log" >&2; die "the HA database did not start"; }
+    # The nodes are a /24 on our /16 bridge: the app hosts' /16 is on the same link.
+    local n
+    for n in db1 db2 db3; do ip -n "$ns-h$n" route add 10.77.0.0/16 dev eth0; done
+    install -m 0600 "$state/ha/secrets/kiva/$instance.runtime.password" "$state/ha/secrets/kiva/$instance.owner.password" "$state/secrets/"
+  else
+    say "database: PostgreSQL at $db_ip:5432 (TLS), prepared by deploy/prepare-db.sh"
+    db_start "$ns-db" "$db_ip" 5432 "$state/pg" "$state/tls/server.crt" "$state/tls/server.key"
+    local hosts=() i
+    for i in $(seq 1 "$apps"); do hosts+=(--app-host "$(app_ip "$i")"); done
+    # shellcheck disable=SC2046
+    "$root/deploy/prepare-db.sh" --instance "$instance" "${hosts[@]}" --pg-hba "$(db_pg_hba)" \
+      --secrets-dir "$state/secrets" $(db_admin_args) --runtime-connections 40 >"$state/prepare-db.log" 2>&1 ||
+      { cat "$state/prepare-db.log" >&2; die "prepare-db.sh failed"; }
+  fi
 
   say "cache: Redis at $redis_ip:6379 (password from a file)"
   redis

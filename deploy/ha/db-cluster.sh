@@ -28,6 +28,7 @@
 #                      passwords, logs; removed by down
 #   --instance NAME    the kiva instance [HA_INSTANCE] (kiva-ha): database and roles
 #   --app-net CIDR     where the app hosts connect from [HA_APP_NET] (the bridge address /32)
+#   HA_SCHEMA=false    roles only: the caller makes the schema (make cluster: make deploy-init)
 #   HA_SYNCHRONOUS=false   asynchronous replication instead (only to see the failover test
 #                      fail: an acknowledged commit may be lost when the primary dies)
 # Everything runs as the postgres and etcd accounts (never PostgreSQL as root); the commands
@@ -360,6 +361,12 @@ up() {
    for node in "${nodes[@]}"; do
      printf '%s:5432:%s:%s:%s\n' "$(address "$node")" "$db" "$db" "$rpw" "$(address "$node")" "$db" "${db}_owner" "$opw"
    done >"$state/secrets/app.pgpass")
+  # HA_SCHEMA=false: roles only, the caller creates the schema (make cluster: make deploy-init
+  # through the read-write conninfo, as an operator would).
+  if [ "${HA_SCHEMA:-true}" = false ]; then
+    say "database $db: roles from prepare-db.sh (no schema: HA_SCHEMA=false); conninfo: $(conninfo)"
+    return 0
+  fi
   # The schema: the migrations' init script (what make deploy-init runs), as the owner role,
   # over TLS from the app side to the read-write node.
   install -d -m 0755 "$state/migrations"

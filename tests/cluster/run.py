@@ -43,7 +43,8 @@ CHECKS = Checks()
 class Cluster:
     """deploy/dev/cluster.sh up in the background, as the integration harness's STACK."""
 
-    def __init__(self):
+    def __init__(self, db="single"):
+        self.db = db
         self.port = free_port()
         self.dir = f"/var/tmp/kiva-cluster-test-{os.getpid()}"
         os.makedirs(self.dir, mode=0o755)
@@ -56,7 +57,7 @@ class Cluster:
         self.process = None
 
     def start(self):
-        env = dict(os.environ, CLUSTER_PORT=str(self.port), CLUSTER_TOKEN_KEYS=os.path.join(self.dir, "token.secret"),
+        env = dict(os.environ, CLUSTER_DB=self.db, CLUSTER_PORT=str(self.port), CLUSTER_TOKEN_KEYS=os.path.join(self.dir, "token.secret"),
                    # as the integration suite's stack: many failed passwords on purpose, short ones
                    KIVA_CLUSTER_CONF="CONF_auth_max_failures=1000000\nCONF_auth_max_address_failures=1000000\n"
                                      "CONF_password_min_length=4\nCONF_password_cache_ttl=60s\n")
@@ -91,7 +92,16 @@ class Cluster:
         if r.returncode != 0:
             raise RuntimeError(f"fault {name}: {r.stdout}{r.stderr}")
 
+    def ha(self, *args, check=True):
+        """deploy/ha/db-cluster.sh with the options cluster.sh gives it."""
+        return subprocess.run([f"{ROOT}/deploy/ha/db-cluster.sh", "--prefix", "kc-h", "--net", "10.77.4", "--bridge",
+                               "kc-br0", "--state", f"{STATE}/ha", "--instance", INSTANCE, "--app-net", "10.77.1.0/24",
+                               *args], capture_output=True, text=True, cwd="/", check=check, timeout=120)
+
     def psql(self, sql):
+        if self.db == "ha":  # on the current leader, as postgres on its unix socket
+            leader = self.ha("leader").stdout.strip()
+            return self.ha("psql", leader, "-X", "-At", "-v", "ON_ERROR_STOP=1", "-d", DB, "-c", sql).stdout.strip()
         r = subprocess.run(["runuser", "-u", "postgres", "--", "psql", "-X", "-At", "-v", "ON_ERROR_STOP=1",
                             "-h", f"{STATE}/pg", "-p", "5432", "-d", DB, "-c", sql],
                            capture_output=True, text=True, cwd="/", check=True)
@@ -316,6 +326,47 @@ def kill_host_under_load():
     wait_up("app1")
 
 
+def primary_killed_under_load():
+    """make cluster-fault FAULT=db-primary under a bounded POST load through the balancer: the
+    synchronous standby is promoted, writes come back within 30 s, every POST answered 201 is
+    in the database; the old primary rejoins (db-primary-back) and a second failover works."""
+    for round_ in (1, 2):
+        say(f"failover {round_}: the primary's Patroni and PostgreSQL SIGKILLed under a POST load")
+        before = CLUSTER.ha("leader").stdout.strip()
+        load = Load(getters=1, posters=3, max_requests=6000, max_seconds=75).start()
+        time.sleep(3)
+        t_kill = time.time()
+        CLUSTER.fault("db-primary")
+        back = None
+        while time.time() - t_kill < 45:
+            time.sleep(0.5)
+            with load.lock:
+                late = [f for f in load.failures if f[0] == "POST" and f[1] > t_kill]
+                recent_ok = load.ok["POST"]
+            if late and back is None and time.time() - max(f[2] for f in late) > 2:
+                back = max(f[2] for f in late) - t_kill  # the last failed POST: writes succeed after it
+                break
+        time.sleep(3)
+        load.stop()
+        after = CLUSTER.ha("leader").stdout.strip()
+        posts = load.failed("POST")
+        statuses = sorted({f[3].split(" ")[1] for f in posts if f[3].startswith("/api/")})
+        CHECKS.check(f"failover {round_}: a standby is promoted ({before} -> {after})", after and after != before, (before, after))
+        CHECKS.check(f"failover {round_}: writes succeed again within 30 s ({(back or 0):.1f} s; {len(posts)} POSTs "
+                     f"refused, {load.ok['POST']} answered 201)",
+                     back is not None and back < 30 and load.ok["POST"] > 20, (back, posts[-3:]))
+        CHECKS.check(f"failover {round_}: refused writes are 503s or 502/504 of the balancer, never a 500 ({statuses})",
+                     all(s in ("502", "503", "504") for s in statuses), posts[:5])
+        sids = ",".join(str(x) for x in load.created) or "0"
+        found = int(CLUSTER.psql(f"SELECT count(*) FROM Stuff WHERE sid IN ({sids})"))
+        CHECKS.check(f"failover {round_}: every POST answered 201 is in the database ({found} of {len(load.created)})",
+                     found == len(load.created) and found > 0, found)
+        CLUSTER.fault("db-primary-back")
+        r = CLUSTER.ha("wait-replica", before, check=False)
+        CHECKS.check(f"failover {round_}: the old primary {before} rejoins as a replica", r.returncode == 0,
+                     r.stdout[-400:] + r.stderr[-400:])
+
+
 def wait_up(host, timeout=20):
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -404,14 +455,18 @@ def main():
         print("cluster: needs root (network namespaces); skipped")
         print("cluster: 0 passed, 1 failed")
         return 1
-    CLUSTER = Cluster()
+    db = "ha" if "--db" in sys.argv and sys.argv[sys.argv.index("--db") + 1:][:1] == ["ha"] else "single"
+    CLUSTER = Cluster(db)
     try:
         say(f"deploy/dev/cluster.sh up (the balancer on 127.0.0.1:{CLUSTER.port}; log {CLUSTER.log_path})")
         CLUSTER.start()
         CTX = ssl.create_default_context(cafile=f"{STATE}/tls/ca.crt")
         CHECKS.check("the cluster serves through the balancer", call(None, "GET", "/health")[0] == 200)
-        for step in (key_set_modes, shared_tokens, prepare_db_hosts, integration_suite, kill_host_under_load,
-                     redis_down_and_back, rolling_deploy_under_load, failing_host_stops_the_roll):
+        steps = (key_set_modes, shared_tokens, prepare_db_hosts, integration_suite, kill_host_under_load,
+                 redis_down_and_back, rolling_deploy_under_load, failing_host_stops_the_roll)
+        if db == "ha":  # the same topology on the HA database: what it adds
+            steps = (shared_tokens, primary_killed_under_load)
+        for step in steps:
             try:
                 step()
             except Exception as e:  # one step's failure does not hide the others
