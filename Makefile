@@ -23,8 +23,8 @@ help:
 	@echo "make deploy   build, test and ship to the target of deploy/deploy.local.conf (DRY_RUN=1 prints)"
 	@echo "make deploy-init  create the schema on a new database (DEMO_DATA=1: demo rows and users, not for production)"
 	@echo "make rollback put back the release before the running one (RELEASE=ID: a kept one)"
-	@echo "make cluster  as root: HAProxy, 2 app hosts, PostgreSQL, Redis in network namespaces, deployed; http://127.0.0.1:8081/api"
-	@echo "make cluster-fault FAULT=app1|app1-back|redis|redis-back  a fault in the running cluster"
+	@echo "make cluster  as root: HAProxy, 2 app hosts, Redis, PostgreSQL under Patroni (CLUSTER_DB=single: one) in network namespaces; http://127.0.0.1:8081/api"
+	@echo "make cluster-fault FAULT=app1|app1-back|redis|redis-back|db-primary|db-primary-back  a fault in the running cluster"
 	@echo "make clean    remove build directories (not var/, the dev database)"
 
 build:
@@ -81,7 +81,7 @@ rollback:
 # network namespaces kc-* (10.77.0.0/16), deployed with the shipped scripts, served in the
 # foreground until Ctrl-C or SIGTERM, which removes all of it. CLUSTER_PORT=8081.
 cluster:
-	@$(DEPS) build cluster
+	@$(DEPS) build cluster ha
 	@exec env CLUSTER_PORT=$${CLUSTER_PORT:-8081} deploy/dev/cluster.sh up
 
 cluster-fault:

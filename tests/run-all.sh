@@ -137,16 +137,24 @@ fi
 
 # The scaled-out topology (tests/cluster/run.py): HAProxy, two application hosts, PostgreSQL
 # and Redis in network namespaces, deployed by the shipped scripts; faults and a rolling
-# deploy under load. Bounded (it may wait for another topology on the machine first).
-if [ -x tests/cluster/run.py ]; then
-  say "cluster test (HAProxy + 2 app hosts + PostgreSQL + Redis in network namespaces: faults, rolling deploy)"
-  out=$(timeout -s TERM 1800 python3 -u tests/cluster/run.py 2>&1); rc=$?
+# deploy under load; then the same topology on the HA database (Patroni + etcd) with the
+# primary killed twice under a POST load through the balancer. Bounded (it may wait for
+# another topology on the machine first).
+cluster_stage() {  # cluster_stage LABEL ARGS...: one run of tests/cluster/run.py
+  local label=$1 out rc ok bad; shift
+  out=$(timeout -s TERM 1800 python3 -u tests/cluster/run.py "$@" 2>&1); rc=$?
   echo "$out" | grep -E '^\[|^  (ok|FAIL)|^cluster:|^  File|Error' | tail -n 80
   ok=$(echo "$out" | sed -n 's/^cluster: \([0-9]\+\) passed, \([0-9]\+\) failed.*/\1/p' | tail -n 1)
   bad=$(echo "$out" | sed -n 's/^cluster: \([0-9]\+\) passed, \([0-9]\+\) failed.*/\2/p' | tail -n 1)
   ok=${ok:-0}; bad=${bad:-0}
   [ "$rc" != 0 ] && [ "$bad" = 0 ] && bad=1
-  count "$ok" "$bad" cluster
+  count "$ok" "$bad" "$label"
+}
+if [ -x tests/cluster/run.py ]; then
+  say "cluster test (HAProxy + 2 app hosts + PostgreSQL + Redis in network namespaces: faults, rolling deploy)"
+  cluster_stage cluster --db single
+  say "cluster test on the HA database (Patroni + etcd: the primary killed twice under load through the balancer)"
+  cluster_stage cluster-ha --db ha
 fi
 
 elapsed=$(( $(date +%s) - start ))
