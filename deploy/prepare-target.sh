@@ -220,15 +220,15 @@ write_pgpass() {
   local file=$1 owner=$2 password prefix tmpf h
   password=$(head -n 1 "$db_password_file")
   [ -n "$password" ] || die "$db_password_file is empty"
-  tmpf=$(mktemp "$file.XXXXXX")
-  chmod 0600 "$tmpf"
-  [ -f "$file" ] && cat "$file" >"$tmpf"
+  local patterns=()
+  for h in "${db_hosts[@]}"; do patterns+=(-e "$(pgpass_escape "$h"):$db_port:$db:$runtime:"); done
+  tmpf=$(mktemp "$file.XXXXXX")   # 0600: libpq ignores a password file others can read
+  if [ -f "$file" ]; then grep -vF "${patterns[@]}" "$file" >"$tmpf" || true; fi
   for h in "${db_hosts[@]}"; do
     prefix="$(pgpass_escape "$h"):$db_port:$db:$runtime:"
-    { grep -vF "$prefix" "$tmpf" || true; } >"$tmpf.new"
-    printf '%s%s\n' "$prefix" "$(pgpass_escape "$password")" >>"$tmpf.new"
-    mv -f "$tmpf.new" "$tmpf"
+    printf '%s%s\n' "$prefix" "$(pgpass_escape "$password")" >>"$tmpf"
   done
+  chmod 0600 "$tmpf"
   chown "$owner" "$tmpf"
   mv -f "$tmpf" "$file"
 }
