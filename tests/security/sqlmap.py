@@ -4,10 +4,12 @@ real PostgreSQL of a stack started for the run: every route that takes user inpu
 query (GET /stuff?filter, POST /stuff, GET /stuff/<sid>, POST /register, GET /login with
 Basic credentials, login and password in turn) at --level 3 --risk 2 (which also tries the
 Cookie, User-Agent and Referer headers). Passes when sqlmap ran each target to its end and
-found nothing injectable; prints `security: N passed, M failed`. Each target is bounded by
-a timeout, the whole run by a few minutes (sqlmap is told the database is PostgreSQL, which
-skips the other engines' payloads)."""
+found nothing injectable (its final verdicts, from its results files: a point it flags and
+then rejects in its own false-positive check is none); prints `security: N passed, M
+failed`. Each target is bounded by a timeout, the whole run by a few minutes (sqlmap is told
+the database is PostgreSQL, which skips the other engines' payloads)."""
 
+import csv
 import http.server
 import os
 import re
@@ -75,7 +77,25 @@ def control(stack, out_dir):
         server.shutdown()
 
 
+def findings(out_dir):
+    """sqlmap's final verdicts, from its results files (one CSV per run in multiple-target
+    mode): the injection points it kept. A point it flagged and then rejected in its own
+    false-positive check has the note "false positive or unexploitable" and is no finding."""
+    found = []
+    for name in sorted(os.listdir(out_dir)):
+        if not (name.startswith("results-") and name.endswith(".csv")):
+            continue
+        with open(os.path.join(out_dir, name), newline="") as f:
+            for row in csv.DictReader(f):
+                note = row.get("Note(s)") or ""
+                if row.get("Technique(s)") and "false positive" not in note:
+                    found.append(f"{row.get('Place')} {row.get('Parameter')}: {row.get('Technique(s)')} {note}".strip())
+    return found
+
+
 def run_sqlmap(name, args, env, out_dir):
+    """One sqlmap run in its own output directory: (finished, injection points, clean, seconds, output)."""
+    out_dir = tempfile.mkdtemp(prefix="run-", dir=out_dir)
     cmd = ["sqlmap", "--batch", "--level", "3", "--risk", "2", "--dbms", "PostgreSQL",
            "--output-dir", out_dir, "--disable-coloring", "--flush-session", "--threads", "2",
            "--answers", "follow=N", *args]
@@ -86,9 +106,7 @@ def run_sqlmap(name, args, env, out_dir):
     except subprocess.TimeoutExpired as e:
         out, finished = (e.stdout or b"").decode(errors="replace") if isinstance(e.stdout, bytes) else (e.stdout or ""), False
     took = time.time() - start
-    injectable = [line for line in out.splitlines()
-                  if re.search(r"is vulnerable|appears to be .*injectable|sqlmap identified the following injection",
-                               line) and "not" not in line.split("injectable")[0][-12:]]
+    injectable = findings(out_dir)
     clean = "do not appear to be injectable" in out or "does not seem to be injectable" in out
     return finished, injectable, clean, took, out
 
@@ -115,7 +133,7 @@ def main():
         for name, args, env in targets(base):
             finished, injectable, clean, took, out = run_sqlmap(name, args, env, out_dir)
             requests = len(re.findall(r"testing '", out))
-            if finished and clean and not injectable:
+            if finished and not injectable and (clean or "false positive" in out):
                 passed += 1
                 print(f"ok   {name}: nothing injectable ({requests} techniques tried, {took:.0f} s)")
             else:
