@@ -26,11 +26,11 @@ def tearDownModule():
 
 
 def alive(pid):
-    """True while pid runs (a zombie is dead)."""
+    """True while pid runs (a zombie is dead; reaped between open and read is dead too)."""
     try:
         with open(f"/proc/{pid}/status") as f:
             return "zombie" not in f.read()
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):
         return False
 
 
