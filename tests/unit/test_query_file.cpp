@@ -205,6 +205,23 @@ BOOST_AUTO_TEST_CASE(escape_strings_and_plain_reads) {
     BOOST_TEST(file.find("g")->plain_read);
 }
 
+BOOST_AUTO_TEST_CASE(replica_queries_are_plain_reads) {
+    auto file = QueryFile::parse(
+        "-- name: counted$\n-- A dashboard's count.\n-- kiva: replica\nSELECT count(*) FROM t\n"
+        "-- name: g\nSELECT 1\n",
+        "f.sql");
+    BOOST_TEST(file.find("counted")->replica);
+    BOOST_TEST(file.find("counted")->plain_read);
+    BOOST_TEST(!file.find("g")->replica);
+    // A write, a lock or a function that writes cannot go to a standby.
+    check_error("-- name: w$\n-- kiva: replica\nINSERT INTO t VALUES (1) RETURNING id\n",
+                {"f.sql:1", "\"w\"", "kiva: replica", "not a plain read"});
+    check_error("-- name: l\n-- kiva: replica\nSELECT * FROM t FOR UPDATE\n",
+                {"f.sql:1", "not a plain read"});
+    check_error("-- name: f\n-- kiva: transaction\n-- kiva: replica\nSELECT writes_things()\n",
+                {"f.sql:1", "not a plain read"});
+}
+
 BOOST_AUTO_TEST_CASE(casts_and_slices_are_not_parameters) {
     Names params;
     BOOST_TEST(translate("SELECT :a::int, x::text, :b::numeric(3)", &params) ==

@@ -178,6 +178,7 @@ QueryFile QueryFile::parse(std::string_view text, const std::string& source) {
         int line = 0;
         int sql_line = 0;
         bool transaction = false;  ///< `-- kiva: transaction` in the description
+        bool replica = false;      ///< `-- kiva: replica` in the description
     };
     std::vector<Pending> pending;
     int lineno = 0;
@@ -226,6 +227,8 @@ QueryFile QueryFile::parse(std::string_view text, const std::string& source) {
         if (in_description && trimmed.substr(0, 2) == "--") {  // the query's description
             if (trimmed.find("kiva: transaction") != std::string_view::npos)
                 pending.back().transaction = true;
+            if (trimmed.find("kiva: replica") != std::string_view::npos)
+                pending.back().replica = true;
             continue;
         }
         in_description = false;
@@ -253,6 +256,12 @@ QueryFile QueryFile::parse(std::string_view text, const std::string& source) {
         } catch (const std::invalid_argument& e) {
             throw QueryFileError(where + "query \"" + q.name + "\": " + e.what());
         }
+        // A standby refuses writes and its rows may lag: only a plain read can go there.
+        if (p.replica && !q.plain_read)
+            throw QueryFileError(where + "query \"" + q.name +
+                                 "\" says \"kiva: replica\" but is not a plain read (a SELECT "
+                                 "that writes and locks nothing, without \"kiva: transaction\")");
+        q.replica = p.replica;
     }
     return file;
 }

@@ -31,6 +31,9 @@ struct Query {
     int sql_line = 0;                 ///< the file's line where the SQL starts
     /// A plain read (see is_plain_read): run outside the transaction until a write comes.
     bool plain_read = false;
+    /// `-- kiva: replica` in its description: a plain read that may run on a standby (the
+    /// `db_replica` connection) when it comes before the request's first write.
+    bool replica = false;
 };
 
 /// A syntax error in a queries file, with file:line in what().
@@ -58,7 +61,8 @@ class QueryFile {
 /// True when sql is a plain read: it starts with SELECT, WITH, VALUES or TABLE and has
 /// none of the words INSERT, UPDATE, DELETE, MERGE, INTO, CALL, LOCK, SHARE (FOR UPDATE /
 /// FOR SHARE), NEXTVAL, SETVAL (outside literals and comments). A query whose description
-/// says `-- kiva: transaction` (a SELECT calling a function that writes) is never one.
+/// says `-- kiva: transaction` (a SELECT calling a function that writes) is never one; one
+/// that says `-- kiva: replica` must be one (QueryFileError otherwise).
 bool is_plain_read(std::string_view sql);
 
 /// Rewrites `:name` parameters of one SQL text to `$n`, skipping string literals,
