@@ -67,7 +67,20 @@ void Database::drop() {
     unprepared_.clear();
 }
 
+void Database::observe(observe::Metrics* metrics, std::chrono::milliseconds slow_query) {
+    metrics_ = metrics;
+    slow_query_ = slow_query;
+    if (replica_) replica_->observe(metrics, slow_query);
+}
+
+void Database::use_replica(std::string conninfo) {
+    replica_ = std::make_unique<Database>(queries_, std::move(conninfo), app_name_, log_, timeouts_);
+    replica_->replica_of_ = this;
+    replica_->observe(metrics_, slow_query_);
+}
+
 bool Database::connect() {
+    if (replica_) replica_->connect();
     try {
         open();
         return true;
@@ -93,11 +106,12 @@ void Database::open() {
     const char* values[] = {connect_timeout.c_str(), "10", "3", "3", options.c_str(),
                             conninfo_.c_str(), "UTF8", app_name_.c_str(), nullptr};
     PGconn* c = PQconnectdbParams(keys, values, 1);
-    if (!c) throw DbUnavailable("cannot connect to the database: out of memory");
+    std::string cannot = "cannot connect to the " + std::string(label()) + ": ";
+    if (!c) throw DbUnavailable(cannot + "out of memory");
     if (PQstatus(c) != CONNECTION_OK) {
         std::string why = trimmed(PQerrorMessage(c));
         PQfinish(c);
-        throw DbUnavailable("cannot connect to the database: " + why);
+        throw DbUnavailable(cannot + why);
     }
     conn_ = c;
     PQsetNoticeReceiver(c, &Database::on_notice, this);
@@ -141,18 +155,22 @@ void Database::open() {
     if (PQstatus(c) == CONNECTION_BAD) {
         std::string why = trimmed(PQerrorMessage(c));
         drop();
-        throw DbUnavailable("database connection lost while preparing queries: " + why);
+        throw DbUnavailable(std::string(label()) + " connection lost while preparing queries: " + why);
     }
     // Which server answered: after a failover, the conninfo's next host (the new primary).
     std::string server = std::string(PQhost(c) ? PQhost(c) : "") + ":" + (PQport(c) ? PQport(c) : "");
     if (opened_before_) {
         if (metrics_) metrics_->db_reconnect();
         if (server != server_) {
-            log_.warning("database server switched from " + server_ + " to " + server);
-            if (metrics_) metrics_->db_switch();
+            log_.warning(std::string(label()) + " server switched from " + server_ + " to " + server);
+            if (metrics_ && !replica_of_) metrics_->db_switch();
         } else {
-            log_.info("database connection opened again to " + server);
+            log_.info(std::string(label()) + " connection opened again to " + server);
         }
+    } else if (replica_of_) {
+        const char* standby = PQparameterStatus(c, "in_hot_standby");
+        log_.info("replica database connection opened to " + server +
+                  (standby && std::string_view(standby) == "on" ? " (a standby)" : " (not a standby)"));
     }
     server_ = std::move(server);
     opened_before_ = true;
@@ -177,7 +195,7 @@ void Database::drop_if_closed() {
     pollfd p{PQsocket(conn_), POLLIN, 0};
     for (int round = 0; round < 4 && poll(&p, 1, 0) == 1; ++round) {
         if (PQconsumeInput(conn_) && PQstatus(conn_) == CONNECTION_OK) continue;
-        log_.warning("database connection closed by the server (" +
+        log_.warning(std::string(label()) + " connection closed by the server (" +
                      trimmed(PQerrorMessage(conn_)) + "), reconnecting");
         drop();
         return;
@@ -195,6 +213,38 @@ void Database::set_login(std::string_view login) {
 
 void Database::set_request_id(std::string_view id) {
     request_id_ = std::string(id);
+    if (replica_) replica_->request_id_ = request_id_;  // its slow queries name the request
+}
+
+bool Database::to_replica(const Query& query) {
+    if (!replica_ || !query.replica || in_transaction_ || lost_) return false;
+    if (std::chrono::steady_clock::now() >= replica_retry_at_) return true;
+    if (metrics_) metrics_->db_replica(observe::ReplicaRead::fallback);
+    return false;
+}
+
+void Database::replica_answered() {
+    replica_pause_ = std::chrono::milliseconds(0);
+    if (!metrics_) return;
+    // PostgreSQL 14 and later report in_hot_standby, and report it again at a promotion.
+    const char* standby = replica_->conn_ ? PQparameterStatus(replica_->conn_, "in_hot_standby") : nullptr;
+    metrics_->db_replica(standby && std::string_view(standby) == "on" ? observe::ReplicaRead::standby
+                                                                      : observe::ReplicaRead::primary);
+}
+
+bool Database::replica_failed(const DbError& e) {
+    // Bad data (400) or a conflict (409) would be the same on the primary.
+    int status = e.http_status();
+    if (status == 400 || status == 409) return false;
+    replica_->lost_ = false;  // the replica runs no transaction: the next query may try again
+    using namespace std::chrono_literals;
+    replica_pause_ = std::min<std::chrono::milliseconds>(replica_pause_.count() ? 2 * replica_pause_ : 1000ms, 30000ms);
+    replica_retry_at_ = std::chrono::steady_clock::now() + replica_pause_;
+    log_.warning("replica database failed (" + std::string(e.what()) +
+                 "): its queries run on the primary for " +
+                 std::to_string(replica_pause_.count() / 1000) + " s");
+    if (metrics_) metrics_->db_replica(observe::ReplicaRead::fallback);
+    return true;
 }
 
 ResultHandle Database::send(const Query& query, std::span<const char* const> values) {
@@ -276,6 +326,15 @@ void Database::fail(pg_result* raw, const Query& query) {
 }
 
 ResultHandle Database::execute(const Query& query, std::span<const char* const> values) {
+    if (to_replica(query)) {
+        try {
+            ResultHandle r = replica_->execute(query, values);
+            replica_answered();
+            return r;
+        } catch (const DbError& e) {
+            if (!replica_failed(e)) throw;
+        }
+    }
     if (auto it = unprepared_.find(query.name); it != unprepared_.end())
         throw DbError(
             "XX000",
@@ -304,7 +363,7 @@ ResultHandle Database::execute(const Query& query, std::span<const char* const> 
                               : trimmed(conn_ ? PQerrorMessage(conn_) : "no connection");
         drop();
         if (first && attempt == 0) {
-            log_.warning("database connection lost (" + why + "), reconnecting");
+            log_.warning(std::string(label()) + " connection lost (" + why + "), reconnecting");
             continue;
         }
         lost_ = true;
@@ -346,7 +405,7 @@ const Query& Database::prepare_call(std::string_view name, QueryKind expected, A
 }
 
 void Database::check_free(const Query& query) const {
-    if (streaming_)
+    if (streaming_ || (replica_ && replica_->streaming_))
         throw std::logic_error("query " + query.name +
                                " called while a row stream is being read: "
                                "stream() must be a request's last query");
@@ -411,6 +470,15 @@ ResultStream Database::stream(std::string_view name, Args args) {
 }
 
 ResultStream Database::stream_query(const Query& query, std::span<const char* const> values) {
+    if (to_replica(query)) {
+        try {
+            ResultStream rows = replica_->stream_query(query, values);
+            replica_answered();
+            return rows;
+        } catch (const DbError& e) {
+            if (!replica_failed(e)) throw;
+        }
+    }
     // Inside a transaction the connection must be free for COMMIT: read the rows first.
     if (in_transaction_ || !query.plain_read || lost_ || unprepared_.count(query.name))
         return ResultStream(Rows(execute(query, values)));
@@ -438,10 +506,10 @@ ResultStream Database::stream_query(const Query& query, std::span<const char* co
         std::string why = trimmed(conn_ ? PQerrorMessage(conn_) : "no connection");
         drop();
         if (attempt == 0) {
-            log_.warning("database connection lost (" + why + "), reconnecting");
+            log_.warning(std::string(label()) + " connection lost (" + why + "), reconnecting");
             continue;
         }
-        throw DbUnavailable("database connection lost during query " + query.name + ": " + why);
+        throw DbUnavailable(std::string(label()) + " connection lost during query " + query.name + ": " + why);
     }
 }
 
@@ -546,6 +614,7 @@ ResultHandle Database::commit_bounded() {
 }
 
 void Database::finish(bool commit) {
+    if (replica_) replica_->finish(false);
     pending_login_.reset();
     request_id_.clear();
     lost_ = false;

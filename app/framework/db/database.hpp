@@ -4,12 +4,14 @@
 /// transaction. Handlers call queries by name with named arguments; SQL never comes from
 /// the client. Plain reads (see is_plain_read) that come before any write run on their own;
 /// the first other query starts the transaction (BEGIN pipelined with it: one round trip),
-/// and the framework commits or rolls back when the response is known.
+/// and the framework commits or rolls back when the response is known. Queries marked
+/// `-- kiva: replica` may go to a second connection, to a standby (use_replica()).
 
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -143,10 +145,13 @@ class Database {
     /// The request id that audit triggers see (setting kiva.request_id); until finish().
     void set_request_id(std::string_view id);
     /// Where query durations and reconnections are counted, and the slow query threshold.
-    void observe(observe::Metrics* metrics, std::chrono::milliseconds slow_query) {
-        metrics_ = metrics;
-        slow_query_ = slow_query;
-    }
+    void observe(observe::Metrics* metrics, std::chrono::milliseconds slow_query);
+    /// Runs the `-- kiva: replica` queries that come before a request's first write on a
+    /// second connection to `conninfo` (typically the same hosts with
+    /// target_session_attrs=prefer-standby), so that they see only committed rows, possibly
+    /// a little late. When it fails they run on this one, and the replica is tried again
+    /// after a pause (1 s, doubled up to 30 s while it keeps failing).
+    void use_replica(std::string conninfo);
     bool in_transaction() const { return in_transaction_; }
     /// "host:port" of the server the last connection reached ("" before the first).
     const std::string& server() const { return server_; }
@@ -176,6 +181,16 @@ class Database {
     /// not cover a COMMIT's wait for its synchronous standby): then it is cancelled, which
     /// leaves the commit on the primary alone, reported by a warning (sync_wait_cancelled_).
     ResultHandle commit_bounded();
+    /// Whether the query goes to the replica connection (a pause after a failure counts a
+    /// fallback).
+    bool to_replica(const Query& query);
+    /// The replica connection answered: counted by the kind of server it reached.
+    void replica_answered();
+    /// The replica connection failed with e: true when the query is to run here instead
+    /// (logged, counted, pause); false for an error the primary would give as well.
+    bool replica_failed(const DbError& e);
+    /// "database", or "replica database" in this connection's messages.
+    std::string_view label() const { return replica_of_ ? "replica database" : "database"; }
     /// Counts a query's round trip, and logs it when slow.
     void took(const std::string& query, std::chrono::nanoseconds duration) const;
     [[noreturn]] void fail(pg_result* result, const Query& query);
@@ -201,6 +216,12 @@ class Database {
     bool opened_before_ = false;
     /// Statements the server refused to prepare (their error), on this connection.
     std::unordered_map<std::string, std::string> unprepared_;
+    /// The replica connection (a Database that runs only plain reads), when configured.
+    std::unique_ptr<Database> replica_;
+    /// Set on a replica connection: its primary's. Its switches are not failovers.
+    const Database* replica_of_ = nullptr;
+    std::chrono::steady_clock::time_point replica_retry_at_{};
+    std::chrono::milliseconds replica_pause_{0};
 };
 
 }  // namespace kiva::db

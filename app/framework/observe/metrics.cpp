@@ -25,6 +25,8 @@ constexpr std::array<std::string_view, 15> sqlstate_classes = {
 constexpr std::array<std::string_view, 4> cache_ops = {"password", "throttle", "token",
                                                        "revocation"};
 constexpr std::array<std::string_view, 5> schemes = {"basic", "param", "token", "httpd", "none"};
+/// kiva_db_replica_queries_total{served_by}, in the order of ReplicaRead.
+constexpr std::array<std::string_view, 3> replica_servers = {"standby", "primary", "fallback"};
 constexpr std::array<std::string_view, 8> reasons = {
     "missing_credentials", "unknown_user", "wrong_password", "invalid_token",
     "expired_token",       "wrong_scheme", "throttled",      "malformed"};
@@ -94,7 +96,8 @@ Metrics::Metrics(const std::string& path, const std::vector<RouteLabel>& routes,
     db_errors_ = query_durations_ + queries_.size() * h;
     reconnects_ = db_errors_ + sqlstate_classes.size();
     switches_ = reconnects_ + 1;
-    auth_ = switches_ + 1;
+    replica_reads_ = switches_ + 1;
+    auth_ = replica_reads_ + replica_servers.size();
     password_cache_ = auth_ + schemes.size() * reasons.size();
     cache_errors_ = password_cache_ + 2;
     cache_fallbacks_ = cache_errors_ + cache_ops.size();
@@ -173,6 +176,10 @@ void Metrics::db_reconnect() {
 
 void Metrics::db_switch() {
     SlotFile::add(slots_->current(), switches_, 1);
+}
+
+void Metrics::db_replica(ReplicaRead served_by) {
+    SlotFile::add(slots_->current(), replica_reads_ + static_cast<std::size_t>(served_by), 1);
 }
 
 void Metrics::auth_failure(std::string_view scheme, std::string_view reason) {
@@ -264,6 +271,12 @@ std::string Metrics::exposition(std::string_view release) const {
                "Database connections opened again on another server than before (a failover "
                "to a new primary: one per connection).");
     out.sample({}, static_cast<double>(total[switches_]));
+    out.family("kiva_db_replica_queries_total", "counter",
+               "Queries marked replica (db_replica), by what ran them: a standby, the replica "
+               "connection's server that was no standby, or the primary connection (fallback).");
+    for (std::size_t r = 0; r < replica_servers.size(); ++r)
+        out.sample({{"served_by", std::string(replica_servers[r])}},
+                   static_cast<double>(total[replica_reads_ + r]));
     out.family("kiva_auth_failures_total", "counter",
                "Authentications refused (401), by scheme and reason.");
     for (std::size_t s = 0; s < schemes.size(); ++s)

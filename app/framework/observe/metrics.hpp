@@ -33,6 +33,9 @@ struct RouteLabel {
 /// Why an authentication failed, for kiva_auth_failures_total{reason}: from the message.
 std::string_view auth_failure_reason(std::string_view message);
 
+/// What ran a query marked `-- kiva: replica`, for kiva_db_replica_queries_total{served_by}.
+enum class ReplicaRead { standby, primary, fallback };
+
 class Metrics {
   public:
     /// path: the instance's shared file ("" for memory shared with forked children only).
@@ -51,6 +54,7 @@ class Metrics {
     void db_reconnect();
     /// A connection opened again reached another server than before (a failover).
     void db_switch();
+    void db_replica(ReplicaRead served_by);
     /// scheme: basic, param, token, httpd or none (no credentials at all).
     void auth_failure(std::string_view scheme, std::string_view reason);
     void password_cache(bool hit);
@@ -74,7 +78,7 @@ class Metrics {
     std::vector<std::string> queries_;
     std::unordered_map<std::string_view, std::size_t> query_index_;
     // Offsets of each family in a slot.
-    std::size_t requests_, durations_, query_durations_, db_errors_, reconnects_, switches_, auth_,
+    std::size_t requests_, durations_, query_durations_, db_errors_, reconnects_, switches_, replica_reads_, auth_,
         password_cache_, cache_errors_, cache_fallbacks_, cache_state_, busy_, started_, lost_, values_;
     std::unique_ptr<SlotFile> slots_;
 };

@@ -56,6 +56,9 @@ const std::vector<ConfigOption>& config_options() {
         {"app_name", "application name, in /version, logs and the default realm (kiva)"},
         {"database",
          "libpq connection string, e.g. \"host=/run/postgresql dbname=kiva user=kiva\""},
+        {"db_replica",
+         "libpq connection string for the queries marked \"-- kiva: replica\", e.g. the "
+         "database's hosts with target_session_attrs=prefer-standby; empty: all on database"},
         {"db_connect_timeout",
          "how long connecting waits for each host of the conninfo, at least 1s (5s)"},
         {"db_statement_timeout",
@@ -214,6 +217,8 @@ void set_option(Config& c, std::string_view key, std::string_view raw) {
         c.app_name = v;
     } else if (key == "database")
         c.database = v;
+    else if (key == "db_replica")
+        c.db_replica = v;
     else if (key == "db_connect_timeout") {
         c.db_connect_timeout = parse_duration(v);
         if (c.db_connect_timeout.count() == 0)

@@ -18,6 +18,8 @@ struct Config {
     std::string app_name = "kiva";
     /// libpq connection string ("host=/run/postgresql dbname=kiva user=kiva").
     std::string database;
+    /// Where the queries marked `-- kiva: replica` go (a standby); empty: to `database`.
+    std::string db_replica;
     /// How long a connection attempt waits per host, and the server's statement_timeout (0:
     /// the server's own): a request never hangs longer on a dead or switching primary.
     std::chrono::seconds db_connect_timeout{5};

@@ -220,6 +220,7 @@ int Server::open_listener() const {
 void Server::serve_forever(Worker& worker) {
     db::Database db(queries_, config_.database, config_.app_name, log_,
                     {config_.db_connect_timeout, config_.db_statement_timeout});
+    if (!config_.db_replica.empty()) db.use_replica(config_.db_replica);
     db.observe(metrics_, config_.slow_query);
     db.connect();
     FCGX_Request fcgi;
