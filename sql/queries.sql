@@ -31,6 +31,12 @@ UPDATE Stuff SET stuff = :stuff WHERE sid = :sid;
 -- name: del_stuff_sid!
 DELETE FROM Stuff WHERE sid = :sid;
 
+-- name: count_stuff$
+-- How many things there are, for GET /stats: a count a dashboard polls, which may lag the
+-- primary by the standby's replay delay, so a standby may answer it (db_replica).
+-- kiva: replica
+SELECT count(*) FROM Stuff;
+
 -- ---------------------------------------------------------------- Users
 
 -- name: user_perms^

@@ -123,6 +123,16 @@ class TestStuff(ApiTest):
             self.assertEqual(rows, [{"sid": sid, "stuff": name}])
         self.assertIn("Chair", [r["stuff"] for r in self.call("GET", "/stuff", 200).json])
 
+    def test_stats_counts_the_stuff(self):
+        import harness
+        before = self.call("GET", "/stats", 200).json
+        self.assertEqual(set(before), {"stuff"})
+        self.assertEqual(before["stuff"], int(harness.STACK.psql("SELECT count(*) FROM Stuff")))
+        self.create(unique("counted"))
+        self.assertEqual(self.call("GET", "/stats", 200).json, {"stuff": before["stuff"] + 1})
+        r = self.call("POST", "/stats", 405)
+        self.assertEqual(r.headers["allow"], "GET, HEAD")
+
     def test_methods_not_allowed_are_405_with_allow(self):
         r = self.call("DELETE", "/stuff", 405)
         self.assertEqual(r.headers["allow"], "GET, HEAD, POST")
