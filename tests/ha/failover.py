@@ -3,8 +3,9 @@
 against the Patroni cluster of deploy/ha/db-cluster.sh (already up, see tests/ha/run.sh).
 
 Under a bounded load of POST /stuff, the primary's Patroni and PostgreSQL are killed (SIGKILL):
-a standby must be promoted and take writes again within WRITE_BOUND seconds; every answer is
-201 or 503 (no 500, none slower than ANSWER_BOUND); every POST answered 201 -- before, during
+a standby must be promoted and take writes again within WRITE_BOUND seconds, while GET /stats
+(a query marked `-- kiva: replica`, sent to a standby by db_replica) keeps answering 200; every
+answer is 200, 201 or 503 (no 500, none slower than ANSWER_BOUND); every POST answered 201 -- before, during
 and after -- is in the database afterwards; the killed node rejoins as a replica holding them
 too; then the same again from the new primary (the second failover). Prints `ha: N passed, M
 failed` last; exits non-zero on any failure."""
@@ -47,9 +48,10 @@ class Load:
         self.port, self.tag, self.limit = port, tag, limit
         self.stop = threading.Event()
         self.lock = threading.Lock()
-        self.posts, self.gets = [], []
+        self.posts, self.gets, self.stats = [], [], []
         self.threads = [threading.Thread(target=self.write, args=(i,)) for i in range(writers)]
-        self.threads.append(threading.Thread(target=self.read))
+        self.threads.append(threading.Thread(target=self.read, args=("/stuff?filter=none-such", self.gets)))
+        self.threads.append(threading.Thread(target=self.read, args=("/stats", self.stats)))
 
     def start(self):
         for t in self.threads:
@@ -89,14 +91,14 @@ class Load:
             time.sleep(0.02 if status == 201 else 0.1)  # a bounded rate, no spinning on 503s
         conn.close()
 
-    def read(self):
+    def read(self, path, answers):
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=ANSWER_BOUND + 15)
         for _ in range(self.limit):
             if self.stop.is_set():
                 break
-            start, end, status, _ = self.request(conn, "GET", "/stuff?filter=none-such")
+            start, end, status, _ = self.request(conn, "GET", path)
             with self.lock:
-                self.gets.append((start, end, status, ""))
+                answers.append((start, end, status, ""))
             time.sleep(0.05)
         conn.close()
 
@@ -149,10 +151,10 @@ def failover(checks, stack, round_no):
     gap = (first_ok - killed_at) if first_ok else float("inf")
     checks.check(gap < WRITE_BOUND, f"round {round_no}: writes succeed again {gap:.1f} s after the kill (bound {WRITE_BOUND:.0f} s)")
     statuses = {}
-    for _, _, st, _ in load.posts + load.gets:
+    for _, _, st, _ in load.posts + load.gets + load.stats:
         statuses[st] = statuses.get(st, 0) + 1
     checks.check(set(statuses) <= {200, 201, 503}, f"round {round_no}: every answer is 200/201 or a JSON 503: {statuses}")
-    slowest = max(e - s for s, e, _, _ in load.posts + load.gets)
+    slowest = max(e - s for s, e, _, _ in load.posts + load.gets + load.stats)
     checks.check(slowest < ANSWER_BOUND, f"round {round_no}: slowest answer {slowest:.2f} s (bound {ANSWER_BOUND:.0f} s)")
     acked = acked_names(load)
     before = sum(1 for _, e, st, _ in load.posts if st == 201 and e <= killed_at)
@@ -165,6 +167,12 @@ def failover(checks, stack, round_no):
     checks.check(found == str(len(acked)), f"round {round_no}: every POST answered 201 is in the database: {found} of {len(acked)}")
     reads_ok = sum(1 for _, _, st, _ in load.gets if st == 200)
     checks.check(reads_ok > 0, f"round {round_no}: reads through kiva answered ({reads_ok} of {len(load.gets)} 200)")
+    # Reads on a standby do not wait for the new primary.
+    stats = [st for _, _, st, _ in load.stats]
+    checks.check(stats and set(stats) == {200}, f"round {round_no}: every GET /stats (a standby's read) answered 200: "
+                 f"{ {st: stats.count(st) for st in set(stats)} }")
+    outage = sum(1 for s, _, st, _ in load.stats if st == 200 and killed_at < s < (first_ok or float("inf")))
+    checks.check(outage > 0, f"round {round_no}: GET /stats answered 200 while writes were refused ({outage} times)")
 
     # The surviving replica follows the new primary and catches up (it may be the
     # asynchronous one: a read there may lag behind, never lose a write).
@@ -199,8 +207,11 @@ def main():
     checks = Checks()
     # HA_TEST_CONNINFO: another conninfo (e.g. one host only), to see the test fail.
     conninfo = os.environ.get("HA_TEST_CONNINFO") or cluster("conninfo")
+    # The queries marked `-- kiva: replica` (GET /stats) go to a standby of the same nodes.
+    replica = conninfo.replace("target_session_attrs=read-write", "target_session_attrs=prefer-standby")
     stack = harness.Stack(args.build, DATABASE=conninfo, PROCESSES="2", THREADS="4",
-                          KIVA_EXTRA="db_connect_timeout = 2s\ndb_statement_timeout = 5s\n")
+                          KIVA_EXTRA="db_connect_timeout = 2s\ndb_statement_timeout = 5s\n"
+                                     f"db_replica = {replica}\n")
     try:
         stack.start()
         client = harness.Client(stack.port)
@@ -220,6 +231,9 @@ def main():
         metrics = client.request("GET", "/metrics").body.decode()
         switches = [line for line in metrics.splitlines() if line.startswith("kiva_db_server_switches_total ")]
         checks.check(bool(switches) and float(switches[0].split()[1]) > 0, f"/metrics counts it: {switches}")
+        replica = [line for line in metrics.splitlines() if line.startswith("kiva_db_replica_queries_total")]
+        standby = [float(line.split()[1]) for line in replica if 'served_by="standby"' in line]
+        checks.check(standby and standby[0] > 0, f"/metrics counts the reads a standby answered: {replica}")
         client.close()
     except Exception as e:  # noqa: BLE001 -- reported as a failure, the cluster is removed by run.sh
         checks.check(False, f"the test stopped: {e!r}")
