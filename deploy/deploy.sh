@@ -74,6 +74,8 @@ while IFS= read -r line || [ -n "$line" ]; do
         die "$conf_file:$lineno: use $(tr a-z A-Z <<<"$ckey")= rather than $key" ;;
     esac
     [[ "$value" != *$'\n'* ]] || die "$conf_file:$lineno: multi-line value"
+    [ "$ckey" != db_replica ] || [[ "$value" != *password* ]] ||
+      die "$conf_file:$lineno: CONF_db_replica must not contain a password (it belongs in ~/.pgpass on the target)"
     conf_extra+=("$ckey = $value")
     continue
   fi

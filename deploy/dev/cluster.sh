@@ -295,6 +295,8 @@ deploy_conf() {
   local database="host=$db_ip port=5432 dbname=$db user=$db sslmode=verify-full sslrootcert=$state/tls/ca.crt"
   # The HA database: every node, the read-write one wins (libpq), each tried for 2 s at most.
   [ "$cluster_db" = single ] || database="host=$ha_nodes port=5432 dbname=$db user=$db sslmode=verify-full sslrootcert=$state/ha/tls/ca.crt target_session_attrs=read-write connect_timeout=2"
+  # ... and the queries marked `-- kiva: replica` on a standby of the same nodes.
+  [ "$cluster_db" = single ] || extra+=$'\n'"CONF_db_replica=${database/read-write/prefer-standby}"
   cat >"$state/deployer/deploy.conf" <<EOF
 # The deploy configuration of make cluster (deploy/dev/cluster.sh writes it).
 INSTANCE=$instance
