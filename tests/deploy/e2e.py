@@ -338,6 +338,17 @@ class DeployTest(Day2, Day2Schema, Day2Hosts, Target):
                      rc == 0 and "+ rsync" in out and "psql" in out and "+ cmake" in out
                      and not os.path.exists(f"{HOME}/bin/kiva"), self.tail(out))
 
+        with open(self.deploy_conf) as f:
+            conf = f.read()
+        with open(self.deploy_conf, "a") as f:
+            f.write("CONF_db_replica=host=db.example dbname=kiva password=not-here\n")
+        rc, out = self.make("deploy", "DRY_RUN=1")
+        with open(self.deploy_conf, "w") as f:
+            f.write(conf)
+        CHECKS.check("make deploy refuses a password in CONF_db_replica (it belongs in ~/.pgpass)",
+                     rc != 0 and "CONF_db_replica must not contain a password" in out and "+ rsync" not in out,
+                     self.tail(out))
+
         rc, out = self.make("deploy")
         CHECKS.check("make deploy on a database never initialized stops, nothing switched",
                      rc != 0 and "never initialized" in out and "make deploy-init" in out
