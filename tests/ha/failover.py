@@ -231,6 +231,8 @@ def main():
         metrics = client.request("GET", "/metrics").body.decode()
         switches = [line for line in metrics.splitlines() if line.startswith("kiva_db_server_switches_total ")]
         checks.check(bool(switches) and float(switches[0].split()[1]) > 0, f"/metrics counts it: {switches}")
+        promoted = [line for line in stack.worker_log() if "was promoted: reconnecting to a standby" in line]
+        checks.check(bool(promoted), f"replica connections on a promoted standby moved to another standby: {promoted[:1]}")
         replica = [line for line in metrics.splitlines() if line.startswith("kiva_db_replica_queries_total")]
         standby = [float(line.split()[1]) for line in replica if 'served_by="standby"' in line]
         checks.check(standby and standby[0] > 0, f"/metrics counts the reads a standby answered: {replica}")

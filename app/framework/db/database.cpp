@@ -63,6 +63,7 @@ Database::~Database() {
 void Database::drop() {
     if (conn_) PQfinish(conn_);
     conn_ = nullptr;
+    on_standby_ = false;
     in_transaction_ = false;
     unprepared_.clear();
 }
@@ -162,15 +163,19 @@ void Database::open() {
     if (opened_before_) {
         if (metrics_) metrics_->db_reconnect();
         if (server != server_) {
-            log_.warning(std::string(label()) + " server switched from " + server_ + " to " + server);
+            // A failover for the primary connection; after a promotion, routine for a replica's.
+            log_.log(replica_of_ ? LogLevel::info : LogLevel::warning,
+                     std::string(label()) + " server switched from " + server_ + " to " + server);
             if (metrics_ && !replica_of_) metrics_->db_switch();
         } else {
             log_.info(std::string(label()) + " connection opened again to " + server);
         }
-    } else if (replica_of_) {
-        const char* standby = PQparameterStatus(c, "in_hot_standby");
-        log_.info("replica database connection opened to " + server +
-                  (standby && std::string_view(standby) == "on" ? " (a standby)" : " (not a standby)"));
+    }
+    if (replica_of_) {
+        on_standby_ = standby();
+        if (!opened_before_ || !on_standby_)
+            log_.info("replica database connection opened to " + server +
+                      (on_standby_ ? " (a standby)" : " (not a standby)"));
     }
     server_ = std::move(server);
     opened_before_ = true;
@@ -188,8 +193,20 @@ void Database::on_notice(void* self, const PGresult* notice) {
         db.log_.warning("database server says: " + trimmed(PQresultErrorMessage(notice)));
 }
 
+bool Database::standby() const {
+    // PostgreSQL 14 and later report in_hot_standby, and report it again after a promotion
+    // (with the answer to the connection's next statement).
+    const char* standby = conn_ ? PQparameterStatus(conn_, "in_hot_standby") : nullptr;
+    return standby && std::string_view(standby) == "on";
+}
+
 void Database::drop_if_closed() {
     if (!conn_ || in_transaction_ || streaming_) return;
+    if (on_standby_ && !standby()) {
+        log_.info("replica database server " + server_ + " was promoted: reconnecting to a standby");
+        drop();
+        return;
+    }
     // An idle connection receives nothing unless the server is closing it (its FATAL message,
     // then end of file); a few rounds read both.
     pollfd p{PQsocket(conn_), POLLIN, 0};
@@ -225,11 +242,9 @@ bool Database::to_replica(const Query& query) {
 
 void Database::replica_answered() {
     replica_pause_ = std::chrono::milliseconds(0);
-    if (!metrics_) return;
-    // PostgreSQL 14 and later report in_hot_standby, and report it again at a promotion.
-    const char* standby = replica_->conn_ ? PQparameterStatus(replica_->conn_, "in_hot_standby") : nullptr;
-    metrics_->db_replica(standby && std::string_view(standby) == "on" ? observe::ReplicaRead::standby
-                                                                      : observe::ReplicaRead::primary);
+    if (metrics_)
+        metrics_->db_replica(replica_->standby() ? observe::ReplicaRead::standby
+                                                 : observe::ReplicaRead::primary);
 }
 
 bool Database::replica_failed(const DbError& e) {

@@ -172,7 +172,8 @@ class Database {
     void open();
     void drop();
     /// Before a request's first statement: drops a connection the server closed while it was
-    /// idle (a restart, a failover), so that the statement goes to a fresh one.
+    /// idle (a restart, a failover), or a replica connection whose standby was promoted, so
+    /// that the statement goes to a fresh one.
     void drop_if_closed();
     /// The statement's connection is gone, or its server can no longer take writes.
     bool lost(const pg_result* result) const;
@@ -220,6 +221,10 @@ class Database {
     std::unique_ptr<Database> replica_;
     /// Set on a replica connection: its primary's. Its switches are not failovers.
     const Database* replica_of_ = nullptr;
+    /// A replica connection that reached a standby: once that server is promoted, it is
+    /// dropped so that the next one finds a standby again (prefer-standby).
+    bool on_standby_ = false;
+    bool standby() const;
     std::chrono::steady_clock::time_point replica_retry_at_{};
     std::chrono::milliseconds replica_pause_{0};
 };
