@@ -19,6 +19,10 @@
 #   wait-replica NODE  waits until NODE streams from the leader (up to 90 s)
 #   wait-sync          waits until the leader has a synchronous standby (up to 90 s)
 #   psql NODE [ARGS]   psql as postgres on NODE's unix socket (e.g. psql db2 -d kiva_ha -c ...)
+#   rest NODE PATH [--member] [--auth] [CURL ARGS]   Patroni's REST API on NODE over HTTPS
+#                      (the CA checked); --member presents NODE's client certificate, --auth
+#                      the REST password (from stdin to curl, never in argv): both are needed
+#                      by the unsafe endpoints (e.g. rest db1 /reload --member --auth -X POST)
 # Options (or the environment variables in brackets):
 #   --prefix P         namespace and interface prefix [HA_PREFIX] (kh-): namespaces Pdb1..Pdb3,
 #                      host-side veths Pdb1h.., bridge Pbr (unless --bridge)
@@ -191,6 +195,17 @@ log:
 restapi:
   listen: $a:8008
   connect_address: $a:8008
+  # HTTPS with the node's certificate. The safe GETs (/primary, /replica, /patroni: health
+  # checks, monitoring) need only TLS; the unsafe endpoints (switchover, restart, reinitialize,
+  # config) a client certificate of the cluster's CA and the password. Patroni asks the other
+  # members with these too, as patronictl does with this file.
+  certfile: $t/$node.crt
+  keyfile: $t/$node.key
+  cafile: $t/ca.crt
+  verify_client: optional
+  authentication:
+    username: patroni
+    password: "$(secret restapi)"
 etcd3:
   hosts: $(etcd_hosts)
   protocol: https
@@ -275,8 +290,26 @@ start_patroni() {
 }
 
 # ------------------------------------------------------------------ queries on the cluster
-rest() {  # rest NODE PATH: Patroni's REST answer (from the node's own namespace)
-  in_ns "$1" curl -s -m 2 "http://$(address "$1"):8008$2" || true
+rest() {  # rest NODE PATH [curl args]: Patroni's REST answer (from the node's own namespace)
+  local node=$1 path=$2; shift 2
+  in_ns "$node" curl -s -m 2 --cacert "$state/tls/ca.crt" "$@" "https://$(address "$node"):8008$path" || true
+}
+rest_command() {  # rest NODE PATH [--member] [--auth] [CURL ARGS]
+  local node=${1:?rest NODE PATH} path=${2:?rest NODE PATH} member=() auth=false
+  shift 2
+  while [ $# -gt 0 ]; do
+    case $1 in
+      --member) member=(--cert "$state/$node/tls/$node.crt" --key "$state/$node/tls/$node.key") ;;
+      --auth) auth=true ;;
+      *) break ;;
+    esac
+    shift
+  done
+  if [ "$auth" = true ]; then
+    printf 'user = "patroni:%s"\n' "$(cat "$state/secrets/restapi")" | rest "$node" "$path" "${member[@]}" -K - "$@"
+  else
+    rest "$node" "$path" "${member[@]}" "$@"
+  fi
 }
 leader() {
   local node deadline=$((SECONDS + ${1:-60}))
@@ -284,7 +317,7 @@ leader() {
     for node in "${nodes[@]}"; do
       pid_alive "$state/$node/patroni.pid" || continue
       # GET /primary answers 200 on the node that holds the leader key and runs as primary.
-      [ "$(in_ns "$node" curl -s -o /dev/null -w '%{http_code}' -m 2 "http://$(address "$node"):8008/primary" || true)" = 200 ] &&
+      [ "$(rest "$node" /primary -o /dev/null -w '%{http_code}')" = 200 ] &&
         { echo "$node"; return 0; }
     done
     sleep 0.5
@@ -421,5 +454,6 @@ case $command in
   wait-replica) wait_replica "${1:?wait-replica NODE}" ;;
   wait-sync) wait_sync 90 || die "no synchronous standby within 90 s" ;;
   psql) n=${1:?psql NODE}; shift; psql_node "$n" "$@" ;;
+  rest) rest_command "$@" ;;
   *) die "unknown command $command (see --help)" ;;
 esac

@@ -129,6 +129,22 @@ def acked_names(load):
     return [name for _, _, status, name in load.posts if status == 201]
 
 
+def rest_api(checks):
+    """Patroni's REST API: HTTPS only; the unsafe endpoints want a member's certificate and
+    the password (POST /reload, which changes nothing here, stands for them)."""
+    leader = cluster("leader")
+    code = lambda *args: cluster("rest", leader, *args, "-o", "/dev/null", "-w", "%{http_code}", check=False)
+    checks.check(code("/primary") == "200", f"Patroni REST: GET /primary over HTTPS (the CA checked) is 200 on the leader {leader}")
+    prefix, net = os.environ.get("HA_PREFIX", "kh-"), os.environ.get("HA_NET", "10.78.1")
+    plain = subprocess.run(["ip", "netns", "exec", prefix + leader, "curl", "-s", "-m", "2", "-o", "/dev/null", "-w",
+                            "%{http_code}", f"http://{net}.{10 + int(leader[2:])}:8008/primary"],
+                           capture_output=True, text=True).stdout
+    checks.check(plain in ("000", "400"), f"Patroni REST: plain HTTP gets no answer ({plain})")
+    checks.check(code("/reload", "-X", "POST") == "403", "Patroni REST: an unsafe endpoint without a client certificate is 403")
+    checks.check(code("/reload", "--member", "-X", "POST") == "401", "Patroni REST: ... with a member's certificate but no password, 401")
+    checks.check(code("/reload", "--member", "--auth", "-X", "POST") == "202", "Patroni REST: ... with both, 202")
+
+
 def failover(checks, stack, round_no):
     """One failover under load; returns the killed node."""
     leader = cluster("leader")
@@ -217,6 +233,7 @@ def main():
         client = harness.Client(stack.port)
         checks.check(client.request("POST", "/stuff", data={"stuff": "ha-warm-up"}).status == 201,
                      "POST /stuff through nginx and kiva reaches the cluster's leader")
+        rest_api(checks)
         for round_no in (1, 2):
             failover(checks, stack, round_no)
         # What an operator sees in the log during a failover: one example of each kind.
