@@ -323,7 +323,15 @@ Response App::error(const Request& request, std::exception_ptr e) const {
     } catch (const db::DbError& err) {
         int status = err.http_status();
         if (metrics_) metrics_->db_error(err.sqlstate());
-        if (status >= 500)
+        if (status == 503) {
+            if (auto held = unavailable_lines_.admit())
+                log_.log(LogLevel::error,
+                         line + ": " + err.what() +
+                             (*held ? " (and " + std::to_string(*held) +
+                                          " more database 503s since the last such line, not logged)"
+                                    : ""),
+                         request.id());
+        } else if (status >= 500)
             log_.log(LogLevel::error, line + ": " + err.what(), request.id());
         else
             log_.log(LogLevel::debug, line + ": " + err.what(), request.id());

@@ -23,6 +23,7 @@
 #include "framework/security/security.hpp"
 #include "framework/server/config.hpp"
 #include "framework/server/log.hpp"
+#include "framework/server/repeat_limit.hpp"
 
 namespace kiva {
 
@@ -130,6 +131,8 @@ class App {
     observe::Metrics* metrics_ = nullptr;
     std::vector<BeforeRequest> before_;
     std::vector<AfterRequest> after_;
+    /// 503s from the database: one error line a second in this process (an outage).
+    mutable RepeatLimit unavailable_lines_{std::chrono::seconds(1)};
 };
 
 }  // namespace kiva

@@ -1,9 +1,10 @@
 """PostgreSQL going away and coming back: the worker answers 503 meanwhile, never dies, and
 serves again on fresh connections (named last: it restarts the shared database)."""
 
+import re
 import time
 
-from harness import ApiTest, STACK
+from harness import ApiTest, STACK, eventually
 
 
 class TestResilience(ApiTest):
@@ -32,6 +33,10 @@ class TestResilience(ApiTest):
         self.assertGreater(self.reconnects(), before)
         self.assertTrue(STACK.log_lines("database connection opened again to "), "no reconnection logged")
 
+    @staticmethod
+    def error_lines():
+        return [line for line in STACK.log_lines("GET /stuff/1: ") if " ERROR " in line]
+
     def reconnects(self):
         text = self.api.request("GET", "/metrics").body.decode()
         for line in text.splitlines():
@@ -48,12 +53,27 @@ class TestResilience(ApiTest):
 
     def test_database_down_is_503_then_recovers(self):
         STACK.pg_ctl("-m", "fast", "-w", "stop")
+        lines = len(self.error_lines())
         try:
+            started = time.monotonic()
             for _ in range(8):
                 self.error("GET", "/stuff/1", 503, "database unavailable")
+            burst = time.monotonic() - started
             self.call("GET", "/cmp/add", 401)  # routes without the database still answer
+            time.sleep(1.1)
+            self.error("GET", "/stuff/1", 503, "database unavailable")
         finally:
             STACK.pg_ctl("-w", "start")
+
+        # An outage's 503s: at most one error line a second; the next one says how many it held.
+        def logged():
+            found = self.error_lines()[lines:]
+            return found if any("more database 503s" in line for line in found) else None
+        found = eventually(logged)
+        self.assertTrue(found, STACK.worker_log()[-12:])
+        self.assertLessEqual(len(found), 2 + int(burst), found)
+        self.assertTrue(any(re.search(r"\(and [1-9]\d* more database 503s since the last such line, not logged\)", line)
+                            for line in found), found)
         deadline = time.time() + 10
         while self.api.request("GET", "/stuff/1").status != 200 and time.time() < deadline:
             time.sleep(0.1)
