@@ -146,22 +146,23 @@ def call(host, method, path, body=None, auth=None, token=None, timeout=15):
 # --------------------------------------------------------------------------- load
 class Load:
     """GET and POST loops through the balancer, each request timed; bounded in requests and
-    seconds. Keeps every POST answered 201 (its sid) and every failure with its times."""
+    seconds. Keeps every POST answered 201 (its sid) and every failure with its times.
+    STATS loops GET /stats, the query a standby answers when db_replica is set."""
 
-    def __init__(self, getters=2, posters=1, max_requests=3000, max_seconds=90):
-        self.getters, self.posters = getters, posters
+    def __init__(self, getters=2, posters=1, max_requests=3000, max_seconds=90, stats=0):
+        self.getters, self.posters, self.stats = getters, posters, stats
         self.max_requests, self.max_seconds = max_requests, max_seconds
         self.stop_flag = False
         self.lock = threading.Lock()
         self.count = 0
-        self.ok = {"GET": 0, "POST": 0}
+        self.ok = {"GET": 0, "POST": 0, "STATS": 0}
         self.failures = []      # (method, start, end, what)
         self.created = []       # sids answered 201
         self.threads = []
 
     def start(self):
         self.t0 = time.time()
-        for kind, n in (("GET", self.getters), ("POST", self.posters)):
+        for kind, n in (("GET", self.getters), ("POST", self.posters), ("STATS", self.stats)):
             for _ in range(n):
                 t = threading.Thread(target=self.loop, args=(kind,), daemon=True)
                 t.start()
@@ -184,6 +185,9 @@ class Load:
                 if kind == "GET":
                     path = "/api/version" if i % 2 else "/api/stuff/1"
                     conn.request("GET", path)
+                elif kind == "STATS":
+                    path = "/api/stats"
+                    conn.request("GET", path)
                 else:
                     path = "/api/stuff"
                     conn.request("POST", path, body=f"stuff=load-{uuid.uuid4().hex}",
@@ -192,7 +196,7 @@ class Load:
                 data = r.read()
                 end = time.time()
                 with self.lock:
-                    if (kind == "GET" and r.status == 200) or (kind == "POST" and r.status == 201):
+                    if (kind != "POST" and r.status == 200) or (kind == "POST" and r.status == 201):
                         self.ok[kind] += 1
                         if kind == "POST":
                             self.created.append(json.loads(data)["sid"])
@@ -333,7 +337,7 @@ def primary_killed_under_load():
     for round_ in (1, 2):
         say(f"failover {round_}: the primary's Patroni and PostgreSQL SIGKILLed under a POST load")
         before = CLUSTER.ha("leader").stdout.strip()
-        load = Load(getters=1, posters=3, max_requests=6000, max_seconds=75).start()
+        load = Load(getters=1, posters=3, max_requests=6000, max_seconds=75, stats=1).start()
         time.sleep(3)
         t_kill = time.time()
         CLUSTER.fault("db-primary")
@@ -357,6 +361,9 @@ def primary_killed_under_load():
                      back is not None and back < 30 and load.ok["POST"] > 20, (back, posts[-3:]))
         CHECKS.check(f"failover {round_}: refused writes are 503s or 502/504 of the balancer, never a 500 ({statuses})",
                      all(s in ("502", "503", "504") for s in statuses), posts[:5])
+        stats = load.failed("STATS")
+        CHECKS.check(f"failover {round_}: GET /stats, a standby's read (db_replica), answered 200 throughout "
+                     f"({load.ok['STATS']} times, {len(stats)} failed)", load.ok["STATS"] > 0 and not stats, stats[:5])
         sids = ",".join(str(x) for x in load.created) or "0"
         found = int(CLUSTER.psql(f"SELECT count(*) FROM Stuff WHERE sid IN ({sids})"))
         CHECKS.check(f"failover {round_}: every POST answered 201 is in the database ({found} of {len(load.created)})",
