@@ -274,12 +274,12 @@ EOF
 balancer() {  # HAProxy on the root namespace: the edge, the only published port
   local d=$state/haproxy i
   install -d -m 0755 "$d"
-  {
-    sed -e "s|@PORT@|$port|g" -e "s|@DIR@|$d|g" -e "s|@CA@|$state/tls/ca.crt|g" "$root/deploy/haproxy/kiva.cfg.in"
-    for i in $(seq 1 "$apps"); do
-      printf '    server app%s %s:443 ssl verify required ca-file %s check inter 1s fall 2 rise 2\n' "$i" "$(app_ip "$i")" "$state/tls/ca.crt"
-    done
-  } >"$d/haproxy.cfg"
+  local servers=""
+  for i in $(seq 1 "$apps"); do
+    servers+=$(printf '    server app%s %s:443 ssl verify required ca-file %s check inter 1s fall 2 rise 2' "$i" "$(app_ip "$i")" "$state/tls/ca.crt")$'\n'
+  done
+  sed -e "s|@PORT@|$port|g" -e "s|@DIR@|$d|g" -e "s|@CA@|$state/tls/ca.crt|g" "$root/deploy/haproxy/kiva.cfg.in" |
+    SERVERS=$servers awk '$0 == "    # @SERVERS@" { printf "%s", ENVIRON["SERVERS"]; next } { print }' >"$d/haproxy.cfg"
   haproxy -c -q -f "$d/haproxy.cfg" || die "haproxy -c failed ($d/haproxy.cfg)"
   haproxy -W -db -f "$d/haproxy.cfg" >"$d/haproxy.log" 2>&1 &
   cluster_started haproxy $!
@@ -308,8 +308,8 @@ TOKEN_KEYS_FILE=$state/deployer/token.keys
 RESTART_COMMAND=python3 $state/fake_systemd.py restart --control /run/kiva/$instance.control
 HEALTH_URL=https://{host}/api/health
 HEALTH_CA=$state/tls/ca.crt
-DRAIN_COMMAND=$root/deploy/haproxy-server.sh $state/haproxy/admin.sock kiva/{name} drain
-UNDRAIN_COMMAND=$root/deploy/haproxy-server.sh $state/haproxy/admin.sock kiva/{name} ready
+DRAIN_COMMAND=$root/deploy/haproxy-server.sh $state/haproxy/admin.sock kiva,kiva-degraded/{name} drain
+UNDRAIN_COMMAND=$root/deploy/haproxy-server.sh $state/haproxy/admin.sock kiva,kiva-degraded/{name} ready
 DRAIN_SECONDS=2
 THREADS=4
 CONF_password_cost=4

@@ -361,6 +361,9 @@ def primary_killed_under_load():
                      back is not None and back < 30 and load.ok["POST"] > 20, (back, posts[-3:]))
         CHECKS.check(f"failover {round_}: refused writes are 503s or 502/504 of the balancer, never a 500 ({statuses})",
                      all(s in ("502", "503", "504") for s in statuses), posts[:5])
+        not_json = [f for f in posts if f[3].startswith("/api/") and '"error"' not in f[3]]
+        CHECKS.check(f"failover {round_}: every refusal is a JSON error (kiva's, or the balancer's own)",
+                     not not_json, not_json[:3])
         stats = load.failed("STATS")
         CHECKS.check(f"failover {round_}: GET /stats, a standby's read (db_replica), answered 200 throughout "
                      f"({load.ok['STATS']} times, {len(stats)} failed)", load.ok["STATS"] > 0 and not stats, stats[:5])
@@ -425,7 +428,7 @@ def rolling_deploy_under_load():
     log = r.stdout + r.stderr
     release = [line for line in log.splitlines() if "runs '" in line]
     CHECKS.check("the rolling deploy succeeds, one host at a time (drain, switch, check, ready)",
-                 r.returncode == 0 and log.count("haproxy: kiva/app1 drain") == 1
+                 r.returncode == 0 and log.count("haproxy: kiva/app1 drain") == 1 and log.count("haproxy: kiva-degraded/app1 drain") == 1
                  and log.count("haproxy: kiva/app2 ready") == 1 and log.count("applying the pending migrations") == 1,
                  log[-2500:])
     CHECKS.check(f"0 failed requests during the roll ({load.ok['GET']} GET, {load.ok['POST']} POST)",
@@ -456,7 +459,7 @@ def failing_host_stops_the_roll():
     CHECKS.check("the failing host stays drained", haproxy_state("app1") == "DRAIN", haproxy_state("app1"))
     CHECKS.check(f"the other host served everything meanwhile ({load.ok['GET']} GET)",
                  not load.failures and load.ok["GET"] > 20, load.failures[:5])
-    subprocess.run([f"{ROOT}/deploy/haproxy-server.sh", f"{STATE}/haproxy/admin.sock", "kiva/app1", "ready"],
+    subprocess.run([f"{ROOT}/deploy/haproxy-server.sh", f"{STATE}/haproxy/admin.sock", "kiva,kiva-degraded/app1", "ready"],
                    capture_output=True)
 
 
