@@ -247,6 +247,19 @@ void Database::replica_answered() {
                                                  : observe::ReplicaRead::primary);
 }
 
+template <typename Result, typename Run>
+std::optional<Result> Database::on_replica(const Query& query, Run run) {
+    if (!to_replica(query)) return std::nullopt;
+    try {
+        Result result = run(*replica_);
+        replica_answered();
+        return result;
+    } catch (const DbError& e) {
+        if (!replica_failed(e)) throw;
+        return std::nullopt;
+    }
+}
+
 bool Database::replica_failed(const DbError& e) {
     // Bad data (400) or a conflict (409) would be the same on the primary.
     int status = e.http_status();
@@ -341,15 +354,9 @@ void Database::fail(pg_result* raw, const Query& query) {
 }
 
 ResultHandle Database::execute(const Query& query, std::span<const char* const> values) {
-    if (to_replica(query)) {
-        try {
-            ResultHandle r = replica_->execute(query, values);
-            replica_answered();
-            return r;
-        } catch (const DbError& e) {
-            if (!replica_failed(e)) throw;
-        }
-    }
+    if (auto r = on_replica<ResultHandle>(
+            query, [&](Database& replica) { return replica.execute(query, values); }))
+        return std::move(*r);
     if (auto it = unprepared_.find(query.name); it != unprepared_.end())
         throw DbError(
             "XX000",
@@ -485,15 +492,9 @@ ResultStream Database::stream(std::string_view name, Args args) {
 }
 
 ResultStream Database::stream_query(const Query& query, std::span<const char* const> values) {
-    if (to_replica(query)) {
-        try {
-            ResultStream rows = replica_->stream_query(query, values);
-            replica_answered();
-            return rows;
-        } catch (const DbError& e) {
-            if (!replica_failed(e)) throw;
-        }
-    }
+    if (auto rows = on_replica<ResultStream>(
+            query, [&](Database& replica) { return replica.stream_query(query, values); }))
+        return std::move(*rows);
     // Inside a transaction the connection must be free for COMMIT: read the rows first.
     if (in_transaction_ || !query.plain_read || lost_ || unprepared_.count(query.name))
         return ResultStream(Rows(execute(query, values)));

@@ -185,6 +185,9 @@ class Database {
     /// Whether the query goes to the replica connection (a pause after a failure counts a
     /// fallback).
     bool to_replica(const Query& query);
+    /// run(replica) for a query that goes there; nullopt when it is to run here instead.
+    template <typename Result, typename Run>
+    std::optional<Result> on_replica(const Query& query, Run run);
     /// The replica connection answered: counted by the kind of server it reached.
     void replica_answered();
     /// The replica connection failed with e: true when the query is to run here instead
