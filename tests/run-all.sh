@@ -72,6 +72,10 @@ start=$(date +%s)
 
 say "build (RelWithDebInfo)"
 if build build -DCMAKE_BUILD_TYPE=RelWithDebInfo; then count 1 0 build; else count 0 1 build; fi
+say "the framework's floors (each folder includes only the floors below it)"
+floors_out=$(python3 tests/floors/check.py 2>&1); echo "$floors_out"
+count "$(echo "$floors_out" | sed -n 's/^floors: \([0-9]\+\) passed.*/\1/p')" \
+      "$(echo "$floors_out" | sed -n 's/^floors: [0-9]\+ passed, \([0-9]\+\) failed.*/\1/p')" floors
 say "unit tests"
 unit build unit
 say "integration tests (nginx + PostgreSQL)"

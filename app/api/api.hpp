@@ -1,8 +1,8 @@
 #pragma once
 // The application: one file per resource, each declaring its routes on the App.
 
-#include "framework/app.hpp"
-#include "framework/security/revocation.hpp"
+#include "generated/queries.hpp"  // api::Queries, the rows, api::Context (with c.q)
+#include "kiva/app/app.hpp"
 
 namespace api {
 

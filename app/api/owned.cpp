@@ -43,12 +43,12 @@ void owned(App& app, Routes r) {
     app.object_check("owned", owns_object);
     app.object_check("user", is_user);
 
-    r.get("/owned", group("ADMIN"), get_owned).returns_list<db::OwnedRow>();
-    r.get("/object", group("ADMIN"), get_owned).returns_list<db::OwnedRow>();
+    r.get("/owned", group("ADMIN"), get_owned).returns_list<OwnedRow>();
+    r.get("/object", group("ADMIN"), get_owned).returns_list<OwnedRow>();
     r.get("/object/<oid:int>", permission("owned", "oid"), get_object_oid, param<int64_t>("oid"))
-        .returns<db::GetObjectOidRow>();
+        .returns<GetObjectOidRow>();
     r.get("/owned/<uid:int>", permission("user", "uid"), get_owned_uid, param<int64_t>("uid"))
-        .returns_list<db::OwnedRow>();
+        .returns_list<OwnedRow>();
 }
 
 }  // namespace api

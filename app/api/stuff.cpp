@@ -49,10 +49,10 @@ static Response delete_stuff_sid(Context& c, int64_t sid) {
 void stuff(Routes r) {
     r.get("/stuff", OPEN, get_stuff, maybe<std::string>("filter"),
           maybe<std::vector<int64_t>>("ids"))
-        .returns_list<db::StuffRow>();
+        .returns_list<StuffRow>();
     r.post("/stuff", OPEN, post_stuff, param<std::string>("stuff"))
         .returns(201, R"({"type":"object","properties":{"sid":{"type":"integer"}},"required":["sid"]})");
-    r.get("/stuff/<sid:int>", OPEN, get_stuff_sid, param<int64_t>("sid")).returns<db::StuffRow>();
+    r.get("/stuff/<sid:int>", OPEN, get_stuff_sid, param<int64_t>("sid")).returns<StuffRow>();
     r.route({"PUT", "PATCH"}, "/stuff/<sid:int>", OPEN, put_stuff_sid, param<int64_t>("sid"),
             param<std::string>("stuff"))
         .returns(204, "");

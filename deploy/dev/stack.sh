@@ -95,7 +95,7 @@ fi
 if [ "$(psql_app -Atc "SELECT to_regclass('stuff') IS NULL")" = t ]; then
   say "loading schema and data"
   "$(dirname "$kiva")/kiva-pass2csv" "$root/sql/users.in" >"$state/users.csv"
-  psql_app -1 -f "$root/sql/create.sql" -f "$root/sql/data.sql" \
+  psql_app -1 -f "$root/framework/sql/create.sql" -f "$root/sql/create.sql" -f "$root/sql/data.sql" \
     -v users_csv="$state/users.csv" -f "$root/sql/load-demo.sql"
   if [ "${STUFF_ROWS:-0}" -gt 0 ]; then
     psql_app -c "INSERT INTO Stuff(stuff) SELECT 'stuff ' || i FROM generate_series(1, ${STUFF_ROWS}) AS i"

@@ -1,8 +1,8 @@
 // libFuzzer target: parse_authorization on arbitrary bytes must return well-formed
 // credentials or throw AuthError, nothing else.
 
-#include "framework/security/auth/auth_error.hpp"
-#include "framework/security/auth/authorization_header.hpp"
+#include "kiva/security/auth/auth_error.hpp"
+#include "kiva/security/auth/authorization_header.hpp"
 
 #include <cstddef>
 #include <cstdint>

@@ -4,10 +4,10 @@
 // 415) whose error response is valid JSON; the path capture always wins; names are unique and
 // all found; text results are valid UTF-8 and JSON results serialize to valid JSON.
 
-#include "framework/http/http_error.hpp"
-#include "framework/http/params.hpp"
-#include "framework/http/request.hpp"
-#include "framework/http/response.hpp"
+#include "kiva/http/http_error.hpp"
+#include "kiva/http/params.hpp"
+#include "kiva/http/request.hpp"
+#include "kiva/http/response.hpp"
 
 #include <rapidjson/document.h>
 
@@ -18,7 +18,7 @@
 #include <string_view>
 #include <vector>
 
-#include "framework/http/decode.hpp"
+#include "kiva/core/decode.hpp"
 
 namespace {
 

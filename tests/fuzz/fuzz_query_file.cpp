@@ -5,7 +5,7 @@
 // an origin in the source and unique parameter names numbered in order; translate_parameters
 // alone only throws std::invalid_argument, and leaves a text without ':' as it is.
 
-#include "framework/db/query_file.hpp"
+#include "kiva/db/query_file.hpp"
 
 #include <cctype>
 #include <cstddef>

@@ -6,7 +6,7 @@
 // The same bytes as a pattern only ever throw std::invalid_argument, and a pattern that parses
 // matches a path built from it. With a newline, "pattern\npath" is also matched directly.
 
-#include "framework/http/router.hpp"
+#include "kiva/http/router.hpp"
 
 #include <cstddef>
 #include <cstdint>

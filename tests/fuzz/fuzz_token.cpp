@@ -2,11 +2,11 @@
 // login or throw AuthError, nothing else. The bytes are also used as JSON to sign (so that
 // the claims checks behind the signature are reached) and as a login to round-trip.
 
-#include "framework/security/auth/auth_error.hpp"
-#include "framework/security/auth/base64.hpp"
-#include "framework/security/auth/crypto.hpp"
-#include "framework/security/auth/jwt_json.hpp"
-#include "framework/security/auth/token.hpp"
+#include "kiva/security/auth/auth_error.hpp"
+#include "kiva/security/auth/base64.hpp"
+#include "kiva/security/auth/crypto.hpp"
+#include "kiva/security/auth/jwt_json.hpp"
+#include "kiva/security/auth/token.hpp"
 
 #include <chrono>
 #include <cstddef>

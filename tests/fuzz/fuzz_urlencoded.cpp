@@ -4,7 +4,7 @@
 // reference validator written from the Unicode table of well-formed sequences, and the pairs
 // of a form never hold more bytes than the form.
 
-#include "framework/http/decode.hpp"
+#include "kiva/core/decode.hpp"
 
 #include <cstddef>
 #include <cstdint>

@@ -1,5 +1,5 @@
 """The typed queries: the build step that checks sql/queries.sql against the schema and writes
-the header (app/tools/querygen.sh with a throwaway cluster), what the compiler refuses, and the
+the header (framework/tools/querygen.sh with a throwaway cluster), what the compiler refuses, and the
 worker's start-up check that the queries file is the one compiled in."""
 
 import glob
@@ -13,7 +13,9 @@ import unittest
 import harness
 from harness import ROOT
 
-SCHEMA = [os.path.join(ROOT, "sql/create.sql")] + sorted(glob.glob(os.path.join(ROOT, "sql/migrations/*.sql")))
+FRAMEWORK_SQL = os.path.join(ROOT, "framework/sql")
+SCHEMA = sorted(glob.glob(os.path.join(FRAMEWORK_SQL, "migrations/*.sql"))) + \
+    [os.path.join(ROOT, "sql/create.sql")] + sorted(glob.glob(os.path.join(ROOT, "sql/migrations/*.sql")))
 
 
 def build_dir():
@@ -21,13 +23,16 @@ def build_dir():
 
 
 def generate(queries_text, directory, env=None):
-    """Runs the build step on a queries file; (exit code, output, header text)."""
+    """Runs the build step on an application's queries file, as kiva_add_queries does;
+    (exit code, output, header text)."""
     queries = os.path.join(directory, "queries.sql")
     out = os.path.join(directory, "queries.hpp")
     with open(queries, "w") as f:
         f.write(queries_text)
-    run = subprocess.run([os.path.join(ROOT, "app/tools/querygen.sh"),
-                          os.path.join(build_dir(), "kiva-querygen"), out, queries] + SCHEMA,
+    run = subprocess.run([os.path.join(ROOT, "framework/tools/querygen.sh"),
+                          os.path.join(build_dir(), "kiva-querygen"), out, queries] + SCHEMA +
+                         ["--", "--after", os.path.join(FRAMEWORK_SQL, "queries.sql"),
+                          "--namespace", "api", "--context"],
                          capture_output=True, text=True, timeout=120, env=env)
     header = open(out).read() if os.path.exists(out) else ""
     return run.returncode, run.stdout + run.stderr, header
@@ -85,6 +90,23 @@ class TestQueryGenerator(unittest.TestCase):
         self.assertIn("query bad_type: ERROR: operator does not exist: text = integer", output)
         self.assertIn("query no_table: ERROR: relation \"nothing\" does not exist", output)
 
+    def test_a_name_the_framework_uses_is_refused(self):
+        code, output, header = generate(original_queries() + "\n-- name: token_state^\nSELECT 1 AS one;\n",
+                                        self.dir)
+        self.assertNotEqual(code, 0)
+        self.assertIn("query token_state is already defined at kiva/sql/queries.sql", output.replace(
+            os.path.join(FRAMEWORK_SQL, "queries.sql"), "kiva/sql/queries.sql"))
+        self.assertEqual(header, "")
+
+    def test_the_application_header_follows_the_framework_queries(self):
+        code, output, header = generate(original_queries(), self.dir)
+        self.assertEqual(code, 0, output)
+        with open(os.path.join(FRAMEWORK_SQL, "queries.sql")) as f:
+            framework = sum(1 for line in f if line.startswith("-- name:"))
+        self.assertIn(f"static constexpr std::size_t first = {framework};", header)
+        self.assertIn("struct Context : ::kiva::Context {", header)
+        self.assertNotIn("auth_throttle", header, "the framework's queries are not the application's")
+
     def test_a_row_query_without_columns_is_refused(self):
         code, output, _ = generate("-- name: oops^\nDELETE FROM Stuff WHERE sid = :sid;\n", self.dir)
         self.assertNotEqual(code, 0)
@@ -112,7 +134,7 @@ def compile_snippet(code):
     entry = next(c for c in commands if c["file"].endswith("app/api/stuff.cpp"))
     args = shlex.split(entry["command"])
     source = tempfile.NamedTemporaryFile("w", suffix=".cpp", delete=False)
-    source.write('#include "api/api.hpp"\nusing namespace kiva;\n' + code + "\n")
+    source.write('#include "api/api.hpp"\nnamespace api {\nusing namespace kiva;\n' + code + "\n}\n")
     source.close()
     try:
         flags = [a for a in args[1:] if a.startswith(("-I", "-D", "-std", "-W", "-isystem"))

@@ -8,7 +8,7 @@
 #include <utility>
 #include <vector>
 
-#include "framework/http/request.hpp"
+#include "kiva/http/request.hpp"
 
 namespace kiva::test {
 

@@ -1,7 +1,7 @@
 // The request pipeline in-process: App::handle on plain Requests, without sockets or database
 // (the Database is never connected: no route here runs a query, and finish() has nothing to end).
 
-#include "framework/app.hpp"
+#include "kiva/app/app.hpp"
 
 #include <boost/test/unit_test.hpp>
 
@@ -12,7 +12,7 @@
 #include <string_view>
 #include <utility>
 
-#include "framework/db/errors.hpp"
+#include "kiva/db/errors.hpp"
 #include "request_fixture.hpp"
 
 using namespace kiva;

@@ -1,6 +1,6 @@
-#include "framework/security/auth/auth_error.hpp"
-#include "framework/security/auth/authorization_header.hpp"
-#include "framework/security/auth/base64.hpp"
+#include "kiva/security/auth/auth_error.hpp"
+#include "kiva/security/auth/authorization_header.hpp"
+#include "kiva/security/auth/base64.hpp"
 
 #include <boost/test/unit_test.hpp>
 

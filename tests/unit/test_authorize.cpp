@@ -1,4 +1,4 @@
-#include "framework/security/authorize.hpp"
+#include "kiva/security/authorize.hpp"
 
 #include <boost/test/unit_test.hpp>
 

@@ -1,4 +1,4 @@
-#include "framework/security/auth/base64.hpp"
+#include "kiva/security/auth/base64.hpp"
 
 #include <boost/test/unit_test.hpp>
 

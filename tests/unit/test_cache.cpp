@@ -1,7 +1,7 @@
-#include "framework/cache/keys.hpp"
-#include "framework/cache/redis.hpp"
-#include "framework/cache/redis_url.hpp"
-#include "framework/server/config.hpp"
+#include "kiva/security/cache_keys.hpp"
+#include "kiva/cache/redis.hpp"
+#include "kiva/core/redis_url.hpp"
+#include "kiva/core/config.hpp"
 
 #include <boost/test/unit_test.hpp>
 

@@ -1,4 +1,4 @@
-#include "framework/server/config.hpp"
+#include "kiva/core/config.hpp"
 
 #include <boost/test/unit_test.hpp>
 

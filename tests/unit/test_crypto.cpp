@@ -1,4 +1,4 @@
-#include "framework/security/auth/crypto.hpp"
+#include "kiva/security/auth/crypto.hpp"
 
 #include <boost/test/unit_test.hpp>
 

@@ -1,4 +1,4 @@
-#include "framework/http/decode.hpp"
+#include "kiva/core/decode.hpp"
 
 #include <boost/test/unit_test.hpp>
 

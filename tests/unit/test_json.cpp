@@ -1,4 +1,4 @@
-#include "framework/http/json.hpp"
+#include "kiva/core/json.hpp"
 
 #include <boost/test/unit_test.hpp>
 
@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "framework/http/decode.hpp"
-#include "framework/http/response.hpp"
+#include "kiva/core/decode.hpp"
+#include "kiva/http/response.hpp"
 
 using namespace std::string_literals;
 using kiva::json;

@@ -4,10 +4,10 @@
 #include <memory>
 #include <string>
 
-#include "framework/security/auth/auth_error.hpp"
-#include "framework/security/auth/base64.hpp"
-#include "framework/security/auth/token.hpp"
-#include "framework/security/security.hpp"
+#include "kiva/security/auth/auth_error.hpp"
+#include "kiva/security/auth/base64.hpp"
+#include "kiva/security/auth/token.hpp"
+#include "kiva/security/security.hpp"
 
 using namespace std::chrono_literals;
 using kiva::auth::AuthError;

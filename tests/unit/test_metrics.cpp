@@ -1,6 +1,6 @@
 // The metric registry and its exposition (observe/metrics, observe/exposition).
 
-#include "framework/observe/metrics.hpp"
+#include "kiva/observe/metrics.hpp"
 
 #include <boost/test/unit_test.hpp>
 
@@ -11,7 +11,7 @@
 #include <filesystem>
 #include <string>
 
-#include "framework/observe/exposition.hpp"
+#include "kiva/observe/exposition.hpp"
 
 using namespace std::chrono_literals;
 using kiva::observe::Metrics;

@@ -12,10 +12,10 @@
 #include <set>
 #include <string>
 
-#include "framework/http/request_id.hpp"
-#include "framework/observe/release.hpp"
-#include "framework/server/config.hpp"
-#include "framework/server/log.hpp"
+#include "kiva/http/request_id.hpp"
+#include "kiva/observe/release.hpp"
+#include "kiva/core/config.hpp"
+#include "kiva/core/log.hpp"
 
 using namespace std::chrono_literals;
 

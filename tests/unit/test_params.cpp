@@ -1,4 +1,4 @@
-#include "framework/http/params.hpp"
+#include "kiva/http/params.hpp"
 
 #include <boost/test/unit_test.hpp>
 
@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-#include "framework/http/decode.hpp"
+#include "kiva/core/decode.hpp"
 #include "request_fixture.hpp"
 
 using kiva::HttpError;

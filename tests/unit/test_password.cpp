@@ -1,4 +1,4 @@
-#include "framework/security/auth/password.hpp"
+#include "kiva/security/auth/password.hpp"
 
 #include <boost/test/unit_test.hpp>
 

@@ -1,4 +1,4 @@
-#include "framework/security/auth/password_cache.hpp"
+#include "kiva/security/auth/password_cache.hpp"
 
 #include <boost/test/unit_test.hpp>
 

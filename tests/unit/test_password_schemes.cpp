@@ -3,10 +3,10 @@
 #include <string>
 #include <vector>
 
-#include "framework/http/http_error.hpp"
-#include "framework/security/argon2id.hpp"
-#include "framework/security/auth/password.hpp"
-#include "framework/security/security.hpp"
+#include "kiva/http/http_error.hpp"
+#include "kiva/security/argon2id.hpp"
+#include "kiva/security/auth/password.hpp"
+#include "kiva/security/security.hpp"
 
 using kiva::Config;
 using kiva::HttpError;

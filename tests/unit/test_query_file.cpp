@@ -1,4 +1,4 @@
-#include "framework/db/query_file.hpp"
+#include "kiva/db/query_file.hpp"
 
 #include <boost/test/unit_test.hpp>
 

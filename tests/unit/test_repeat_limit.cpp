@@ -1,6 +1,6 @@
 // RepeatLimit (server/repeat_limit): one line per window, and the next says how many it held.
 
-#include "framework/server/repeat_limit.hpp"
+#include "kiva/core/repeat_limit.hpp"
 
 #include <boost/test/unit_test.hpp>
 

@@ -1,4 +1,4 @@
-#include "framework/http/router.hpp"
+#include "kiva/http/router.hpp"
 
 #include <boost/test/unit_test.hpp>
 

@@ -1,7 +1,7 @@
 // Per-process slots shared by every worker process (observe/slots): across fork, across
 // processes that only share the file, stale slots reused with their counts kept.
 
-#include "framework/observe/slots.hpp"
+#include "kiva/observe/slots.hpp"
 
 #include <boost/test/unit_test.hpp>
 
@@ -12,7 +12,7 @@
 #include <filesystem>
 #include <string>
 
-#include "framework/observe/metrics.hpp"
+#include "kiva/observe/metrics.hpp"
 
 using kiva::observe::SlotFile;
 

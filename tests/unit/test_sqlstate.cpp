@@ -1,4 +1,4 @@
-#include "framework/db/errors.hpp"
+#include "kiva/db/errors.hpp"
 
 #include <boost/test/unit_test.hpp>
 

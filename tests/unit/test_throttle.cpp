@@ -1,8 +1,8 @@
-#include "framework/security/throttle.hpp"
+#include "kiva/security/throttle.hpp"
 
 #include <boost/test/unit_test.hpp>
 
-#include "framework/server/config.hpp"
+#include "kiva/core/config.hpp"
 
 using namespace std::chrono_literals;
 using kiva::client_address;

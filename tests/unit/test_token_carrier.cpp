@@ -1,15 +1,15 @@
 // Token carriers: the Authorization header and the HttpOnly cookie, with the CSRF header
 // that unsafe methods need when a cookie carries the token (App::handle, no database).
 
-#include "framework/security/token_carrier.hpp"
+#include "kiva/security/token_carrier.hpp"
 
 #include <boost/test/unit_test.hpp>
 
 #include <string>
 
-#include "framework/app.hpp"
-#include "framework/security/auth/base64.hpp"
-#include "framework/server/config.hpp"
+#include "kiva/app/app.hpp"
+#include "kiva/security/auth/base64.hpp"
+#include "kiva/core/config.hpp"
 #include "request_fixture.hpp"
 
 using namespace kiva;

@@ -1,8 +1,8 @@
-#include "framework/security/auth/auth_error.hpp"
-#include "framework/security/auth/base64.hpp"
-#include "framework/security/auth/crypto.hpp"
-#include "framework/security/auth/jwt_json.hpp"
-#include "framework/security/auth/token.hpp"
+#include "kiva/security/auth/auth_error.hpp"
+#include "kiva/security/auth/base64.hpp"
+#include "kiva/security/auth/crypto.hpp"
+#include "kiva/security/auth/jwt_json.hpp"
+#include "kiva/security/auth/token.hpp"
 
 #include <boost/test/unit_test.hpp>
 

@@ -1,7 +1,7 @@
 // The run-time side of the generated typed queries: the text each argument type sends, what
 // it refuses to accept (at compile time), and the start-up check against the queries file.
 
-#include "framework/db/typed.hpp"
+#include "kiva/db/typed.hpp"
 
 #include <boost/test/unit_test.hpp>
 

@@ -1,4 +1,4 @@
-#include "framework/http/values.hpp"
+#include "kiva/core/values.hpp"
 
 #include <boost/test/unit_test.hpp>
 

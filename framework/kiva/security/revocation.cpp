@@ -1,0 +1,95 @@
+#include "kiva/security/revocation.hpp"
+
+#include <thread>
+
+#include "kiva/security/scope.hpp"
+#include "kiva/security/security.hpp"
+#include "kiva/security/auth/auth_error.hpp"
+#include "kiva/security/auth/authorization_header.hpp"
+#include "kiva/security/auth/crypto.hpp"
+
+namespace kiva {
+
+namespace {
+
+/// Tokens are kept by digest: the table holds nothing that could be presented again.
+std::string digest_of(std::string_view token) {
+    return auth::to_hex(auth::sha256(token));
+}
+
+/// Refuses a token issued before (or in the same second as) its login's password changed.
+void check_generation(SecurityScope& c, const auth::VerifiedToken& verified, std::int64_t generation) {
+    if (generation == 0) return;
+    // Whole seconds: a token of the same second as the change is refused too (safe side).
+    auto issued = (verified.expiry - c.security.token_delay()).time_since_epoch().count();
+    if (static_cast<std::int64_t>(issued) * 1000000 < generation)
+        throw auth::AuthError("invalid token");
+}
+
+/// A writer whose change Redis did not take waits until every verdict Redis may still hold
+/// from before its commit has expired (see kiva/security/shared_cache.hpp).
+void after_shared_write(bool written) {
+    if (!written) std::this_thread::sleep_for(cache::unsynced_wait);
+}
+
+std::int64_t seconds_since_epoch(std::chrono::system_clock::time_point t) {
+    return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
+}
+
+}  // namespace
+
+void check_not_revoked(SecurityScope& c, std::string_view token, const auth::VerifiedToken& verified) {
+    if (!c.security.shared_state()) return;
+    const std::string digest = digest_of(token);
+    const cache::SharedCache* shared = c.security.shared_cache();
+    std::string run_id;  // of the Redis server asked first: verdicts are kept only there
+    if (shared) {
+        if (auto s = shared->token(digest, verified.login)) {
+            if (s->revoked) throw auth::AuthError("invalid token");
+            if (s->not_revoked && s->generation) return check_generation(c, verified, *s->generation);
+            run_id = std::move(s->run_id);
+        }
+    }
+    const auto read_at = std::chrono::system_clock::now();
+    auto state = c.q.token_state(digest, verified.login);
+    const bool revoked = state && state->revoked.value_or(false);
+    const std::int64_t generation = state ? state->changed_us.value_or(0) : 0;
+    if (shared && !run_id.empty())
+        shared->remember_token(digest, verified.login, revoked, generation,
+                               seconds_since_epoch(verified.expiry), read_at, run_id);
+    if (revoked) throw auth::AuthError("invalid token");
+    check_generation(c, verified, generation);
+}
+
+void revoke_request_token(SecurityScope& c) {
+    // The token that authenticated the request: the header's when there is one (as
+    // App::authenticate decides), else the cookie's.
+    std::string token;
+    std::string_view header = c.request.header("Authorization");
+    if (!header.empty())
+        token = auth::parse_authorization(header).token;
+    else if (auto cookie = c.security.carrier().from_cookie(c.request))
+        token = std::move(*cookie);
+    auto verified = c.security.check_token(token);
+    const std::string digest = digest_of(token);
+    const std::int64_t expiry = seconds_since_epoch(verified.expiry);
+    c.q.revoke_token(digest, expiry);
+    if (const cache::SharedCache* shared = c.security.shared_cache()) {
+        c.db.finish(true);  // durable first: Redis is only a cache of it
+        after_shared_write(shared->revoked(digest, expiry));
+    }
+}
+
+void credentials_changed(SecurityScope& c, std::string_view login) {
+    c.security.password_cache().forget(login);
+    auto generation = c.q.credentials_changed(login);
+    if (const cache::SharedCache* shared = c.security.shared_cache()) {
+        c.db.finish(true);  // durable first: Redis is only a cache of it
+        after_shared_write(generation && shared->credentials_changed(login, *generation));
+    }
+    auto now = std::chrono::system_clock::now();
+    std::this_thread::sleep_until(std::chrono::ceil<std::chrono::seconds>(now) +
+                                  std::chrono::milliseconds(5));
+}
+
+}  // namespace kiva
