@@ -10,11 +10,12 @@ BUILD_TYPE ?= RelWithDebInfo
 
 DEPS = deploy/dev/install-deps.sh
 
-.PHONY: all build run test unit security fuzz bench deploy deploy-init rollback cluster cluster-fault clean help
+.PHONY: all build install run test unit security fuzz bench deploy deploy-init rollback cluster cluster-fault clean help
 
 all: build
 
 help:
+	@echo "make install  the framework (library, headers, tools, SQL, deploy scripts, CMake package) into PREFIX (default /usr/local)"
 	@echo "make run      build and serve http://127.0.0.1:$(PORT)$(PREFIX) (Postgres + worker + nginx)"
 	@echo "make test     build and run every test (unit, integration, sanitizers, fuzz smoke, deployment)"
 	@echo "make security sqlmap (--level 3 --risk 2) against the parameterized routes (also in make test)"
@@ -31,6 +32,13 @@ build:
 	@$(DEPS) build
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
+
+# PREFIX on the command line is where `make install` puts the framework; otherwise it is the
+# API's mount point for make run (/api), and install goes to /usr/local.
+INSTALL_PREFIX = $(if $(filter command line environment,$(origin PREFIX)),$(if $(filter /api,$(PREFIX)),/usr/local,$(PREFIX)),/usr/local)
+install: build
+	@cmake --install $(BUILD) --prefix $(INSTALL_PREFIX) >/dev/null
+	@echo "kiva installed in $(INSTALL_PREFIX) (find_package(kiva): -DCMAKE_PREFIX_PATH=$(INSTALL_PREFIX))"
 
 # Recipes that run a long script `exec` it: the script is then make's own child, so the
 # SIGTERM make forwards reaches it (a shell in between would die and leave it running).

@@ -76,6 +76,10 @@ say "the framework's floors (each folder includes only the floors below it)"
 floors_out=$(python3 tests/floors/check.py 2>&1); echo "$floors_out"
 count "$(echo "$floors_out" | sed -n 's/^floors: \([0-9]\+\) passed.*/\1/p')" \
       "$(echo "$floors_out" | sed -n 's/^floors: [0-9]\+ passed, \([0-9]\+\) failed.*/\1/p')" floors
+say "the framework as a package (make install, an application outside the tree on find_package(kiva))"
+package_out=$(tests/package/run.sh build 2>&1); echo "$package_out"
+count "$(echo "$package_out" | sed -n 's/^package: \([0-9]\+\) passed.*/\1/p')" \
+      "$(echo "$package_out" | sed -n 's/^package: [0-9]\+ passed, \([0-9]\+\) failed.*/\1/p')" package
 say "unit tests"
 unit build unit
 say "integration tests (nginx + PostgreSQL)"
