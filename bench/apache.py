@@ -77,7 +77,7 @@ class Apache:
         for sub in ("bin", "conf", "sql", "www"):
             os.makedirs(os.path.join(app, sub), exist_ok=True)
         shutil.copy(binary, os.path.join(app, "bin", "kiva"))
-        shutil.copy(os.path.join(ROOT, "sql", "queries.sql"), os.path.join(app, "sql", "queries.sql"))
+        shutil.copy(os.path.join(ROOT, "examples", "course", "sql", "queries.sql"), os.path.join(app, "sql", "queries.sql"))
         with open(self.stack_conf) as f:
             lines = f.read().splitlines()
         secret = None

@@ -31,6 +31,20 @@ set -euo pipefail
 KIVA_TOOL=deploy
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
+# The application (KIVA_APP_DIR: a project made by kiva-new passes its own directory; in this
+# repository, the course demo) and the framework's SQL (in an installed framework: sql/).
+app_root=${KIVA_APP_DIR:-$root/examples/course}
+fw_sql=$root/framework/sql
+[ -d "$fw_sql" ] || fw_sql=$root/sql
+# What is built and shipped: this repository (the demo's binary, kiva), or the project of
+# KIVA_APP_DIR on an installed framework (its binary KIVA_BINARY, the tools from its bin/).
+src_root=$root cmake_extra=() worker_binary=${KIVA_BINARY:-kiva}
+if [ -n "${KIVA_APP_DIR:-}" ]; then
+  src_root=$app_root
+  [ -d "$root/framework" ] || cmake_extra=(-DCMAKE_PREFIX_PATH="$(cd "$root/../.." && pwd)")
+fi
+# kiva_tool NAME: a framework tool, from the build or from the installed framework's bin/.
+kiva_tool() { if [ -x "$build_dir/$1" ]; then echo "$build_dir/$1"; else echo "$root/../../bin/$1"; fi; }
 . "$here/lib/common.sh"
 . "$here/lib/migrations.sh"
 
@@ -140,7 +154,7 @@ restart_command=$(get RESTART_COMMAND "sudo -n systemctl restart kiva@$instance.
 health_url=$(get HEALTH_URL)
 health_ca=$(expand_home "$(get HEALTH_CA)")
 build_dir=$(get BUILD_DIR build-release)
-case $build_dir in /*) ;; *) build_dir=$root/$build_dir ;; esac
+case $build_dir in /*) ;; *) build_dir=$src_root/$build_dir ;; esac
 jobs=$(get JOBS "$(nproc)")
 body_limit=$(get BODY_LIMIT 1M)
 size_bytes "$body_limit" >/dev/null
@@ -167,7 +181,7 @@ keep_releases=$(get KEEP_RELEASES 5)
 demo_data=${DEMO_DATA:-0}
 migration_transactions=$(get MIGRATION_TRANSACTIONS each)
 [[ "$migration_transactions" =~ ^(each|single)$ ]] || die "$conf_file: MIGRATION_TRANSACTIONS is each or single"
-migrations_dir=${KIVA_MIGRATIONS_DIR:-$root/sql/migrations}
+migrations_dir=${KIVA_MIGRATIONS_DIR:-$app_root/sql/migrations}
 [ -d "$migrations_dir" ] || die "no migrations directory $migrations_dir"
 
 # ------------------------------------------------------------------ helpers
@@ -430,11 +444,11 @@ fi
 # Letters, digits and " ._:@+-" only: it is written into remote commands and logs. A working
 # tree with changes is refused: the release must say what it runs (ALLOW_DIRTY=1: it says dirty).
 check_local_tools cmake ssh rsync sha256sum objcopy
-if ! command -v git >/dev/null || ! git -C "$root" rev-parse --git-dir >/dev/null 2>&1; then
+if ! command -v git >/dev/null || ! git -C "$src_root" rev-parse --git-dir >/dev/null 2>&1; then
   commit=unknown dirty="not a git checkout"
 else
-  commit=$(git -C "$root" describe --always)
-  dirty=$(git -C "$root" status --porcelain --untracked-files=normal | awk 'NR <= 20; END {if (NR > 20) printf "(and %d more)\n", NR - 20}')
+  commit=$(git -C "$src_root" describe --always)
+  dirty=$(git -C "$src_root" status --porcelain --untracked-files=normal | awk 'NR <= 20; END {if (NR > 20) printf "(and %d more)\n", NR - 20}')
 fi
 if [ -n "$dirty" ]; then
   [ "${ALLOW_DIRTY:-0}" = 1 ] ||
@@ -457,11 +471,13 @@ if [ "${KIVA_DEPLOY_BUILT:-0}" = 1 ]; then
   say "the release binary is built and tested already (for an earlier target of this deploy)"
 else
 step "building the release binary in $build_dir"
-run cmake -S "$root" -B "$build_dir" -DCMAKE_BUILD_TYPE=Release -DKIVA_TESTS=ON -DKIVA_SANITIZE=OFF -DKIVA_FUZZ=OFF
+run cmake -S "$src_root" -B "$build_dir" -DCMAKE_BUILD_TYPE=Release -DKIVA_TESTS=ON -DKIVA_SANITIZE=OFF -DKIVA_FUZZ=OFF "${cmake_extra[@]}"
 run cmake --build "$build_dir" -j "$jobs" || die "the build failed: nothing was deployed"
 
 if [ "${KIVA_SKIP_UNIT_TESTS:-0}" = 1 ]; then
   warn "KIVA_SKIP_UNIT_TESTS=1: the unit tests are skipped"
+elif [ ! -x "$build_dir/unit_tests" ] && [ "$dry_run" != 1 ]; then
+  say "no unit_tests in this build: the project's make test is its proof"
 else
   step "running the unit tests"
   run "$build_dir/unit_tests" --report_level=short || die "the unit tests failed: nothing was deployed"
@@ -471,31 +487,35 @@ fi
 # ------------------------------------------------------------------ stage
 stage=$tmp/stage
 step "staging release '$release' (id $release_id)"
-run mkdir -p "$stage/bin" "$stage/sql/migrations" "$stage/conf"
+run mkdir -p "$stage/bin" "$stage/sql/migrations" "$stage/sql/kiva/migrations" "$stage/conf"
 # The binary carries its release in an ELF section: each deploy ships a distinct file, and
 # `objcopy -O binary --only-section=.kiva.release bin/kiva /dev/stdout` tells which it is.
 if [ "$dry_run" = 1 ]; then show printf '%s\n' "$release" ">$stage/VERSION"; else printf '%s\n' "$release" >"$stage/VERSION"; fi
 run objcopy --add-section .kiva.release="$stage/VERSION" --set-section-flags .kiva.release=noload,readonly \
-  "$build_dir/kiva" "$stage/bin/kiva"
-run cp -p "$build_dir/kiva-admin" "$stage/bin/kiva-admin"
+  "$build_dir/$worker_binary" "$stage/bin/kiva"
+run cp -p "$(kiva_tool kiva-admin)" "$stage/bin/kiva-admin"
 # Not drop.sql nor truncate.sql: nothing on a production host should make that easy.
-run cp -p "$root"/sql/{queries,create,data,load-demo}.sql "$stage/sql/"
+run cp -p "$app_root"/sql/{queries,create,data,load-demo}.sql "$stage/sql/"
 run cp -p "$migrations_dir"/*.sql "$stage/sql/migrations/"
+run cp -p "$fw_sql"/migrations/*.sql "$stage/sql/kiva/migrations/"
 if [ "$dry_run" = 1 ]; then
+  show generate "$stage/sql/kiva/migrations/migrate.psql" from "$fw_sql/migrations" "(transactions: $migration_transactions)"
   show generate "$stage/sql/migrations/migrate.psql" from "$migrations_dir" "(transactions: $migration_transactions)"
 else
+  framework_migrate_script "$fw_sql/migrations" "$migration_transactions" >"$stage/sql/kiva/migrations/migrate.psql"
   migrate_script "$migrations_dir" "$migration_transactions" >"$stage/sql/migrations/migrate.psql"
 fi
 if [ "$action" = init ]; then
   users_csv=""
   if [ "$demo_data" = 1 ]; then
-    show "$build_dir/kiva-pass2csv" "$root/sql/users.in" ">$stage/sql/users.csv"
-    [ "$dry_run" = 1 ] || "$build_dir/kiva-pass2csv" "$root/sql/users.in" >"$stage/sql/users.csv" ||
+    show "$(kiva_tool kiva-pass2csv)" "$app_root/sql/users.in" ">$stage/sql/users.csv"
+    [ "$dry_run" = 1 ] || "$(kiva_tool kiva-pass2csv)" "$app_root/sql/users.in" >"$stage/sql/users.csv" ||
       die "kiva-pass2csv failed"
     users_csv=$app_dir/.incoming/sql/users.csv
   fi
   if [ "$dry_run" = 1 ]; then show generate "$stage/sql/migrations/init.psql"; else
-    init_script "$migrations_dir" "$demo_data" "$users_csv" >"$stage/sql/migrations/init.psql"; fi
+    init_script "$migrations_dir" "$demo_data" "$users_csv" "$fw_sql/migrations" ../kiva/migrations \
+      >"$stage/sql/migrations/init.psql"; fi
 fi
 kiva_conf() {
   cat <<EOF
@@ -555,7 +575,9 @@ fi
 # ------------------------------------------------------------------ migrate
 if [ "$phase" = all ] || [ "$phase" = migrate ]; then
 step "applying the pending migrations to $db_name (as $db_owner, $([ "$migration_transactions" = each ] && echo 'one transaction each' || echo 'all in one transaction'))"
-remote_psql "-f .incoming/sql/migrations/migrate.psql" ||
+# The framework's migrations first (their own versions, kiva_meta.framework_version), then
+# the application's: with MIGRATION_TRANSACTIONS=single, each part is one transaction.
+remote_psql "-f .incoming/sql/kiva/migrations/migrate.psql -f .incoming/sql/migrations/migrate.psql" ||
   die "the migrations stopped (above): $([ "$migration_transactions" = each ] && echo 'the failing one was rolled back (those before it are applied)' || echo 'none was applied'), nothing was switched, the worker still runs the previous release"
 if [ "$phase" = migrate ]; then say "migrations applied"; exit 0; fi
 fi

@@ -112,10 +112,10 @@ say "roles $owner (owner) and $runtime (runtime, $connections connections), data
 {
   printf '\\set owner_password %s\n' "$(psql_quote "$owner_pw")"
   printf '\\set runtime_password %s\n' "$(psql_quote "$runtime_pw")"
-  cat "$root/sql/roles.sql"
+  cat "$here/postgres/roles.sql"
 } | psql_admin -d postgres -v database="$db" -v owner="$owner" -v runtime="$runtime" \
       -v runtime_connections="$connections" -f - >/dev/null ||
-  die "sql/roles.sql failed (above)"
+  die "deploy/postgres/roles.sql failed (above)"
 
 ssl=$(psql_admin -d postgres -Atc "SHOW ssl")
 [ "$ssl" = on ] || warn "ssl is off on this server: the app roles are only allowed over TLS (hostssl); set ssl = on"

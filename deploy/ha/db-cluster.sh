@@ -102,7 +102,7 @@ down() {
     ip link del "$prefix${node}h" 2>/dev/null || true
   done
   [ -n "$own_bridge" ] && ip link del "$bridge" 2>/dev/null || true
-  case $state in /var/tmp/kiva-ha-*|*/kiva-ha*) rm -rf "$state" ;; *) rm -rf "${state:?}"/{db1,db2,db3,tls,secrets,migrations,last-fault} ;; esac
+  case $state in /var/tmp/kiva-ha-*|*/kiva-ha*) rm -rf "$state" ;; *) rm -rf "${state:?}"/{db1,db2,db3,tls,secrets,migrations,kiva,last-fault} ;; esac
 }
 
 # ------------------------------------------------------------------ network
@@ -404,8 +404,10 @@ up() {
   # The schema: the migrations' init script (what make deploy-init runs), as the owner role,
   # over TLS from the app side to the read-write node.
   install -d -m 0755 "$state/migrations"
-  cp "$root"/sql/migrations/*.sql "$state/migrations/"
-  init_script "$state/migrations" 0 >"$state/migrations/init.psql"
+  cp "$root"/examples/course/sql/migrations/*.sql "$state/migrations/"
+  install -d -m 0755 "$state/kiva/migrations"
+  cp "$root"/framework/sql/migrations/*.sql "$state/kiva/migrations/"
+  init_script "$state/migrations" 0 "" "$state/kiva/migrations" ../kiva/migrations >"$state/migrations/init.psql"
   PGPASSFILE=$state/secrets/app.pgpass psql -X -q "$(conninfo owner)" -v ON_ERROR_STOP=1 \
     -v owner="${db}_owner" -v runtime="$db" -f "$state/migrations/init.psql" >"$state/init.log" 2>&1 ||
     { cat "$state/init.log" >&2; die "the schema's init script failed"; }

@@ -75,7 +75,7 @@ class Day2Schema:
 
     def new_database(self, name):
         """A database prepared like the instance's by sql/roles.sql (same roles, privileges)."""
-        with open(f"{ROOT}/sql/roles.sql") as f:
+        with open(f"{ROOT}/deploy/postgres/roles.sql") as f:
             roles = f.read()
         r = self.pg("-v", f"database={name}", "-v", f"owner={OWNER}", "-v", f"runtime={DB}", "-v", "runtime_connections=40",
                     "-f", "-", stdin=roles)
@@ -100,7 +100,7 @@ class Day2Schema:
     def schema_drift(self):
         say("schema drift: deploy-init's schema = the first release's migrated step by step = sql/create.sql's")
         sql = self.path("sql-copy")        # the checkout may be below a private directory: postgres reads here
-        shutil.copytree(f"{ROOT}/sql", sql)
+        shutil.copytree(f"{ROOT}/examples/course/sql", sql)
         includes = re.findall(r"^\\ir migrations/(\S+)$", open(f"{sql}/create.sql").read(), re.M)
         files = sorted(f for f in os.listdir(f"{sql}/migrations") if re.match(r"\d{4}-.*\.sql$", f))
         CHECKS.check("sql/create.sql includes every migration, in order, and nothing else", includes == files,

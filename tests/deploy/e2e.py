@@ -413,7 +413,7 @@ class DeployTest(Day2, Day2Schema, Day2Hosts, Target):
     def failed_migration(self):
         say("failing migrations: nothing is switched, the worker keeps the running release")
         bad = self.path("migrations-bad")
-        shutil.copytree(f"{ROOT}/sql/migrations", bad)
+        shutil.copytree(f"{ROOT}/examples/course/sql/migrations", bad)
         with open(f"{bad}/0098-e2e-fine.sql", "w") as f:
             f.write("CREATE TABLE e2e_fine(x int);\n")
         with open(f"{bad}/0099-e2e-fails.sql", "w") as f:

@@ -54,7 +54,7 @@ for t in "${targets[@]}"; do
   mkdir -p "$corpus" "$crashes" "$build/logs"
   if [ -d "tests/fuzz/seeds/$t" ]; then cp -n tests/fuzz/seeds/"$t"/* "$corpus"/ 2>/dev/null; fi
   # The real queries file is the best seed of the query-file parser (not copied into seeds/).
-  if [ "$t" = fuzz_query_file ]; then cp -n sql/queries.sql "$corpus"/queries.sql 2>/dev/null; fi
+  if [ "$t" = fuzz_query_file ]; then cp -n examples/course/sql/queries.sql "$corpus"/queries.sql 2>/dev/null; fi
   before=$(ls "$crashes" | wc -l)
   "$build/$t" "$corpus" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
     -artifact_prefix="$crashes/" -print_final_stats=1 >"$log" 2>&1

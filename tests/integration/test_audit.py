@@ -211,7 +211,7 @@ class TestAuditCannotBeForged(unittest.TestCase):
         self.admin(sql=f'CREATE ROLE {self.role}; GRANT USAGE ON SCHEMA public TO {self.role}; '
                        f'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {self.role}; '
                        f'GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {self.role}')
-        migration = os.path.join(harness.ROOT, "sql/migrations/0005-audit-cannot-be-forged.sql")
+        migration = os.path.join(harness.ROOT, "examples/course/sql/migrations/0005-audit-cannot-be-forged.sql")
         self.admin("-v", f"runtime={self.role}", "-c", "SET ROLE kiva", "-f", migration)
 
     def tearDown(self):

@@ -14,8 +14,9 @@ import harness
 from harness import ROOT
 
 FRAMEWORK_SQL = os.path.join(ROOT, "framework/sql")
+COURSE = os.path.join(ROOT, "examples/course")
 SCHEMA = sorted(glob.glob(os.path.join(FRAMEWORK_SQL, "migrations/*.sql"))) + \
-    [os.path.join(ROOT, "sql/create.sql")] + sorted(glob.glob(os.path.join(ROOT, "sql/migrations/*.sql")))
+    [os.path.join(COURSE, "sql/create.sql")] + sorted(glob.glob(os.path.join(COURSE, "sql/migrations/*.sql")))
 
 
 def build_dir():
@@ -39,7 +40,7 @@ def generate(queries_text, directory, env=None):
 
 
 def original_queries():
-    with open(os.path.join(ROOT, "sql/queries.sql")) as f:
+    with open(os.path.join(COURSE, "sql/queries.sql")) as f:
         return f.read()
 
 
@@ -131,7 +132,7 @@ def compile_snippet(code):
     """Compiles a handler snippet with the flags of app/api/stuff.cpp; (ok, compiler output)."""
     with open(os.path.join(build_dir(), "compile_commands.json")) as f:
         commands = json.load(f)
-    entry = next(c for c in commands if c["file"].endswith("app/api/stuff.cpp"))
+    entry = next(c for c in commands if c["file"].endswith("examples/course/app/api/stuff.cpp"))
     args = shlex.split(entry["command"])
     source = tempfile.NamedTemporaryFile("w", suffix=".cpp", delete=False)
     source.write('#include "api/api.hpp"\nnamespace api {\nusing namespace kiva;\n' + code + "\n}\n")

@@ -35,9 +35,10 @@ void check_error(std::string_view text, std::initializer_list<std::string_view> 
     }
 }
 
-/// The repository's sql/queries.sql, found from this source file's place.
+/// The course demo's sql/queries.sql, found from this source file's place.
 std::string queries_path() {
-    return (std::filesystem::path(__FILE__).parent_path() / ".." / ".." / "sql" / "queries.sql")
+    return (std::filesystem::path(__FILE__).parent_path() / ".." / ".." / "examples" / "course" /
+            "sql" / "queries.sql")
         .string();
 }
 
@@ -281,6 +282,22 @@ BOOST_AUTO_TEST_CASE(empty_file_has_no_query) {
 }
 
 // ---------------------------------------------------------------- the real file
+
+BOOST_AUTO_TEST_CASE(append_keeps_the_order_and_refuses_a_name_used_twice) {
+    auto first = QueryFile::parse("-- name: a\nSELECT 1\n-- name: b$\nSELECT 2\n", "kiva.sql");
+    first.append(QueryFile::parse("-- name: c!\nDELETE FROM t\n", "app.sql"));
+    BOOST_TEST_REQUIRE(first.queries().size() == 3u);
+    BOOST_TEST(first.queries()[2].name == "c");
+    BOOST_TEST(first.find("c") == &first.queries()[2]);
+    try {
+        first.append(QueryFile::parse("\n-- name: b\nSELECT 3\n", "app.sql"));
+        BOOST_FAIL("a name used twice must be refused");
+    } catch (const QueryFileError& e) {
+        BOOST_TEST(std::string(e.what()) ==
+                   "app.sql:2: query b is already defined at kiva.sql:3 (the framework's queries "
+                   "come first: choose another name)");
+    }
+}
 
 BOOST_AUTO_TEST_CASE(loads_the_project_queries) {
     const std::string path = queries_path();

@@ -2,6 +2,9 @@
 // it refuses to accept (at compile time), and the start-up check against the queries file.
 
 #include "kiva/db/typed.hpp"
+#include "generated/queries.hpp"
+#include "kiva/security/framework_queries.hpp"
+#include "kiva/security/queries.hpp"
 
 #include <boost/test/unit_test.hpp>
 
@@ -91,6 +94,28 @@ BOOST_AUTO_TEST_CASE(the_compiled_queries_must_be_the_file) {
 BOOST_AUTO_TEST_CASE(the_sql_line_is_known) {
     auto file = QueryFile::parse("-- name: a^\n-- about a\n\nSELECT\n  :x;\n", "q.sql");
     BOOST_TEST(file.queries()[0].sql_line == 4);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(framework_queries)
+
+// The framework's own queries are compiled into the library and match its typed header: the
+// worker prepares them first, then the application's, which start at FrameworkQueries' count.
+BOOST_AUTO_TEST_CASE(are_built_in_and_match_their_typed_header) {
+    auto file = kiva::db::framework_queries();
+    BOOST_TEST(file.queries().size() == kiva::db::FrameworkQueries::compiled().size());
+    BOOST_CHECK_NO_THROW(kiva::db::check_compiled(file, kiva::db::FrameworkQueries::compiled()));
+    BOOST_TEST(file.find("token_state"));
+    BOOST_TEST(file.find("auth_throttle"));
+    BOOST_TEST(kiva::db::FrameworkQueries::first == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(come_before_the_application_queries) {
+    BOOST_TEST(api::Queries::first == kiva::db::FrameworkQueries::compiled().size());
+    BOOST_TEST(!api::Queries::compiled().empty());
+    for (const auto& q : api::Queries::compiled())  // no name of the application's is the framework's
+        BOOST_TEST(!kiva::db::framework_queries().find(q.name), "query " << q.name);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -110,6 +110,12 @@ int main(int argc, char** argv, const Application& application) {
             std::cout << app.openapi();
             return 0;
         }
+        if (list_routes) {
+            for (const auto& e : app.table().entries())
+                std::printf("%-7s %-24s %s\n", e.method.c_str(), e.pattern.text().c_str(),
+                            kiva::describe_authorization(e.data.authorize).c_str());
+            return 0;
+        }
         auto queries = kiva::db::load_queries(kiva::resolve_path(config, config.queries),
                                               application.queries, application.first_query);
         if (config.metrics && !check_only && !list_routes) {
@@ -121,12 +127,6 @@ int main(int argc, char** argv, const Application& application) {
             }
         }
         app.observe(metrics.get());
-        if (list_routes) {
-            for (const auto& e : app.table().entries())
-                std::printf("%-7s %-24s %s\n", e.method.c_str(), e.pattern.text().c_str(),
-                            kiva::describe_authorization(e.data.authorize).c_str());
-            return 0;
-        }
         if (check_only) {
             std::cout << "kiva: configuration, " << queries.queries().size() << " queries and "
                       << app.table().entries().size() << " routes are fine\n";

@@ -1,0 +1,43 @@
+#!/bin/bash
+# kiva-new, as a new user runs it: `make install PREFIX=<tmp>`, then `kiva-new shop DIR` below
+# a private (0700) directory, and the new project's own `make test` (build on the installed
+# package only, every route through nginx against PostgreSQL). Also: what kiva-new refuses,
+# writing nothing. Prints "newproject: N passed, M failed". Bounded: 15 minutes at most.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+build=${1:-build}
+tmp=$(mktemp -d /tmp/kiva-newproject-XXXXXX)  # 0700, like a clone in /root
+trap 'rm -rf "$tmp"' EXIT
+passed=0 failed=0
+ok() { passed=$((passed + 1)); echo "ok   $1"; }
+fail() { failed=$((failed + 1)); echo "FAIL $1"; [ -n "${2:-}" ] && echo "$2" | tail -n 40; }
+check() {  # check NAME COMMAND...
+  local name=$1 out; shift
+  if out=$("$@" 2>&1); then ok "$name"; else fail "$name" "$out"; fi
+}
+refused() {  # refused NAME PATTERN COMMAND...: exits 2, says PATTERN
+  local name=$1 pattern=$2 out rc; shift 2
+  out=$("$@" 2>&1); rc=$?
+  if [ "$rc" = 2 ] && grep -q -- "$pattern" <<<"$out"; then ok "$name"; else fail "$name" "exit $rc: $out"; fi
+}
+
+check "make install PREFIX=$tmp/prefix" make --no-print-directory install BUILD="$build" PREFIX="$tmp/prefix"
+new=$tmp/prefix/bin/kiva-new
+refused "kiva-new refuses a name that is not an identifier" "not a valid project name" "$new" 'my-shop' "$tmp/bad1"
+refused "kiva-new refuses a reserved name" "reserved" "$new" kiva "$tmp/bad2"
+mkdir -p "$tmp/full" && touch "$tmp/full/keep"
+refused "kiva-new refuses a non-empty directory" "not an empty directory" "$new" shop "$tmp/full"
+check "and writes nothing when it refuses" test ! -e "$tmp/bad1" -a ! -e "$tmp/bad2" -a "$(ls -A "$tmp/full")" = keep
+check "kiva-new shop makes the project" "$new" shop "$tmp/work/shop"
+check "with its Makefile, README, .ci/run and the framework version it was made with" \
+  test -f "$tmp/work/shop/Makefile" -a -f "$tmp/work/shop/README.md" -a -x "$tmp/work/shop/.ci/run" \
+       -a "$(cat "$tmp/work/shop/kiva.version")" = "$(cat "$tmp/prefix/share/kiva/VERSION")"
+out=$(cd "$tmp/work/shop" && timeout -s TERM 900 make test 2>&1); rc=$?
+echo "$out" | grep -E '^(ok|FAIL|tests:)' | sed 's/^/  shop: /'
+if [ "$rc" = 0 ] && grep -q '^tests: [1-9][0-9]* passed, 0 failed' <<<"$out"; then
+  ok "the new project's make test passes: $(grep '^tests:' <<<"$out")"
+else
+  fail "the new project's make test (exit $rc)" "$out"
+fi
+echo "newproject: $passed passed, $failed failed"
+[ "$failed" = 0 ]
