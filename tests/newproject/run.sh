@@ -1,8 +1,9 @@
 #!/bin/bash
 # kiva-new, as a new user runs it: `make install PREFIX=<tmp>`, then `kiva-new shop DIR` below
 # a private (0700) directory, and the new project's own `make test` (build on the installed
-# package only, every route through nginx against PostgreSQL). Also: what kiva-new refuses,
-# writing nothing. Prints "newproject: N passed, M failed". Bounded: 15 minutes at most.
+# package only, every route through nginx against PostgreSQL); then docs/tutorial.md applied
+# to another new project, which must pass its make test too. Also: what kiva-new refuses,
+# writing nothing. Prints "newproject: N passed, M failed". Bounded: each make test 15 minutes at most.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 build=${1:-build}
@@ -38,6 +39,17 @@ if [ "$rc" = 0 ] && grep -q '^tests: [1-9][0-9]* passed, 0 failed' <<<"$out"; th
   ok "the new project's make test passes: $(grep '^tests:' <<<"$out")"
 else
   fail "the new project's make test (exit $rc)" "$out"
+fi
+
+# The tutorial (docs/tutorial.md), exactly as printed, on a second new project.
+check "kiva-new shop for the tutorial" "$new" shop "$tmp/work/tutorial"
+check "docs/tutorial.md's files written into it" python3 tests/newproject/tutorial.py docs/tutorial.md "$tmp/work/tutorial"
+out=$(cd "$tmp/work/tutorial" && timeout -s TERM 900 make test 2>&1); rc=$?
+echo "$out" | grep -E '^(FAIL|tests:)' | sed 's/^/  tutorial: /'
+if [ "$rc" = 0 ] && grep -q '^tests: [1-9][0-9]* passed, 0 failed' <<<"$out"; then
+  ok "the tutorial's project passes its make test: $(grep '^tests:' <<<"$out")"
+else
+  fail "the tutorial's project's make test (exit $rc)" "$out"
 fi
 echo "newproject: $passed passed, $failed failed"
 [ "$failed" = 0 ]
