@@ -10,12 +10,13 @@ BUILD_TYPE ?= RelWithDebInfo
 
 DEPS = deploy/dev/install-deps.sh
 
-.PHONY: all build install run test unit security fuzz bench deploy deploy-init rollback cluster cluster-fault clean help
+.PHONY: all build install package run test unit security fuzz bench deploy deploy-init rollback cluster cluster-fault clean help
 
 all: build
 
 help:
 	@echo "make install  the framework (library, headers, tools, SQL, deploy scripts, CMake package) into PREFIX (default /usr/local)"
+	@echo "make package  the framework as a Debian package (build/kiva_<version>_<arch>.deb), checked by lintian"
 	@echo "make run      build and serve http://127.0.0.1:$(PORT)$(PREFIX) (Postgres + worker + nginx)"
 	@echo "make test     build and run every test (unit, integration, sanitizers, fuzz smoke, deployment)"
 	@echo "make security sqlmap (--level 3 --risk 2) against the parameterized routes (also in make test)"
@@ -40,6 +41,10 @@ install: build
 	@cmake --install $(BUILD) --prefix $(INSTALL_PREFIX) >/dev/null
 	@echo "kiva installed in $(INSTALL_PREFIX) (find_package(kiva): -DCMAKE_PREFIX_PATH=$(INSTALL_PREFIX))"
 
+package: build
+	@$(DEPS) package
+	@deb=$$(framework/packaging/build-deb.sh $(BUILD)) && lintian --fail-on error "$$deb" && echo "$$deb"
+
 # Recipes that run a long script `exec` it: the script is then make's own child, so the
 # SIGTERM make forwards reaches it (a shell in between would die and leave it running).
 run:
@@ -49,7 +54,7 @@ run:
 	@exec env PORT=$(PORT) PREFIX=$(PREFIX) PGPORT=$(PGPORT) KIVA=$(CURDIR)/$(BUILD)/kiva deploy/dev/stack.sh
 
 test:
-	@$(DEPS) build run test deploy cluster docs ha
+	@$(DEPS) build run test deploy cluster docs ha package
 	@deploy/dev/install-node-tools.sh
 	@tests/run-all.sh
 

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Installs the Debian packages a make target needs, and only those that are missing.
-# Usage: install-deps.sh GROUP...   (groups: build run test fuzz deploy cluster ha bench docs)
+# Usage: install-deps.sh GROUP...   (groups: build run test fuzz deploy cluster ha bench docs package)
 # Idempotent: apt-get update runs only when something must be installed. The build needs the
 # PostgreSQL server: it checks sql/queries.sql against the schema in a throwaway cluster.
 set -eu
@@ -16,6 +16,8 @@ pkgs_cluster="haproxy redis-server socat python3 iproute2 util-linux nginx postg
 # (Debian's patroni accepts any of several DCS libraries; python3-etcd is the one for etcd,
 # v2 and v3 API), the etcd server, ip (namespaces), openssl (the private CA).
 pkgs_ha="postgresql patroni python3-etcd etcd-server etcd-client iproute2 openssl curl"
+# make package: the framework's .deb (dpkg-deb) and its check (lintian)
+pkgs_package="dpkg-dev lintian fakeroot"
 pkgs_bench="wrk python3 apache2 libapache2-mod-fcgid libapache2-mod-wsgi-py3 python3-flask python3-psycopg"
 # node and npm (the OpenAPI validator, Swagger UI); a machine with node from elsewhere
 # (nodesource ships npm inside its nodejs) keeps it.

@@ -51,5 +51,26 @@ if [ "$rc" = 0 ] && grep -q '^tests: [1-9][0-9]* passed, 0 failed' <<<"$out"; th
 else
   fail "the tutorial's project's make test (exit $rc)" "$out"
 fi
+
+# The same from the Debian package: make package (lintian: no error), installed with apt (its
+# dependencies are the build's), kiva-new from /usr/bin, the project's make test; removed after.
+deb_out=$(make --no-print-directory package BUILD="$build" 2>&1); rc=$?
+deb=$(tail -n 1 <<<"$deb_out")
+if [ "$rc" = 0 ] && [ -f "$deb" ]; then ok "make package: $(basename "$deb"), lintian finds no error"; else fail "make package (exit $rc)" "$deb_out"; fi
+if [ -f "$deb" ] && out=$(DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$(readlink -f "$deb")" 2>&1); then
+  ok "the .deb installs"
+  check "kiva-new from the package makes the project" /usr/bin/kiva-new shop "$tmp/work/from-deb"
+  check "on the package's framework (KIVA_PREFIX /usr)" grep -q '^KIVA_PREFIX ?= /usr$' "$tmp/work/from-deb/Makefile"
+  out=$(cd "$tmp/work/from-deb" && timeout -s TERM 900 make test 2>&1); rc=$?
+  if [ "$rc" = 0 ] && grep -q '^tests: [1-9][0-9]* passed, 0 failed' <<<"$out"; then
+    ok "the project on the installed .deb passes its make test: $(grep '^tests:' <<<"$out")"
+  else
+    fail "the project on the installed .deb: make test (exit $rc)" "$out"
+  fi
+  dpkg -r kiva >/dev/null 2>&1 || true
+  check "and the package removes cleanly" test ! -e /usr/bin/kiva-new -a ! -e /usr/lib/cmake/kiva/kivaConfig.cmake
+else
+  [ -f "$deb" ] && fail "the .deb installs" "$out"
+fi
 echo "newproject: $passed passed, $failed failed"
 [ "$failed" = 0 ]
