@@ -88,7 +88,7 @@ Reply Client::call_login(std::string_view login, bool cookie) {
     if (cookie) request.query = "cookie=true";
     request.headers.emplace_back("Authorization", basic(login));
     Reply reply = send(request);
-    if (reply.status != 200)
+    if (reply.status < 200 || reply.status > 299)
         throw std::runtime_error("GET " + options_.login_path + " as " + std::string(login) +
                                  " answered " + std::to_string(reply.status) + ": " + reply.body);
     return reply;

@@ -101,7 +101,7 @@ class Client {
     const ClientOptions& options() const { return options_; }
 
   private:
-    /// GET the login route with Basic; throws std::runtime_error unless it answers 200.
+    /// GET the login route with Basic; throws std::runtime_error unless it answers 2xx.
     Reply call_login(std::string_view login, bool cookie);
 
     std::unique_ptr<Transport> transport_;
