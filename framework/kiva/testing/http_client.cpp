@@ -114,6 +114,9 @@ class Connection {
     void start_tls(const Url& url, const Tls& tls) {
         ctx_ = SSL_CTX_new(TLS_client_method());
         if (!ctx_) fail("TLS: " + tls_error());
+        // The answer's end is known from its length or its chunks (or Connection: close), so a
+        // server that closes without close_notify is not an error here.
+        SSL_CTX_set_options(ctx_, SSL_OP_IGNORE_UNEXPECTED_EOF);
         if (tls.verify) {
             SSL_CTX_set_verify(ctx_, SSL_VERIFY_PEER, nullptr);
             SSL_CTX_set_default_verify_paths(ctx_);
@@ -191,6 +194,8 @@ std::string unchunk(std::string_view body) {
     }
 }
 
+}  // namespace
+
 HttpAnswer parse_answer(std::string_view raw, bool bodyless) {
     auto end = raw.find("\r\n\r\n");
     if (end == std::string_view::npos) fail("no complete answer (" + std::to_string(raw.size()) + " bytes)");
@@ -224,8 +229,6 @@ HttpAnswer parse_answer(std::string_view raw, bool bodyless) {
     }
     return answer;
 }
-
-}  // namespace
 
 Url parse_url(std::string_view text) {
     Url url;

@@ -47,6 +47,10 @@ struct HttpAnswer {
     std::string body;
 };
 
+/// An answer as read from the connection (status line, headers, a body chunked, sized or up
+/// to the end; none for HEAD, 204, 304); throws std::runtime_error when it is malformed.
+HttpAnswer parse_answer(std::string_view raw, bool bodyless = false);
+
 /// Sends the request and reads the whole answer (chunked or not) within timeout; throws
 /// std::runtime_error on a connection, TLS or protocol error, or when the time is up.
 HttpAnswer http_send(const Url& url, const HttpExchange& request, std::chrono::milliseconds timeout,
