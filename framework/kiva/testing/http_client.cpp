@@ -37,11 +37,6 @@ class Connection {
         connect_tcp(url);
         if (url.tls) start_tls(url, tls);
     }
-    ~Connection() {
-        if (ssl_) SSL_free(ssl_);
-        if (ctx_) SSL_CTX_free(ctx_);
-        if (fd_ >= 0) close(fd_);
-    }
     Connection(const Connection&) = delete;
     Connection& operator=(const Connection&) = delete;
 
@@ -112,7 +107,7 @@ class Connection {
     }
 
     void start_tls(const Url& url, const Tls& tls) {
-        ctx_ = SSL_CTX_new(TLS_client_method());
+        ctx_holder_.reset(ctx_ = SSL_CTX_new(TLS_client_method()));
         if (!ctx_) fail("TLS: " + tls_error());
         // The answer's end is known from its length or its chunks (or Connection: close), so a
         // server that closes without close_notify is not an error here.
@@ -124,7 +119,7 @@ class Connection {
                 SSL_CTX_load_verify_locations(ctx_, tls.ca_file.c_str(), nullptr) != 1)
                 fail("TLS: cannot load " + tls.ca_file + ": " + tls_error());
         }
-        ssl_ = SSL_new(ctx_);
+        ssl_holder_.reset(ssl_ = SSL_new(ctx_));
         if (!ssl_ || SSL_set_fd(ssl_, fd_) != 1) fail("TLS: " + tls_error());
         SSL_set_tlsext_host_name(ssl_, url.host.c_str());
         if (tls.verify) SSL_set1_host(ssl_, url.host.c_str());
@@ -158,8 +153,25 @@ class Connection {
         }
     }
 
+    /// Owners, so that all is freed even when the constructor throws (a refused certificate);
+    /// ssl_ and ctx_ are their plain pointers.
+    struct FreeTls {
+        void operator()(SSL_CTX* ctx) const { SSL_CTX_free(ctx); }
+        void operator()(SSL* ssl) const { SSL_free(ssl); }
+    };
+    struct Socket {
+        int fd = -1;
+        ~Socket() {
+            if (fd >= 0) close(fd);
+        }
+    };
+
     Clock::time_point deadline_;
-    int fd_ = -1;
+    Socket socket_;
+    int& fd_ = socket_.fd;
+    // Destroyed in reverse: the SSL, then its context, then the socket.
+    std::unique_ptr<SSL_CTX, FreeTls> ctx_holder_;
+    std::unique_ptr<SSL, FreeTls> ssl_holder_;
     SSL_CTX* ctx_ = nullptr;
     SSL* ssl_ = nullptr;
 };
