@@ -7,7 +7,9 @@ namespace items {
 
 namespace {
 
-Response get_items(Context& c) { return json(c.q.get_items()); }
+Response get_items(Context& c) {
+    return json(c.q.get_items());
+}
 
 Response get_item(Context& c, int64_t iid) {
     auto item = c.q.get_item(iid);
@@ -20,7 +22,9 @@ Response post_item(Context& c, std::string user, std::string name) {
     return json(object{{"iid", iid}}, 201).header("Location", "/items/" + std::to_string(iid));
 }
 
-Response get_whoami(Context&, std::string user) { return json(user); }
+Response get_whoami(Context&, std::string user) {
+    return json(user);
+}
 
 /// The token in the answer, or with cookie=true in a cookie (as the course demo's /login).
 Response get_login(Context& c, std::string user, bool cookie) {

@@ -49,14 +49,15 @@ struct TlsServer {
         std::string pattern = (std::filesystem::temp_directory_path() / "kiva-tls.XXXXXX").string();
         if (!mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp");
         dir = pattern;
-        run({{"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-              "-nodes", "-keyout", (dir / "key.pem").string(), "-out", cert(), "-days", "1",
-              "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost"},
+        run({{"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+              "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", (dir / "key.pem").string(),
+              "-out", cert(), "-days", "1", "-subj", "/CN=localhost", "-addext",
+              "subjectAltName=DNS:localhost"},
              (dir / "openssl.log").string()},
             30s);
         port = Listener().port;  // free a moment ago: s_server takes it
-        pid = spawn({{"openssl", "s_server", "-accept", "127.0.0.1:" + std::to_string(port), "-cert",
-                      cert(), "-key", (dir / "key.pem").string(), "-www", "-quiet"},
+        pid = spawn({{"openssl", "s_server", "-accept", "127.0.0.1:" + std::to_string(port),
+                      "-cert", cert(), "-key", (dir / "key.pem").string(), "-www", "-quiet"},
                      (dir / "s_server.log").string()});
     }
     ~TlsServer() {
@@ -75,7 +76,8 @@ struct TlsServer {
             try {
                 return http_send(url(), {"GET", "/", {}, {}}, 5s, tls);
             } catch (const std::runtime_error& e) {
-                if (attempt > 100 || std::string(e.what()).find("cannot connect") == std::string::npos)
+                if (attempt > 100 ||
+                    std::string(e.what()).find("cannot connect") == std::string::npos)
                     throw;
                 std::this_thread::sleep_for(50ms);
             }
@@ -88,16 +90,19 @@ struct TlsServer {
 BOOST_AUTO_TEST_SUITE(testclient_http)
 
 BOOST_AUTO_TEST_CASE(answers_are_parsed) {
-    auto sized = parse_answer("HTTP/1.1 201 Created\r\nContent-Length: 2\r\nX-A:  b \r\n\r\n{}junk");
+    auto sized =
+        parse_answer("HTTP/1.1 201 Created\r\nContent-Length: 2\r\nX-A:  b \r\n\r\n{}junk");
     BOOST_TEST(sized.status == 201);
     BOOST_TEST(sized.body == "{}");
     BOOST_TEST(sized.headers.at(1).second == "b");
     auto chunked = parse_answer(
-        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n[1,\r\na\r\n2,3,4,5,6]\r\n0\r\n\r\n");
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: "
+        "chunked\r\n\r\n3\r\n[1,\r\na\r\n2,3,4,5,6]\r\n0\r\n\r\n");
     BOOST_TEST(chunked.body == "[1,2,3,4,5,6]");
     BOOST_TEST(parse_answer("HTTP/1.1 204 No Content\r\n\r\n").body.empty());
     BOOST_TEST(parse_answer("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", true).body.empty());
-    BOOST_CHECK_THROW(parse_answer("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nab"), std::runtime_error);
+    BOOST_CHECK_THROW(parse_answer("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nab"),
+                      std::runtime_error);
     BOOST_CHECK_THROW(parse_answer("garbage\r\n\r\n"), std::runtime_error);
     BOOST_CHECK_THROW(parse_answer("HTTP/1.1 200 OK\r\n"), std::runtime_error);
 }
@@ -107,7 +112,8 @@ BOOST_AUTO_TEST_CASE(a_silent_server_costs_the_timeout) {
     auto url = parse_url("http://127.0.0.1:" + std::to_string(silent.port));
     auto start = std::chrono::steady_clock::now();
     BOOST_CHECK_THROW(http_send(url, {"GET", "/", {}, {}}, 300ms), std::runtime_error);
-    auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+    auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - start);
     BOOST_TEST(took.count() < 3000);
 }
 

@@ -81,7 +81,8 @@ BOOST_AUTO_TEST_CASE(cookie_authentication) {
     BOOST_TEST(r.status == 200);
     BOOST_TEST(r.json()["name"] == "tiger");
     // An unsafe method with a token cookie: the client adds the CSRF header.
-    auto posted = client.post("/items").form({{"name", fresh("cookie")}}).via(Auth::cookie).as("hobbes");
+    auto posted =
+        client.post("/items").form({{"name", fresh("cookie")}}).via(Auth::cookie).as("hobbes");
     BOOST_TEST(posted.status == 201);
 }
 
@@ -92,7 +93,8 @@ BOOST_AUTO_TEST_CASE(groups_are_checked) {
 
 BOOST_AUTO_TEST_CASE(a_created_item_is_found_at_its_location) {
     std::string name = fresh("pen");
-    auto created = client.post("/items").json(object{{"name", name}}).via(Auth::bearer).as("hobbes");
+    auto created =
+        client.post("/items").json(object{{"name", name}}).via(Auth::bearer).as("hobbes");
     BOOST_TEST_REQUIRE(created.status == 201);
     BOOST_TEST(created.json()["iid"].is_number());
     std::string location(created.header("Location"));

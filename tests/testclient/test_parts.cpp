@@ -55,7 +55,8 @@ BOOST_AUTO_TEST_CASE(json_view) {
 }
 
 BOOST_AUTO_TEST_CASE(cgi_environment_of_a_request) {
-    Outgoing o{"POST", "/items", "a=1", {{"Content-Type", "application/json"}, {"X-Thing-Id", "7"}}, "{}"};
+    Outgoing o{
+        "POST", "/items", "a=1", {{"Content-Type", "application/json"}, {"X-Thing-Id", "7"}}, "{}"};
     auto vars = cgi_environment(o);
     auto var = [&vars](std::string_view name) {
         for (const auto& [n, v] : vars)

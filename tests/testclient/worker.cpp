@@ -4,5 +4,6 @@
 #include "kiva/server/main.hpp"
 
 int main(int argc, char** argv) {
-    return kiva::main(argc, argv, {items::declare, items::Queries::compiled(), items::Queries::first});
+    return kiva::main(argc, argv,
+                      {items::declare, items::Queries::compiled(), items::Queries::first});
 }

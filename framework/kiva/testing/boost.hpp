@@ -3,7 +3,8 @@
 /// Boost.Test helpers: a test that only makes sense in process (it looks into the database,
 /// or relies on a fresh one) is skipped at a URL:
 ///
-///     BOOST_AUTO_TEST_CASE(starts_empty, *boost::unit_test::precondition(kiva::testing::in_process_only))
+///     BOOST_AUTO_TEST_CASE(starts_empty,
+///     *boost::unit_test::precondition(kiva::testing::in_process_only))
 
 #include <cstdlib>
 

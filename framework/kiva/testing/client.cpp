@@ -31,7 +31,9 @@ std::string encoded(const std::vector<std::pair<std::string, std::string>>& fiel
     return out;
 }
 
-bool safe(std::string_view method) { return method == "GET" || method == "HEAD" || method == "OPTIONS"; }
+bool safe(std::string_view method) {
+    return method == "GET" || method == "HEAD" || method == "OPTIONS";
+}
 
 }  // namespace
 
@@ -67,7 +69,9 @@ Reply Call::as(std::string_view login) {
     return client_.send(out_);
 }
 
-Reply Call::send() { return client_.send(out_); }
+Reply Call::send() {
+    return client_.send(out_);
+}
 
 Client::Client(std::unique_ptr<Transport> transport, ClientOptions options)
     : transport_(std::move(transport)), options_(std::move(options)) {
@@ -130,7 +134,8 @@ void Client::authenticate(Outgoing& request, std::string_view login, std::option
             break;
         case Auth::cookie:
             request.headers.emplace_back("Cookie", cookie(login));
-            if (!safe(request.method)) request.headers.emplace_back(options_.csrf_header, "kiva-testing");
+            if (!safe(request.method))
+                request.headers.emplace_back(options_.csrf_header, "kiva-testing");
             break;
     }
 }

@@ -86,7 +86,9 @@ class Client {
     Call put(std::string_view path) { return Call(*this, "PUT", path); }
     Call patch(std::string_view path) { return Call(*this, "PATCH", path); }
     Call del(std::string_view path) { return Call(*this, "DELETE", path); }
-    Call request(std::string method, std::string_view path) { return Call(*this, std::move(method), path); }
+    Call request(std::string method, std::string_view path) {
+        return Call(*this, std::move(method), path);
+    }
 
     /// The Authorization value for Basic (std::out_of_range when login has no password).
     std::string basic(std::string_view login) const;

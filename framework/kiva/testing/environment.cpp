@@ -51,7 +51,8 @@ Environment::~Environment() = default;
 
 Client Environment::client() const {
     if (url_) return Client(std::make_unique<Remote>(*url_, tls_, timeout_), setup_.client);
-    return Client(std::make_unique<InProcess>(*app_, *queries_, *server_, *schema_, *log_), setup_.client);
+    return Client(std::make_unique<InProcess>(*app_, *queries_, *server_, *schema_, *log_),
+                  setup_.client);
 }
 
 }  // namespace kiva::testing

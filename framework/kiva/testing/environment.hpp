@@ -11,6 +11,7 @@
 ///                       accepts any certificate
 ///   KIVA_SQL_DIR        the framework's SQL (its create.sql is loaded before the schema)
 
+#include <chrono>
 #include <cstddef>
 #include <functional>
 #include <memory>

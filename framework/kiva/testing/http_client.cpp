@@ -8,11 +8,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <strings.h>
 #include <cerrno>
 #include <cstring>
 #include <memory>
 #include <stdexcept>
-#include <strings.h>
 
 namespace kiva::testing {
 
@@ -20,7 +20,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-[[noreturn]] void fail(const std::string& what) { throw std::runtime_error("http client: " + what); }
+[[noreturn]] void fail(const std::string& what) {
+    throw std::runtime_error("http client: " + what);
+}
 
 std::string tls_error() {
     unsigned long e = ERR_get_error();
@@ -59,12 +61,14 @@ class Connection {
         char buffer[16384];
         for (;;) {
             if (!ssl_ || SSL_pending(ssl_) == 0) wait(POLLIN);
-            long n = ssl_ ? SSL_read(ssl_, buffer, sizeof buffer) : ::recv(fd_, buffer, sizeof buffer, 0);
+            long n = ssl_ ? SSL_read(ssl_, buffer, sizeof buffer)
+                          : ::recv(fd_, buffer, sizeof buffer, 0);
             if (n > 0) {
                 out.append(buffer, static_cast<std::size_t>(n));
                 continue;
             }
-            if (n == 0 || (ssl_ && SSL_get_error(ssl_, static_cast<int>(n)) == SSL_ERROR_ZERO_RETURN))
+            if (n == 0 ||
+                (ssl_ && SSL_get_error(ssl_, static_cast<int>(n)) == SSL_ERROR_ZERO_RETURN))
                 return out;
             if (retry(n)) continue;
             // A server that closes without close_notify: what was read is the answer.
@@ -84,7 +88,8 @@ class Connection {
         std::unique_ptr<addrinfo, void (*)(addrinfo*)> list(found, freeaddrinfo);
         std::string why = "no address";
         for (auto* a = found; a; a = a->ai_next) {
-            fd_ = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
+            fd_ =
+                socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
             if (fd_ < 0) continue;
             if (::connect(fd_, a->ai_addr, a->ai_addrlen) == 0 || errno == EINPROGRESS) {
                 try {
@@ -144,7 +149,8 @@ class Connection {
 
     void wait(short events) {
         for (;;) {
-            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - Clock::now());
+            auto left =
+                std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - Clock::now());
             if (left.count() <= 0) fail("timed out");
             pollfd p{fd_, events, 0};
             int r = poll(&p, 1, static_cast<int>(left.count()));
@@ -188,7 +194,8 @@ std::string_view header_of(const Headers& headers, std::string_view name) {
 
 std::string trim(std::string_view s) {
     while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+        s.remove_suffix(1);
     return std::string(s);
 }
 
@@ -210,7 +217,8 @@ std::string unchunk(std::string_view body) {
 
 HttpAnswer parse_answer(std::string_view raw, bool bodyless) {
     auto end = raw.find("\r\n\r\n");
-    if (end == std::string_view::npos) fail("no complete answer (" + std::to_string(raw.size()) + " bytes)");
+    if (end == std::string_view::npos)
+        fail("no complete answer (" + std::to_string(raw.size()) + " bytes)");
     std::string_view head = raw.substr(0, end);
     std::string_view body = raw.substr(end + 4);
     HttpAnswer answer;
@@ -277,8 +285,8 @@ HttpAnswer http_send(const Url& url, const HttpExchange& request, std::chrono::m
     Connection connection(url, Clock::now() + timeout, tls);
     std::string host = url.host.find(':') != std::string::npos ? "[" + url.host + "]" : url.host;
     if (url.port != (url.tls ? "443" : "80")) host += ":" + url.port;
-    std::string head = request.method + " " + url.prefix + request.target + " HTTP/1.1\r\nHost: " +
-                       host + "\r\nConnection: close\r\n";
+    std::string head = request.method + " " + url.prefix + request.target +
+                       " HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n";
     if (!request.body.empty() || (request.method != "GET" && request.method != "HEAD"))
         head += "Content-Length: " + std::to_string(request.body.size()) + "\r\n";
     for (const auto& [name, value] : request.headers) head += name + ": " + value + "\r\n";

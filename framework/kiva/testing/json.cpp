@@ -67,6 +67,8 @@ std::string Json::text() const {
     return std::string(buffer.GetString(), buffer.GetSize());
 }
 
-std::ostream& operator<<(std::ostream& out, const Json& j) { return out << j.text(); }
+std::ostream& operator<<(std::ostream& out, const Json& j) {
+    return out << j.text();
+}
 
 }  // namespace kiva::testing

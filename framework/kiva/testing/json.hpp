@@ -43,14 +43,21 @@ class Json {
     /// The value serialized again (compact).
     std::string text() const;
 
-    friend bool operator==(const Json& j, std::string_view s) { return j.is_string() && j.str() == s; }
+    friend bool operator==(const Json& j, std::string_view s) {
+        return j.is_string() && j.str() == s;
+    }
     friend bool operator==(const Json& j, const char* s) { return j == std::string_view(s); }
     friend bool operator==(const Json& j, const std::string& s) { return j == std::string_view(s); }
-    friend bool operator==(const Json& j, bool b) { return j.value_ && j.value_->IsBool() && j.value_->GetBool() == b; }
+    friend bool operator==(const Json& j, bool b) {
+        return j.value_ && j.value_->IsBool() && j.value_->GetBool() == b;
+    }
     friend bool operator==(const Json& j, std::nullptr_t) { return j.value_ && j.value_->IsNull(); }
-    friend bool operator==(const Json& j, double d) { return j.is_number() && j.value_->GetDouble() == d; }
+    friend bool operator==(const Json& j, double d) {
+        return j.is_number() && j.value_->GetDouble() == d;
+    }
     template <typename T>
-    requires(std::integral<T> && !std::same_as<T, bool>) friend bool operator==(const Json& j, T n) {
+    requires(std::integral<T> && !std::same_as<T, bool>) friend bool operator==(const Json& j,
+                                                                                T n) {
         if (!j.value_) return false;
         if constexpr (std::is_signed_v<T>)
             return j.value_->IsInt64() && j.value_->GetInt64() == static_cast<int64_t>(n);

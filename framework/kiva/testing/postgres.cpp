@@ -33,8 +33,9 @@ std::string server_binaries() {
         }
     }
     if (best.empty())
-        throw std::runtime_error("PostgreSQL server binaries not found under /usr/lib/postgresql "
-                                 "(or set KIVA_TEST_DATABASE to a server's conninfo)");
+        throw std::runtime_error(
+            "PostgreSQL server binaries not found under /usr/lib/postgresql "
+            "(or set KIVA_TEST_DATABASE to a server's conninfo)");
     return best;
 }
 
@@ -58,7 +59,9 @@ Postgres::Postgres(std::optional<std::string> conninfo) {
     start();
 }
 
-Postgres::~Postgres() { stop(); }
+Postgres::~Postgres() {
+    stop();
+}
 
 void Postgres::start() {
     std::string bin = server_binaries();
@@ -72,18 +75,21 @@ void Postgres::start() {
         }
         run({{bin + "/initdb", "-D", dir_ + "/data", "-U", "postgres", "--auth=trust", "-E", "UTF8",
               "--locale=C.UTF-8"},
-             dir_ + "/initdb.log", true},
+             dir_ + "/initdb.log",
+             true},
             120s);
         pid_ = spawn({{bin + "/postgres", "-D", dir_ + "/data", "-k", dir_, "-p", "5432", "-c",
                        "listen_addresses=", "-c", "fsync=off", "-c", "full_page_writes=off", "-c",
                        "synchronous_commit=off"},
-                      dir_ + "/postgres.log", true});
+                      dir_ + "/postgres.log",
+                      true});
         auto deadline = std::chrono::steady_clock::now() + 60s;
         std::string info = conninfo();
         while (PQping(info.c_str()) != PQPING_OK) {
             if (!running(pid_) || std::chrono::steady_clock::now() > deadline) {
                 pid_ = -1;
-                throw std::runtime_error("PostgreSQL did not start:\n" + tail(dir_ + "/postgres.log"));
+                throw std::runtime_error("PostgreSQL did not start:\n" +
+                                         tail(dir_ + "/postgres.log"));
             }
             std::this_thread::sleep_for(20ms);
         }
@@ -95,7 +101,7 @@ void Postgres::start() {
 
 void Postgres::stop() {
     if (pid_ > 0) {
-        kill(pid_, SIGINT);  // fast shutdown: sessions are ended, nothing to keep
+        kill(pid_, SIGINT);   // fast shutdown: sessions are ended, nothing to keep
         wait_for(pid_, 30s);  // else killed: its children end when they see it gone
         pid_ = -1;
     }

@@ -6,10 +6,10 @@
 /// in a fresh directory under /var/tmp, a unix socket there only, so no port can clash),
 /// stopped and removed by the destructor.
 
+#include <sys/types.h>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <sys/types.h>
 
 namespace kiva::testing {
 

@@ -27,8 +27,8 @@ pid_t spawn(const Command& command) {
     if (command.argv.empty()) throw std::runtime_error("spawn: empty command");
     std::vector<std::string> argv;
     if (command.as_postgres && geteuid() == 0)
-        argv = {"setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups",
-                "--pdeathsig=INT", "--"};
+        argv = {"setpriv",       "--reuid=postgres", "--regid=postgres",
+                "--init-groups", "--pdeathsig=INT",  "--"};
     argv.insert(argv.end(), command.argv.begin(), command.argv.end());
     std::vector<char*> args;
     for (auto& a : argv) args.push_back(a.data());
@@ -76,8 +76,9 @@ void run(const Command& command, std::chrono::milliseconds timeout) {
     int status = wait_for(spawn(command), timeout);
     if (status == 0) return;
     throw std::runtime_error(describe(command) +
-                             (status < 0 ? ": timed out after " + std::to_string(timeout.count()) + " ms"
-                                         : ": exit status " + std::to_string(status)) +
+                             (status < 0
+                                  ? ": timed out after " + std::to_string(timeout.count()) + " ms"
+                                  : ": exit status " + std::to_string(status)) +
                              "\n" + tail(command.log));
 }
 

@@ -3,9 +3,9 @@
 /// Child processes for the test fixtures (initdb, postgres, psql), bounded in time: a command
 /// that does not end in time is killed, never waited for forever.
 
+#include <sys/types.h>
 #include <chrono>
 #include <string>
-#include <sys/types.h>
 #include <vector>
 
 namespace kiva::testing {
