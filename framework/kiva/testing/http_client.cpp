@@ -1,186 +1,18 @@
 #include "kiva/testing/http_client.hpp"
 
-#include <fcntl.h>
-#include <netdb.h>
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <strings.h>
-#include <cerrno>
-#include <cstring>
-#include <memory>
+
 #include <stdexcept>
+
+#include "kiva/testing/connection.hpp"
 
 namespace kiva::testing {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
 [[noreturn]] void fail(const std::string& what) {
     throw std::runtime_error("http client: " + what);
 }
-
-std::string tls_error() {
-    unsigned long e = ERR_get_error();
-    char text[256] = "unknown TLS error";
-    if (e) ERR_error_string_n(e, text, sizeof text);
-    ERR_clear_error();
-    return text;
-}
-
-/// A connected socket, TLS or not, whose reads and writes end at a deadline.
-class Connection {
-  public:
-    Connection(const Url& url, Clock::time_point deadline, const Tls& tls) : deadline_(deadline) {
-        connect_tcp(url);
-        if (url.tls) start_tls(url, tls);
-    }
-    Connection(const Connection&) = delete;
-    Connection& operator=(const Connection&) = delete;
-
-    void write_all(std::string_view data) {
-        while (!data.empty()) {
-            wait(POLLOUT);
-            long n = ssl_ ? SSL_write(ssl_, data.data(), static_cast<int>(data.size()))
-                          : ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
-            if (n <= 0) {
-                if (retry(n)) continue;
-                fail("cannot send the request: " + (ssl_ ? tls_error() : std::strerror(errno)));
-            }
-            data.remove_prefix(static_cast<std::size_t>(n));
-        }
-    }
-
-    /// Everything until the server closes the connection.
-    std::string read_all() {
-        std::string out;
-        char buffer[16384];
-        for (;;) {
-            if (!ssl_ || SSL_pending(ssl_) == 0) wait(POLLIN);
-            long n = ssl_ ? SSL_read(ssl_, buffer, sizeof buffer)
-                          : ::recv(fd_, buffer, sizeof buffer, 0);
-            if (n > 0) {
-                out.append(buffer, static_cast<std::size_t>(n));
-                continue;
-            }
-            if (n == 0 ||
-                (ssl_ && SSL_get_error(ssl_, static_cast<int>(n)) == SSL_ERROR_ZERO_RETURN))
-                return out;
-            if (retry(n)) continue;
-            // A server that closes without close_notify: what was read is the answer.
-            if (ssl_ && SSL_get_error(ssl_, static_cast<int>(n)) == SSL_ERROR_SYSCALL) return out;
-            fail("cannot read the answer: " + (ssl_ ? tls_error() : std::strerror(errno)));
-        }
-    }
-
-  private:
-    void connect_tcp(const Url& url) {
-        addrinfo hints{};
-        hints.ai_family = AF_UNSPEC;
-        hints.ai_socktype = SOCK_STREAM;
-        addrinfo* found = nullptr;
-        if (int e = getaddrinfo(url.host.c_str(), url.port.c_str(), &hints, &found))
-            fail("cannot resolve " + url.host + ": " + gai_strerror(e));
-        std::unique_ptr<addrinfo, void (*)(addrinfo*)> list(found, freeaddrinfo);
-        std::string why = "no address";
-        for (auto* a = found; a; a = a->ai_next) {
-            fd_ =
-                socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
-            if (fd_ < 0) continue;
-            if (::connect(fd_, a->ai_addr, a->ai_addrlen) == 0 || errno == EINPROGRESS) {
-                try {
-                    wait(POLLOUT);
-                    int error = 0;
-                    socklen_t length = sizeof error;
-                    getsockopt(fd_, SOL_SOCKET, SO_ERROR, &error, &length);
-                    if (error == 0) return;
-                    why = std::strerror(error);
-                } catch (const std::runtime_error& e) {
-                    why = e.what();
-                }
-            } else {
-                why = std::strerror(errno);
-            }
-            close(fd_);
-            fd_ = -1;
-        }
-        fail("cannot connect to " + url.host + ":" + url.port + ": " + why);
-    }
-
-    void start_tls(const Url& url, const Tls& tls) {
-        ctx_holder_.reset(ctx_ = SSL_CTX_new(TLS_client_method()));
-        if (!ctx_) fail("TLS: " + tls_error());
-        // The answer's end is known from its length or its chunks (or Connection: close), so a
-        // server that closes without close_notify is not an error here.
-        SSL_CTX_set_options(ctx_, SSL_OP_IGNORE_UNEXPECTED_EOF);
-        if (tls.verify) {
-            SSL_CTX_set_verify(ctx_, SSL_VERIFY_PEER, nullptr);
-            SSL_CTX_set_default_verify_paths(ctx_);
-            if (!tls.ca_file.empty() &&
-                SSL_CTX_load_verify_locations(ctx_, tls.ca_file.c_str(), nullptr) != 1)
-                fail("TLS: cannot load " + tls.ca_file + ": " + tls_error());
-        }
-        ssl_holder_.reset(ssl_ = SSL_new(ctx_));
-        if (!ssl_ || SSL_set_fd(ssl_, fd_) != 1) fail("TLS: " + tls_error());
-        SSL_set_tlsext_host_name(ssl_, url.host.c_str());
-        if (tls.verify) SSL_set1_host(ssl_, url.host.c_str());
-        for (;;) {
-            int r = SSL_connect(ssl_);
-            if (r == 1) return;
-            if (!retry(r)) fail("TLS handshake with " + url.host + ": " + tls_error());
-        }
-    }
-
-    /// After a failed read or write: waits as the socket or TLS asks and says to try again.
-    bool retry(long n) {
-        if (ssl_) {
-            int e = SSL_get_error(ssl_, static_cast<int>(n));
-            if (e == SSL_ERROR_WANT_READ) return wait(POLLIN), true;
-            if (e == SSL_ERROR_WANT_WRITE) return wait(POLLOUT), true;
-            return false;
-        }
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return true;
-        return false;
-    }
-
-    void wait(short events) {
-        for (;;) {
-            auto left =
-                std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - Clock::now());
-            if (left.count() <= 0) fail("timed out");
-            pollfd p{fd_, events, 0};
-            int r = poll(&p, 1, static_cast<int>(left.count()));
-            if (r > 0) return;
-            if (r < 0 && errno != EINTR) fail(std::string("poll: ") + std::strerror(errno));
-        }
-    }
-
-    /// Owners, so that all is freed even when the constructor throws (a refused certificate);
-    /// ssl_ and ctx_ are their plain pointers.
-    struct FreeTls {
-        void operator()(SSL_CTX* ctx) const { SSL_CTX_free(ctx); }
-        void operator()(SSL* ssl) const { SSL_free(ssl); }
-    };
-    struct Socket {
-        int fd = -1;
-        ~Socket() {
-            if (fd >= 0) close(fd);
-        }
-    };
-
-    Clock::time_point deadline_;
-    Socket socket_;
-    int& fd_ = socket_.fd;
-    // Destroyed in reverse: the SSL, then its context, then the socket.
-    std::unique_ptr<SSL_CTX, FreeTls> ctx_holder_;
-    std::unique_ptr<SSL, FreeTls> ssl_holder_;
-    SSL_CTX* ctx_ = nullptr;
-    SSL* ssl_ = nullptr;
-};
 
 bool iequals(std::string_view a, std::string_view b) {
     return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
@@ -282,7 +114,7 @@ Url parse_url(std::string_view text) {
 
 HttpAnswer http_send(const Url& url, const HttpExchange& request, std::chrono::milliseconds timeout,
                      const Tls& tls) {
-    Connection connection(url, Clock::now() + timeout, tls);
+    Connection connection(url, Connection::Clock::now() + timeout, tls);
     std::string host = url.host.find(':') != std::string::npos ? "[" + url.host + "]" : url.host;
     if (url.port != (url.tls ? "443" : "80")) host += ":" + url.port;
     std::string head = request.method + " " + url.prefix + request.target +
