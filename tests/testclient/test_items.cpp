@@ -88,7 +88,17 @@ BOOST_AUTO_TEST_CASE(cookie_authentication) {
 
 BOOST_AUTO_TEST_CASE(groups_are_checked) {
     BOOST_TEST(client.get("/admin").as("hobbes").status == 403);
-    BOOST_TEST(client.get("/admin").as("calvin").status == 200);
+    BOOST_TEST(client.get("/admin").expect(200).as("calvin").json() == "calvin");
+}
+
+BOOST_AUTO_TEST_CASE(an_expected_status_is_checked) {
+    BOOST_TEST(client.get("/whoami").expect(200).as("hobbes").status == 200);
+    try {
+        client.get("/admin").expect(200).as("hobbes");
+        BOOST_ERROR("no UnexpectedStatus");
+    } catch (const kiva::testing::UnexpectedStatus& e) {
+        BOOST_TEST(std::string(e.what()).starts_with("GET /admin as hobbes: 403, not 200: {"));
+    }
 }
 
 BOOST_AUTO_TEST_CASE(a_created_item_is_found_at_its_location) {

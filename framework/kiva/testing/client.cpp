@@ -1,6 +1,7 @@
 #include "kiva/testing/client.hpp"
 
 #include <cctype>
+#include <sstream>
 #include <stdexcept>
 
 #include "kiva/security/auth/base64.hpp"
@@ -66,11 +67,20 @@ Call& Call::body(std::string body, std::string content_type) {
 
 Reply Call::as(std::string_view login) {
     client_.authenticate(out_, login, auth_);
-    return client_.send(out_);
+    return checked(client_.send(out_), login);
 }
 
 Reply Call::send() {
-    return client_.send(out_);
+    return checked(client_.send(out_), {});
+}
+
+Reply Call::checked(Reply reply, std::string_view login) const {
+    if (!expected_ || reply.status == *expected_) return reply;
+    std::ostringstream what;
+    what << out_.method << " " << out_.path << (out_.query.empty() ? "" : "?") << out_.query
+         << (login.empty() ? "" : " as ") << login << ": " << reply.status << ", not " << *expected_
+         << ": " << reply.body.substr(0, 400);
+    throw UnexpectedStatus(what.str());
 }
 
 Client::Client(std::unique_ptr<Transport> transport, ClientOptions options)

@@ -8,10 +8,12 @@
 ///     BOOST_TEST(r.json()["name"] == "pen");
 ///     client.post("/items").json(object{{"name", "ink"}}).via(Auth::bearer).as("hobbes");
 ///     client.get("/items").send();                             // no credentials
+///     client.get("/admin").expect(403).as("hobbes");           // else UnexpectedStatus
 
 #include <map>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -65,6 +67,12 @@ class Call {
         auth_ = auth;
         return *this;
     }
+    /// The status the answer must have (FlaskTester's `api.get(path, 200)`): another one
+    /// throws UnexpectedStatus, which says the request, the status and the body.
+    Call& expect(int status) {
+        expected_ = status;
+        return *this;
+    }
 
     /// Sends it authenticated as login.
     Reply as(std::string_view login);
@@ -72,9 +80,17 @@ class Call {
     Reply send();
 
   private:
+    Reply checked(Reply reply, std::string_view login) const;
+
     Client& client_;
     Outgoing out_;
     std::optional<Auth> auth_;
+    std::optional<int> expected_;
+};
+
+/// What expect() throws: "GET /items/1 as calvin: 401, not 200: {"error": ...}".
+struct UnexpectedStatus : std::runtime_error {
+    using std::runtime_error::runtime_error;
 };
 
 class Client {
