@@ -1,9 +1,9 @@
 #!/bin/bash
-# The whole test suite, as `make test` runs it: unit tests, integration tests through nginx
-# against a real PostgreSQL, a sqlmap scan of the parameterized routes, the same tests again
-# under ASan+UBSan, the Prometheus files checked by promtool, a short fuzzing run of every
-# fuzz target, the HA database's failover test and the deployment test. Ends with one
-# summary line; non-zero on any failure.
+# The whole test suite, as `make test` runs it: unit tests, the test client (kiva::testing) in
+# process and at a URL, integration tests through nginx against a real PostgreSQL, a sqlmap
+# scan of the parameterized routes, the same tests again under ASan+UBSan, the Prometheus
+# files checked by promtool, a short fuzzing run of every fuzz target, the HA database's
+# failover test and the deployment test. Ends with one summary line; non-zero on any failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
