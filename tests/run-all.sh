@@ -1,9 +1,9 @@
 #!/bin/bash
-# The whole test suite, as `make test` runs it: unit tests, integration tests through nginx
-# against a real PostgreSQL, a sqlmap scan of the parameterized routes, the same tests again
-# under ASan+UBSan, the Prometheus files checked by promtool, a short fuzzing run of every
-# fuzz target, the HA database's failover test and the deployment test. Ends with one
-# summary line; non-zero on any failure.
+# The whole test suite, as `make test` runs it: unit tests, the test client (kiva::testing) in
+# process and at a URL, integration tests through nginx against a real PostgreSQL, a sqlmap
+# scan of the parameterized routes, the same tests again under ASan+UBSan, the Prometheus
+# files checked by promtool, a short fuzzing run of every fuzz target, the HA database's
+# failover test and the deployment test. Ends with one summary line; non-zero on any failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
@@ -56,6 +56,15 @@ integration() {  # integration DIR LABEL
   count "$ok" "$bad" "$2"
 }
 
+testclient() {  # testclient DIR LABEL: tests/testclient/run.sh's count
+  local out ok bad
+  out=$(tests/testclient/run.sh "$1" 2>&1); echo "$out"
+  ok=$(echo "$out" | sed -n 's/^testclient: \([0-9]\+\) passed.*/\1/p' | tail -n 1)
+  bad=$(echo "$out" | sed -n 's/^testclient: [0-9]\+ passed, \([0-9]\+\) failed.*/\1/p' | tail -n 1)
+  [ -z "$bad" ] && { ok=0; bad=1; }
+  count "${ok:-0}" "$bad" "$2"
+}
+
 security() {  # security DIR: tests/security/sqlmap.py's verdicts and its count
   local out rc ok bad
   out=$(python3 tests/security/sqlmap.py "$1" 2>&1); rc=$?
@@ -87,6 +96,8 @@ count "$(echo "$newproject_out" | sed -n 's/^newproject: \([0-9]\+\) passed.*/\1
       "$(echo "$newproject_out" | sed -n 's/^newproject: [0-9]\+ passed, \([0-9]\+\) failed.*/\1/p')" newproject
 say "unit tests"
 unit build unit
+say "the test client (kiva::testing: in process on a real PostgreSQL, then at a URL through nginx)"
+testclient build testclient
 say "integration tests (nginx + PostgreSQL)"
 integration build integration
 
@@ -99,6 +110,8 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 say "unit tests under ASan+UBSan"
 unit build-asan unit-asan
+say "the test client under ASan+UBSan"
+testclient build-asan testclient-asan
 say "integration tests under ASan+UBSan"
 integration build-asan integration-asan
 unset ASAN_OPTIONS UBSAN_OPTIONS

@@ -2,7 +2,8 @@
 # The framework as a package: `make install PREFIX=<tmp>`, then an application outside the
 # tree (tests/package/app) configured with only that prefix, built, and its worker's
 # start-up checks run (routes, queries file against the compiled ones, a framework query
-# name refused). Prints "package: N passed, M failed".
+# name refused); then the test client's own tests built on the package's kiva::testing.
+# Prints "package: N passed, M failed".
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 build=${1:-build}
@@ -33,5 +34,14 @@ check "its routes are declared (GET and POST /items)" grep -q 'POST    /items' <
 printf '\n-- name: token_state^\nSELECT 1 AS one;\n' >>"$tmp/app/sql/queries.sql"
 check "a query named like one of the framework's fails the build, naming both places" \
   bash -c "cmake --build '$tmp/app/build' 2>&1 | grep -q 'query token_state is already defined at $tmp/prefix/share/kiva/sql/queries.sql'"
+# The test client (kiva::testing), installed with the framework: an application's tests built
+# on the package alone run its routes in process (its SQL found where it was installed).
+check "the install holds kiva::testing (library and headers)" \
+  test -f "$tmp/prefix/lib/libkiva-testing.a" -a -f "$tmp/prefix/include/kiva/testing/fixture.hpp"
+check "an application's tests build on kiva::testing from the package" \
+  bash -c "cmake -S tests/testclient/outside -B '$tmp/testclient' -DCMAKE_PREFIX_PATH='$tmp/prefix' &&
+           cmake --build '$tmp/testclient' -j '$(nproc)'"
+check "and pass in process (App::handle on a throwaway PostgreSQL)" \
+  timeout 300 "$tmp/testclient/items_tests" --report_level=short
 echo "package: $passed passed, $failed failed"
 [ "$failed" = 0 ]
