@@ -101,6 +101,7 @@ class Day2Schema:
         say("schema drift: deploy-init's schema = the first release's migrated step by step = sql/create.sql's")
         sql = self.path("sql-copy")        # the checkout may be below a private directory: postgres reads here
         shutil.copytree(f"{ROOT}/examples/course/sql", sql)
+        shutil.copytree(f"{ROOT}/framework/sql", f"{sql}/kiva")  # as make deploy stages it
         includes = re.findall(r"^\\ir migrations/(\S+)$", open(f"{sql}/create.sql").read(), re.M)
         files = sorted(f for f in os.listdir(f"{sql}/migrations") if re.match(r"\d{4}-.*\.sql$", f))
         CHECKS.check("sql/create.sql includes every migration, in order, and nothing else", includes == files,
@@ -118,17 +119,24 @@ class Day2Schema:
             f.write(self.generated("init_script", f"{old}/migrations"))
         with open(f"{sql}/migrations/migrate.psql", "w") as f:
             f.write(self.generated("migrate_script", f"{sql}/migrations"))
+        with open(f"{sql}/kiva/migrations/migrate.psql", "w") as f:
+            f.write(self.generated("framework_migrate_script", f"{sql}/kiva/migrations"))
         os.chmod(self.path("first-release"), 0o755)
         old_db, dev_db = f"{DB}_first", f"{DB}_dev"
         try:
             self.new_database(old_db)
             r = self.as_owner(old_db, f"{old}/migrations/init.psql")
+            # make deploy: the framework's migrations (this instance predates them), then the application's
+            k = self.as_owner(old_db, f"{sql}/kiva/migrations/migrate.psql")
             m = self.as_owner(old_db, f"{sql}/migrations/migrate.psql")
             CHECKS.check("an instance of the first release (0001 only) migrates step by step to this release",
-                         r.returncode == 0 and m.returncode == 0 and "applying 0002-audit-append-only" in m.stdout
-                         and "applying 0001" not in m.stdout, r.stdout + m.stdout)
+                         r.returncode == 0 and k.returncode == 0 and m.returncode == 0
+                         and "applying the framework migration 0001-auth-state" in k.stdout
+                         and "applying 0002-audit-append-only" in m.stdout
+                         and "applying 0001" not in m.stdout, r.stdout + k.stdout + m.stdout)
             self.new_database(dev_db)
-            d = self.as_owner(dev_db, f"{sql}/create.sql")
+            d = self.as_owner(dev_db, f"{sql}/kiva/create.sql")
+            d = d if d.returncode else self.as_owner(dev_db, f"{sql}/create.sql")  # as make run loads them
             CHECKS.check("sql/create.sql (make run's schema) loads", d.returncode == 0, d.stdout)
             new, migrated = self.schema(DB), self.schema(old_db)
             # make run has no migrations table (kiva_meta): the tables, functions, grants of public.
