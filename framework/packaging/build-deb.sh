@@ -47,7 +47,7 @@ Maintainer: kiva developers <kiva@kiva.invalid>
 Installed-Size: $size
 Section: libdevel
 Priority: optional
-Depends: $shlibs, g++, make, cmake, pkg-config, libfcgi-dev, libpq-dev, rapidjson-dev, libssl-dev, libcrypt-dev, libargon2-dev, libhiredis-dev, postgresql, nginx, curl, python3
+Depends: $shlibs, g++, make, cmake, pkg-config, libboost-test-dev, libfcgi-dev, libpq-dev, rapidjson-dev, libssl-dev, libcrypt-dev, libargon2-dev, libhiredis-dev, postgresql, nginx, curl, python3
 Homepage: https://kiva.invalid/
 Description: REST back-end framework in C++ for FastCGI and PostgreSQL
  kiva is a library and its tools for building JSON REST APIs that run as
