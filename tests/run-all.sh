@@ -24,9 +24,9 @@ build() {  # build DIR CMAKE_ARGS...
   cmake -S . -B "$dir" "$@" >/dev/null && cmake --build "$dir" -j "$jobs" 2>&1 | grep -E 'error|warning|Error' ; return "${PIPESTATUS[0]}"
 }
 
-unit() {  # unit DIR LABEL
+unit() {  # unit DIR LABEL [BINARY]: a Boost.Test binary's count (unit_tests by default)
   local out
-  out=$("$1/unit_tests" --report_level=short 2>&1)
+  out=$("$1/${3:-unit_tests}" --report_level=short 2>&1)
   local rc=$?
   echo "$out" | tail -n 5
   local total ok bad
@@ -98,6 +98,8 @@ say "unit tests"
 unit build unit
 say "the test client (kiva::testing: in process on a real PostgreSQL, then at a URL through nginx)"
 testclient build testclient
+say "the course demo's tests with kiva's test client (in process, a database per test case)"
+unit build course course_tests
 say "integration tests (nginx + PostgreSQL)"
 integration build integration
 
@@ -112,6 +114,8 @@ say "unit tests under ASan+UBSan"
 unit build-asan unit-asan
 say "the test client under ASan+UBSan"
 testclient build-asan testclient-asan
+say "the course demo's test-client tests under ASan+UBSan"
+unit build-asan course-asan course_tests
 say "integration tests under ASan+UBSan"
 integration build-asan integration-asan
 unset ASAN_OPTIONS UBSAN_OPTIONS
