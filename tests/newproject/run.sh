@@ -16,6 +16,17 @@ check() {  # check NAME COMMAND...
   local name=$1 out; shift
   if out=$("$@" 2>&1); then ok "$name"; else fail "$name" "$out"; fi
 }
+# project_test LABEL DIR WHAT: the project's make test (bounded), its summary, counted once.
+project_test() {
+  local label=$1 dir=$2 what=$3 out rc
+  out=$(cd "$dir" && timeout -s TERM 900 make test 2>&1); rc=$?
+  echo "$out" | grep -E '^(FAIL|tests:)' | sed "s/^/  $label: /"
+  if [ "$rc" = 0 ] && grep -q '^tests: [1-9][0-9]* passed, 0 failed' <<<"$out"; then
+    ok "$what: $(grep '^tests:' <<<"$out")"
+  else
+    fail "$what (exit $rc)" "$out"
+  fi
+}
 refused() {  # refused NAME PATTERN COMMAND...: exits 2, says PATTERN
   local name=$1 pattern=$2 out rc; shift 2
   out=$("$@" 2>&1); rc=$?
@@ -33,24 +44,12 @@ check "kiva-new shop makes the project" "$new" shop "$tmp/work/shop"
 check "with its Makefile, README, .ci/run and the framework version it was made with" \
   test -f "$tmp/work/shop/Makefile" -a -f "$tmp/work/shop/README.md" -a -x "$tmp/work/shop/.ci/run" \
        -a "$(cat "$tmp/work/shop/kiva.version")" = "$(cat "$tmp/prefix/share/kiva/VERSION")"
-out=$(cd "$tmp/work/shop" && timeout -s TERM 900 make test 2>&1); rc=$?
-echo "$out" | grep -E '^(ok|FAIL|tests:)' | sed 's/^/  shop: /'
-if [ "$rc" = 0 ] && grep -q '^tests: [1-9][0-9]* passed, 0 failed' <<<"$out"; then
-  ok "the new project's make test passes: $(grep '^tests:' <<<"$out")"
-else
-  fail "the new project's make test (exit $rc)" "$out"
-fi
+project_test shop "$tmp/work/shop" "the new project's make test passes"
 
 # The tutorial (docs/tutorial.md), exactly as printed, on a second new project.
 check "kiva-new shop for the tutorial" "$new" shop "$tmp/work/tutorial"
 check "docs/tutorial.md's files written into it" python3 tests/newproject/tutorial.py docs/tutorial.md "$tmp/work/tutorial"
-out=$(cd "$tmp/work/tutorial" && timeout -s TERM 900 make test 2>&1); rc=$?
-echo "$out" | grep -E '^(FAIL|tests:)' | sed 's/^/  tutorial: /'
-if [ "$rc" = 0 ] && grep -q '^tests: [1-9][0-9]* passed, 0 failed' <<<"$out"; then
-  ok "the tutorial's project passes its make test: $(grep '^tests:' <<<"$out")"
-else
-  fail "the tutorial's project's make test (exit $rc)" "$out"
-fi
+project_test tutorial "$tmp/work/tutorial" "the tutorial's project passes its make test"
 
 # The same from the Debian package: make package (lintian: no error), installed with apt (its
 # dependencies are the build's), kiva-new from /usr/bin, the project's make test; removed after.
@@ -61,12 +60,7 @@ if [ -f "$deb" ] && out=$(DEBIAN_FRONTEND=noninteractive apt-get install -y -qq 
   ok "the .deb installs"
   check "kiva-new from the package makes the project" /usr/bin/kiva-new shop "$tmp/work/from-deb"
   check "on the package's framework (KIVA_PREFIX /usr)" grep -q '^KIVA_PREFIX ?= /usr$' "$tmp/work/from-deb/Makefile"
-  out=$(cd "$tmp/work/from-deb" && timeout -s TERM 900 make test 2>&1); rc=$?
-  if [ "$rc" = 0 ] && grep -q '^tests: [1-9][0-9]* passed, 0 failed' <<<"$out"; then
-    ok "the project on the installed .deb passes its make test: $(grep '^tests:' <<<"$out")"
-  else
-    fail "the project on the installed .deb: make test (exit $rc)" "$out"
-  fi
+  project_test from-deb "$tmp/work/from-deb" "the project on the installed .deb passes its make test"
   dpkg -r kiva >/dev/null 2>&1 || true
   check "and the package removes cleanly" test ! -e /usr/bin/kiva-new -a ! -e /usr/lib/cmake/kiva/kivaConfig.cmake
 else
