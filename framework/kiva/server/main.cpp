@@ -16,6 +16,7 @@
 #include "kiva/app/openapi.hpp"
 #include "kiva/app/operations.hpp"
 #include "kiva/core/config.hpp"
+#include "kiva/core/config_table.hpp"
 #include "kiva/core/log.hpp"
 #include "kiva/db/query_file.hpp"
 #include "kiva/db/typed.hpp"
@@ -34,12 +35,8 @@ void usage() {
                  "  --check        load configuration, queries and routes, then exit\n"
                  "  --routes       print the routes and their authorization, then exit\n"
                  "  --openapi      print the OpenAPI 3.1 document of the routes, then exit\n\n"
-                 "Configuration keys (file: key = value; environment: KIVA_KEY overrides):\n";
-    for (const auto& option : kiva::config_options()) {
-        std::string key(option.key);
-        std::printf("  %-20s %-26s %s\n", key.c_str(), kiva::env_name(key).c_str(),
-                    std::string(option.help).c_str());
-    }
+                 "Configuration keys (file: key = value; environment: KIVA_KEY overrides):\n"
+              << kiva::config_help_table();
 }
 
 std::map<std::string, std::string> environment() {
