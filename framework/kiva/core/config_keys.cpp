@@ -54,9 +54,9 @@ std::vector<ConfigKey> declare() {
             "how long connecting waits for each host of the conninfo (libpq `connect_timeout`; "
             "one in the conninfo wins), at least 1s"),
         key("db_statement_timeout", &Config::db_statement_timeout, Millis{}, 30s,
-            "the server's `statement_timeout` for the worker's statements, and the longest wait "
-            "for a `COMMIT` (a synchronous standby), then 503; 0: the server's, `COMMIT` "
-            "unbounded"),
+            "the server's `statement_timeout` for the worker's statements (sent as `options`; "
+            "one in the conninfo wins), and the longest wait for a `COMMIT` (a synchronous "
+            "standby), then 503; 0: the server's, `COMMIT` unbounded"),
         key("queries", &Config::queries, Text{}, "sql/queries.sql",
             "named queries file, relative to the configuration file"),
         key("listen", &Config::listen, Text{}, "",

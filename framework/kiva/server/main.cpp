@@ -29,12 +29,14 @@ extern char** environ;
 namespace {
 
 void usage() {
-    std::cout << "usage: kiva [--config FILE] [--check] [--routes] [--openapi] [--help]\n\n"
+    std::cout << "usage: kiva [--config FILE] [--check] [--routes] [--openapi] [--config-table]\n"
+                 "            [--help]\n\n"
                  "A FastCGI worker serving a JSON REST API from PostgreSQL.\n"
-                 "  --config FILE  configuration file (default: $KIVA_CONFIG, else none)\n"
-                 "  --check        load configuration, queries and routes, then exit\n"
-                 "  --routes       print the routes and their authorization, then exit\n"
-                 "  --openapi      print the OpenAPI 3.1 document of the routes, then exit\n\n"
+                 "  --config FILE   configuration file (default: $KIVA_CONFIG, else none)\n"
+                 "  --check         load configuration, queries and routes, then exit\n"
+                 "  --routes        print the routes and their authorization, then exit\n"
+                 "  --openapi       print the OpenAPI 3.1 document of the routes, then exit\n"
+                 "  --config-table  print the configuration keys as a markdown table (the docs')\n\n"
                  "Configuration keys (file: key = value; environment: KIVA_KEY overrides):\n"
               << kiva::config_help_table();
 }
@@ -60,6 +62,9 @@ int main(int argc, char** argv, const Application& application) {
         std::string arg = argv[i];
         if (arg == "--help" || arg == "-h") {
             usage();
+            return 0;
+        } else if (arg == "--config-table") {
+            std::cout << kiva::config_markdown_table();
             return 0;
         } else if (arg == "--config" && i + 1 < argc) {
             config_path = argv[++i];
