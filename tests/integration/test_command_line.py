@@ -1,6 +1,6 @@
-"""The worker's options that answer without a configuration: `kiva --config-table` prints the
-table that docs/configuration.md holds, and `kiva --help` lists the same keys with their
-variables."""
+"""The worker's options that answer without a configuration: `kiva --version` prints the
+version of project() in CMakeLists.txt, `kiva --config-table` prints the table that
+docs/configuration.md holds, and `kiva --help` lists the same keys with their variables."""
 
 import os
 import re
@@ -24,6 +24,11 @@ def kiva(*args):
 
 
 class TestCommandLine(unittest.TestCase):
+    def test_version_is_the_projects(self):
+        with open(os.path.join(ROOT, "CMakeLists.txt")) as f:
+            version = re.search(r"project\(kiva VERSION (\S+)", f.read()).group(1)
+        self.assertEqual(kiva("--version"), f"kiva {version}\n")
+
     def test_docs_table_is_the_workers(self):
         with open(os.path.join(ROOT, "docs", "configuration.md")) as f:
             docs = f.read()

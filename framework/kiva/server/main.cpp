@@ -30,13 +30,14 @@ namespace {
 
 void usage() {
     std::cout << "usage: kiva [--config FILE] [--check] [--routes] [--openapi] [--config-table]\n"
-                 "            [--help]\n\n"
+                 "            [--version] [--help]\n\n"
                  "A FastCGI worker serving a JSON REST API from PostgreSQL.\n"
                  "  --config FILE   configuration file (default: $KIVA_CONFIG, else none)\n"
                  "  --check         load configuration, queries and routes, then exit\n"
                  "  --routes        print the routes and their authorization, then exit\n"
                  "  --openapi       print the OpenAPI 3.1 document of the routes, then exit\n"
-                 "  --config-table  print the configuration keys as a markdown table (the docs')\n\n"
+                 "  --config-table  print the configuration keys as a markdown table (the docs')\n"
+                 "  --version       print kiva's version\n\n"
                  "Configuration keys (file: key = value; environment: KIVA_KEY overrides):\n"
               << kiva::config_help_table();
 }
@@ -62,6 +63,9 @@ int main(int argc, char** argv, const Application& application) {
         std::string arg = argv[i];
         if (arg == "--help" || arg == "-h") {
             usage();
+            return 0;
+        } else if (arg == "--version") {  // the framework's, from project() in CMakeLists.txt
+            std::cout << "kiva " KIVA_VERSION "\n";
             return 0;
         } else if (arg == "--config-table") {
             std::cout << kiva::config_markdown_table();
