@@ -13,6 +13,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "kiva/core/config_values.hpp"
@@ -101,6 +102,7 @@ struct ConfigKey {
     /// The docs section that says more: a title and "page.md#anchor".
     std::string_view see_title, see_page;
 
+    /// Chained on key()'s result in the declaration: key(...).when_empty(...).see(...).
     ConfigKey&& when_empty(std::string_view meaning) && {
         if_empty = meaning;
         return std::move(*this);
@@ -112,7 +114,8 @@ struct ConfigKey {
     }
 };
 
-/// Every key, in the order of `kiva --help` and the docs; names are unique (checked at first use).
+/// Every key, in the order of `kiva --help` and the docs; a name declared twice makes the first
+/// find_config_key throw std::logic_error.
 const std::vector<ConfigKey>& config_keys();
 /// The key of that name, or nullptr.
 const ConfigKey* find_config_key(std::string_view name);

@@ -31,9 +31,7 @@ void token_carrier(const std::string& t) {
 void exact_origin(const std::string& o) {
     if (o == "*" || o.find("://") == std::string::npos || o.back() == '/')
         throw std::invalid_argument(
-            "cors_origins lists exact origins such as "
-            "https://app.example.com, not \"" +
-            o + "\"");
+            "cors_origins lists exact origins such as https://app.example.com, not \"" + o + "\"");
 }
 
 std::vector<ConfigKey> declare() {
