@@ -167,12 +167,12 @@ BOOST_AUTO_TEST_CASE(bad_lines_and_values) {
 }
 
 BOOST_AUTO_TEST_CASE(every_documented_option_is_known) {
-    for (const auto& option : kiva::config_options()) {
-        BOOST_TEST_CONTEXT("option " << option.key) {
+    for (const auto& option : kiva::config_keys()) {
+        BOOST_TEST_CONTEXT("option " << option.name) {
             BOOST_TEST(!option.help.empty());
             Config c;
             try {
-                kiva::set_option(c, option.key, "");
+                kiva::set_option(c, option.name, "");
             } catch (const std::invalid_argument& e) {
                 // An empty value may be refused, but never as an unknown option.
                 BOOST_TEST(std::string(e.what()).find("unknown option") == std::string::npos);

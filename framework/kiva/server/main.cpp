@@ -16,6 +16,7 @@
 #include "kiva/app/openapi.hpp"
 #include "kiva/app/operations.hpp"
 #include "kiva/core/config.hpp"
+#include "kiva/core/config_table.hpp"
 #include "kiva/core/log.hpp"
 #include "kiva/db/query_file.hpp"
 #include "kiva/db/typed.hpp"
@@ -28,18 +29,17 @@ extern char** environ;
 namespace {
 
 void usage() {
-    std::cout << "usage: kiva [--config FILE] [--check] [--routes] [--openapi] [--help]\n\n"
+    std::cout << "usage: kiva [--config FILE] [--check] [--routes] [--openapi] [--config-table]\n"
+                 "            [--version] [--help]\n\n"
                  "A FastCGI worker serving a JSON REST API from PostgreSQL.\n"
-                 "  --config FILE  configuration file (default: $KIVA_CONFIG, else none)\n"
-                 "  --check        load configuration, queries and routes, then exit\n"
-                 "  --routes       print the routes and their authorization, then exit\n"
-                 "  --openapi      print the OpenAPI 3.1 document of the routes, then exit\n\n"
-                 "Configuration keys (file: key = value; environment: KIVA_KEY overrides):\n";
-    for (const auto& option : kiva::config_options()) {
-        std::string key(option.key);
-        std::printf("  %-20s %-26s %s\n", key.c_str(), kiva::env_name(key).c_str(),
-                    std::string(option.help).c_str());
-    }
+                 "  --config FILE   configuration file (default: $KIVA_CONFIG, else none)\n"
+                 "  --check         load configuration, queries and routes, then exit\n"
+                 "  --routes        print the routes and their authorization, then exit\n"
+                 "  --openapi       print the OpenAPI 3.1 document of the routes, then exit\n"
+                 "  --config-table  print the configuration keys as a markdown table (the docs')\n"
+                 "  --version       print kiva's version\n\n"
+                 "Configuration keys (file: key = value; environment: KIVA_KEY overrides):\n"
+              << kiva::config_help_table();
 }
 
 std::map<std::string, std::string> environment() {
@@ -63,6 +63,12 @@ int main(int argc, char** argv, const Application& application) {
         std::string arg = argv[i];
         if (arg == "--help" || arg == "-h") {
             usage();
+            return 0;
+        } else if (arg == "--version") {  // the framework's, from project() in CMakeLists.txt
+            std::cout << "kiva " KIVA_VERSION "\n";
+            return 0;
+        } else if (arg == "--config-table") {
+            std::cout << kiva::config_markdown_table();
             return 0;
         } else if (arg == "--config" && i + 1 < argc) {
             config_path = argv[++i];
