@@ -6,7 +6,8 @@
 ///         return kiva::main(argc, argv, {api::register_api, api::Queries::compiled(), api::Queries::first});
 ///     }
 ///
-/// Options: --config FILE, --check, --routes, --openapi, --help (which lists every key).
+/// Options: --config FILE, --check, --routes, --openapi, --config-table, --version, --help
+/// (which lists every key).
 
 #include <cstddef>
 #include <functional>
