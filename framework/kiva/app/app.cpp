@@ -116,38 +116,46 @@ Outcome App::route(const Request& request, db::Database& db) const {
     if (match.entry) out.route = static_cast<int>(match.entry - table_.entries().data());
     Params params(request, match.captures);
     Context ctx{request, params, db, security_, name_, std::nullopt};
+    out.response = respond(ctx, match);  // hooks, 404/405, or the route's pipeline
+    run_after_hooks(ctx, out.response);
+    end_transaction(ctx, out.response);  // commit if status < 400, else rollback
+    out.user = std::move(ctx.user);
+    return out;
+}
+
+Response App::respond(Context& c, const RouteTable::Match& match) const {
     try {
         std::optional<Response> early;
         for (const auto& hook : before_)
-            if ((early = hook(ctx))) break;
-        if (early) {
-            out.response = std::move(*early);
-        } else if (match.entry) {
-            out.response = dispatch(ctx, match.entry->data);
-        } else if (match.allow.empty()) {
-            out.response = error_response(404, "not found");
-        } else {
-            out.response =
-                error_response(405, "method " + std::string(request.method()) + " not allowed");
-            out.response.header("Allow", match.allow);
-        }
+            if ((early = hook(c))) break;
+        if (early) return std::move(*early);
+        if (match.entry) return dispatch(c, match.entry->data);
+        if (match.allow.empty()) return error_response(404, "not found");
+        Response r =
+            error_response(405, "method " + std::string(c.request.method()) + " not allowed");
+        r.header("Allow", match.allow);
+        return r;
     } catch (...) {
-        out.response = error(request, std::current_exception());
+        return error(c.request, std::current_exception());
     }
+}
+
+void App::run_after_hooks(Context& c, Response& response) const {
     for (auto hook = after_.rbegin(); hook != after_.rend(); ++hook) {
         try {
-            (*hook)(ctx, out.response);
+            (*hook)(c, response);
         } catch (...) {
-            out.response = error(request, std::current_exception());
+            response = error(c.request, std::current_exception());
         }
     }
+}
+
+void App::end_transaction(Context& c, Response& response) const {
     try {
-        db.finish(out.response.status < 400);
+        c.db.finish(response.status < 400);
     } catch (...) {
-        out.response = error(request, std::current_exception());
+        response = error(c.request, std::current_exception());
     }
-    out.user = std::move(ctx.user);
-    return out;
 }
 
 // A matched route, in FlaskSimpleAuth's order, so that an anonymous client learns nothing

@@ -131,6 +131,13 @@ class App {
 
     Outcome run(const Request& request, db::Database& db) const;
     Outcome route(const Request& request, db::Database& db) const;
+    /// The before_request hooks, then the matched route's pipeline (dispatch) or 404/405;
+    /// whatever is thrown is answered by error().
+    Response respond(Context& c, const RouteTable::Match& match) const;
+    /// The after_request hooks, in reverse order; one that throws leaves its error response.
+    void run_after_hooks(Context& c, Response& response) const;
+    /// Commit if status < 400, else rollback; a failed commit becomes the response.
+    void end_transaction(Context& c, Response& response) const;
     Response dispatch(Context& c, const RouteData& route) const;
     /// 401 without a login where one is needed, 403 outside the route's group.
     void check_groups(Context& c, const Authorize& a) const;
