@@ -168,7 +168,7 @@ Response App::dispatch(Context& c, const RouteData& route) const {
     bool open = a.level() == Authorize::Level::open;
     c.user = authentication_.authenticate(c, schemes, !open);  // 401, 429
     if (c.user) c.db.set_login(*c.user);                       // for the audit triggers
-    check_groups(c, a);                                         // 401, 403
+    check_groups(c, a);                                        // 401, 403
     return route.invoke(c, [&] {
         check_parameters(c, route, schemes);  // 400
         check_objects(c, a);                  // 404, 403

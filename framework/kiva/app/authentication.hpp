@@ -27,7 +27,8 @@ class Metrics;
 /// The password hash of a login, or nullopt when there is no such user.
 using PasswordLookup = std::function<std::optional<std::string>(Context&, std::string_view login)>;
 /// Stores a new hash of the same password (a transparent rehash to the configured scheme).
-using PasswordUpdate = std::function<void(Context&, std::string_view login, const std::string& hash)>;
+using PasswordUpdate =
+    std::function<void(Context&, std::string_view login, const std::string& hash)>;
 
 /// Whether s is one of the schemes.
 bool accepts(const std::vector<AuthScheme>& schemes, AuthScheme s);

@@ -32,8 +32,7 @@ Request request_of(const FCGX_Request& fcgi) {
     for (char** p = fcgi.envp; *p; ++p) {
         std::string_view kv(*p);
         auto eq = kv.find('=');
-        env.emplace_back(kv.substr(0, eq),
-                         eq == std::string_view::npos ? "" : kv.substr(eq + 1));
+        env.emplace_back(kv.substr(0, eq), eq == std::string_view::npos ? "" : kv.substr(eq + 1));
     }
     return Request(std::move(env));
 }
