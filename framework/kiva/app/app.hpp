@@ -6,7 +6,8 @@
 ///   route (404/405) -> authentication (401) -> groups (403) -> parameters (400)
 ///   -> object permissions (404, then 403) -> handler -> commit if status < 400, else rollback
 ///
-/// It knows nothing of FastCGI: the server hands it a Request and a Database.
+/// It knows nothing of FastCGI: the server hands it a Request and a Database. Authentication
+/// (schemes, passwords, tokens) is its own class (authentication.hpp).
 
 #include <chrono>
 #include <functional>
@@ -16,6 +17,7 @@
 #include <string_view>
 #include <vector>
 
+#include "kiva/app/authentication.hpp"
 #include "kiva/app/context.hpp"
 #include "kiva/app/handler_context.hpp"
 #include "kiva/http/response.hpp"
@@ -32,10 +34,6 @@ namespace observe {
 class Metrics;
 }
 
-/// The password hash of a login, or nullopt when there is no such user.
-using PasswordLookup = std::function<std::optional<std::string>(Context&, std::string_view login)>;
-/// Stores a new hash of the same password (a transparent rehash to the configured scheme).
-using PasswordUpdate = std::function<void(Context&, std::string_view login, const std::string& hash)>;
 /// Whether login belongs to group.
 using GroupCheck = std::function<bool(Context&, std::string_view login, std::string_view group)>;
 /// May login act on object id in mode? true: yes, false: 403, nullopt: no such object (404).
@@ -74,11 +72,13 @@ class App {
     // framework's Context or the application's (with its typed queries).
     template <typename F>
     void password_lookup(F f) {
-        password_lookup_ = adapt<std::optional<std::string>, std::string_view>(std::move(f));
+        authentication_.password_lookup(
+            adapt<std::optional<std::string>, std::string_view>(std::move(f)));
     }
     template <typename F>
     void password_update(F f) {
-        password_update_ = adapt<void, std::string_view, const std::string&>(std::move(f));
+        authentication_.password_update(
+            adapt<void, std::string_view, const std::string&>(std::move(f)));
     }
     template <typename F>
     void group_check(F f) {
@@ -93,6 +93,7 @@ class App {
     void observe(observe::Metrics* metrics) {
         metrics_ = metrics;
         security_.observe(metrics);
+        authentication_.observe(metrics);
     }
 
     /// Hooks, as Flask's: before_request hooks run in the order they were registered, the
@@ -130,12 +131,19 @@ class App {
 
     Outcome run(const Request& request, db::Database& db) const;
     Outcome route(const Request& request, db::Database& db) const;
+    /// The before_request hooks, then the matched route's pipeline (dispatch) or 404/405;
+    /// whatever is thrown is answered by error().
+    Response respond(Context& c, const RouteTable::Match& match) const;
+    /// The after_request hooks, in reverse order; one that throws leaves its error response.
+    void run_after_hooks(Context& c, Response& response) const;
+    /// Commit if status < 400, else rollback; a failed commit becomes the response.
+    void end_transaction(Context& c, Response& response) const;
     Response dispatch(Context& c, const RouteData& route) const;
-    std::optional<std::string> authenticate(Context& c, const std::vector<AuthScheme>& schemes,
-                                            bool required) const;
-    /// Throttled (429 when locked), then cached, then bcrypt; throws auth::AuthError.
-    void check_password(Context& c, std::string_view scheme, const std::string& login,
-                        const std::string& password) const;
+    /// 401 without a login where one is needed, 403 outside the route's group.
+    void check_groups(Context& c, const Authorize& a) const;
+    /// 400 for a parameter the route does not declare (a typo is not silently ignored).
+    void check_parameters(Context& c, const RouteData& route,
+                          const std::vector<AuthScheme>& schemes) const;
     void check_objects(Context& c, const Authorize& a) const;
     Response error(const Request& request, std::exception_ptr e) const;
 
@@ -143,10 +151,9 @@ class App {
     std::string token_type_;
     const Logger& log_;
     Security security_;
+    Authentication authentication_{security_};  ///< after security_, which it uses
     Cors cors_;
     RouteTable table_;
-    PasswordLookup password_lookup_;
-    PasswordUpdate password_update_;
     GroupCheck group_check_;
     std::map<std::string, ObjectCheck, std::less<>> object_checks_;
     observe::Metrics* metrics_ = nullptr;

@@ -6,6 +6,8 @@
 /// the first other query starts the transaction (BEGIN pipelined with it: one round trip),
 /// and the framework commits or rolls back when the response is known. Queries marked
 /// `-- kiva: replica` may go to a second connection, to a standby (use_replica()).
+/// One class, one file per job: database.cpp (the facade), connection.cpp, replica.cpp (the
+/// replica policy), transaction.cpp, result_stream.cpp.
 
 #include <chrono>
 #include <cstdint>
@@ -161,14 +163,19 @@ class Database {
 
   private:
     friend class ResultStream;
+
+    // database.cpp: the facade (queries by name, their arguments, errors, durations).
     const Query& prepare_call(std::string_view name, QueryKind expected, Args args,
                               std::vector<const char*>& values) const;
     ResultHandle run(std::string_view name, QueryKind expected, Args args);
     const Query& compiled(std::size_t index, std::string_view name, QueryKind kind) const;
     void check_free(const Query& query) const;
-    ResultStream stream_query(const Query& query, std::span<const char* const> values);
+    /// Counts a query's round trip, and logs it when slow.
+    void took(const std::string& query, std::chrono::nanoseconds duration) const;
+    [[noreturn]] void fail(pg_result* result, const Query& query);
+
+    // connection.cpp: connect, prepare, reconnect.
     ResultHandle execute(const Query& query, std::span<const char* const> values);
-    ResultHandle send(const Query& query, std::span<const char* const> values);
     void open();
     void drop();
     /// Before a request's first statement: drops a connection the server closed while it was
@@ -178,14 +185,15 @@ class Database {
     /// The statement's connection is gone, or its server can no longer take writes.
     bool lost(const pg_result* result) const;
     static void on_notice(void* self, const pg_result* notice);
-    /// COMMIT, waited for at most the statement timeout (the server's statement_timeout does
-    /// not cover a COMMIT's wait for its synchronous standby): then it is cancelled, which
-    /// leaves the commit on the primary alone, reported by a warning (sync_wait_cancelled_).
-    ResultHandle commit_bounded();
+    /// "database", or "replica database" in this connection's messages.
+    std::string_view label() const { return replica_of_ ? "replica database" : "database"; }
+
+    // replica.cpp: the replica policy.
     /// Whether the query goes to the replica connection (a pause after a failure counts a
     /// fallback).
     bool to_replica(const Query& query);
-    /// run(replica) for a query that goes there; nullopt when it is to run here instead.
+    /// run(replica) for a query that goes there; nullopt when it is to run here instead
+    /// (defined in database_detail.hpp).
     template <typename Result, typename Run>
     std::optional<Result> on_replica(const Query& query, Run run);
     /// The replica connection answered: counted by the kind of server it reached.
@@ -193,11 +201,19 @@ class Database {
     /// The replica connection failed with e: true when the query is to run here instead
     /// (logged, counted, pause); false for an error the primary would give as well.
     bool replica_failed(const DbError& e);
-    /// "database", or "replica database" in this connection's messages.
-    std::string_view label() const { return replica_of_ ? "replica database" : "database"; }
-    /// Counts a query's round trip, and logs it when slow.
-    void took(const std::string& query, std::chrono::nanoseconds duration) const;
-    [[noreturn]] void fail(pg_result* result, const Query& query);
+    /// Whether this connection's server says it is a standby (in_hot_standby).
+    bool standby() const;
+
+    // transaction.cpp: BEGIN with the audit context, COMMIT or ROLLBACK.
+    /// The statement, after BEGIN and the audit context when they are due (one round trip).
+    ResultHandle send(const Query& query, std::span<const char* const> values);
+    /// COMMIT, waited for at most the statement timeout (the server's statement_timeout does
+    /// not cover a COMMIT's wait for its synchronous standby): then it is cancelled, which
+    /// leaves the commit on the primary alone, reported by a warning (sync_wait_cancelled_).
+    ResultHandle commit_bounded();
+
+    // result_stream.cpp: rows streamed into the answer.
+    ResultStream stream_query(const Query& query, std::span<const char* const> values);
 
     const QueryFile& queries_;
     std::string conninfo_;
@@ -227,7 +243,6 @@ class Database {
     /// A replica connection that reached a standby: once that server is promoted, it is
     /// dropped so that the next one finds a standby again (prefer-standby).
     bool on_standby_ = false;
-    bool standby() const;
     std::chrono::steady_clock::time_point replica_retry_at_{};
     std::chrono::milliseconds replica_pause_{0};
 };

@@ -6,10 +6,14 @@
 /// plain Request for the App, writes the Response back, and logs one line.
 /// SIGTERM/SIGINT: stop accepting, finish the requests in flight, return 0.
 /// With processes > 1, a supervising process forks that many workers and respawns any that dies.
+/// One class, one file per job: server.cpp (the accept loop of each thread), fcgi_io.cpp (the
+/// FastCGI request and response), listener.cpp (the socket), supervisor.cpp (signals, stopping,
+/// prefork).
 
 #include <atomic>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "kiva/app/app.hpp"
@@ -34,14 +38,26 @@ class Server {
     int run();
 
   private:
-    struct Worker;
+    /// A serving thread, as the stopping process sees it (idle: blocked in accept).
+    enum class State { starting, idle, busy, done };
+    struct Worker {
+        int index = 0;
+        std::thread thread;
+        std::atomic<State> state{State::starting};
+    };
+
+    // server.cpp: one thread's accept loop.
+    void serve_forever(Worker& worker);
+    // listener.cpp
     int open_listener() const;
+    // supervisor.cpp
+    /// Blocks the stop signals in every thread (the main thread takes them with sigwait).
+    void take_signals();
     /// The threads of one process, until a stop signal.
     int serve_threads();
     /// Several processes on the same socket (processes > 1): respawns any that dies.
     int supervise();
     int wait_for_stop_signal() const;
-    void serve_forever(Worker& worker);
 
     const Config& config_;
     const App& app_;
