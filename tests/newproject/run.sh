@@ -45,6 +45,21 @@ check "with its Makefile, README, .ci/run and the framework version it was made 
   test -f "$tmp/work/shop/Makefile" -a -f "$tmp/work/shop/README.md" -a -x "$tmp/work/shop/.ci/run" \
        -a "$(cat "$tmp/work/shop/kiva.version")" = "$(cat "$tmp/prefix/share/kiva/VERSION")"
 project_test shop "$tmp/work/shop" "the new project's make test passes"
+# make run serves the new resource through nginx (on free ports; SIGTERM stops it all).
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+pgport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+(cd "$tmp/work/shop" && exec make --no-print-directory run PORT="$port" PGPORT="$pgport" >"$tmp/run.log" 2>&1) &
+run_pid=$!
+items=""
+for _ in $(seq 300); do
+  items=$(curl -s -m 5 "http://127.0.0.1:$port/api/items" 2>/dev/null) && [ -n "$items" ] && break
+  kill -0 "$run_pid" 2>/dev/null || break
+  sleep 0.2
+done
+kill -TERM "$run_pid" 2>/dev/null; wait "$run_pid" 2>/dev/null
+if grep -q '"name":"first item"' <<<"$items"; then ok "its make run serves GET /api/items through nginx"
+else fail "its make run serves GET /api/items through nginx" "$items $(tail -n 20 "$tmp/run.log")"; fi
+
 
 # The tutorial (docs/tutorial.md), exactly as printed, on a second new project.
 check "kiva-new shop for the tutorial" "$new" shop "$tmp/work/tutorial"

@@ -43,8 +43,10 @@ std::string config_markdown_table() {
     std::string out = "| key | default | meaning |\n|---|---|---|\n";
     for (const auto& k : config_keys()) {
         std::string value = default_value(k);
-        std::string shown =
-            value.empty() ? "(" + std::string(empty_means(k)) + ")" : "`" + value + "`";
+        // Appended piece by piece: GCC 12's -Wrestrict misfires at -O3 on "(" + std::string(...).
+        std::string shown(value.empty() ? "(" : "`");
+        shown += value.empty() ? std::string(empty_means(k)) : value;
+        shown += value.empty() ? ")" : "`";
         std::string meaning(k.help);
         if (!k.see_page.empty())
             meaning += " (see [" + std::string(k.see_title) + "](" + std::string(k.see_page) + "))";
