@@ -5,23 +5,27 @@
 # deploy/systemd/apache2.service.d/kiva-fcgid-warm.conf does it for starts and reloads (logrotate's
 # included), `make deploy` and `make rollback` through WARM_COMMAND (deploy/README.md).
 #
-# Usage: deploy/fcgid-warm.sh [--conf FILE]... [--timeout 30] [--address 127.0.0.1]
-#   --conf FILE   an instance's settings (render-site.sh writes OUT/fcgid-warm.conf); without
-#                 it, every /etc/kiva/fcgid-warm.d/*.conf
+# Usage: deploy/fcgid-warm.sh [--conf FILE]... [--timeout 30] [--address 127.0.0.1] [--after-reload]
+#   --conf FILE     an instance's settings (render-site.sh writes OUT/fcgid-warm.conf); without
+#                   it, every /etc/kiva/fcgid-warm.d/*.conf
+#   --after-reload  Apache was just started or reloaded: first wait (within the timeout) until
+#                   the processes started before now are gone (a graceful reload stops them
+#                   while this runs), so that they are not counted as the pool
+# Self-contained (no file beside it needed): installed as /usr/local/sbin/kiva-fcgid-warm.
 # How: while APP_DIR/run/fcgid-warming exists, the wrapper makes each new process wait 1.5 s
 # before it serves; bursts of requests at once to URL (resolved to --address) then find the pool
 # busy, sleep their second, and have mod_fcgid start the next processes, until the pool holds
 # POOL processes of APP_DIR/bin/kiva or the time is up. Prints "INSTANCE: pool N/POOL".
 # Exit status: 0 when every pool is full, 1 otherwise.
 set -euo pipefail
-KIVA_TOOL=fcgid-warm
-here=$(cd "$(dirname "$0")" && pwd)
-. "$here/lib/common.sh"
+say() { printf 'fcgid-warm: %s\n' "$*" >&2; }
+die() { say "error: $*"; exit 1; }
 
-confs=() timeout=30 address=127.0.0.1
+confs=() timeout=30 address=127.0.0.1 after_reload=0
 while [ $# -gt 0 ]; do
   case $1 in
-    -h|--help) print_header "$0"; exit 0 ;;
+    -h|--help) awk 'NR > 1 && /^#/ {sub(/^# ?/, ""); print; next} NR > 1 {exit}' "$0"; exit 0 ;;
+    --after-reload) after_reload=1; shift; continue ;;
     --conf) confs+=("${2:?--conf needs a file}") ;;
     --timeout) timeout=${2:?} ;;
     --address) address=${2:?} ;;
@@ -36,14 +40,23 @@ if [ ${#confs[@]} -eq 0 ]; then
   [ ${#confs[@]} -gt 0 ] || { say "no /etc/kiva/fcgid-warm.d/*.conf: no mod_fcgid pool to fill"; exit 0; }
 fi
 
-# pool_size APP_DIR: the processes mod_fcgid runs for the instance now: those of its current binary
-# (an old one, replaced by a deploy, shows as deleted) whose parent is Apache's process manager.
+# Clock ticks since boot now: processes that started before are the previous generation.
+ticks=$(getconf CLK_TCK)
+started=$(awk -v t="$ticks" '{printf "%d", $1 * t}' /proc/uptime)
+
+# pool_size APP_DIR [old]: the processes mod_fcgid runs for the instance now: those of its current
+# binary (an old one, replaced by a deploy, shows as deleted) whose parent is Apache's process
+# manager; with "old", only those started before this script.
 pool_size() {
-  local bin=$1/bin/kiva n=0 pid ppid
+  local bin=$1/bin/kiva only_old=${2:-} n=0 pid stat
   for pid in $(pgrep -x kiva || true); do
     [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$bin" ] || continue
-    ppid=$(awk '{print $4}' "/proc/$pid/stat" 2>/dev/null) || continue
-    [ "$(cat "/proc/$ppid/comm" 2>/dev/null)" = apache2 ] && n=$((n + 1))
+    stat=$(sed 's/^.*) //' "/proc/$pid/stat" 2>/dev/null) || continue
+    # shellcheck disable=SC2086  # the fields after "(comm) ": 2 is the parent, 20 the start time
+    set -- $stat
+    [ "$(cat "/proc/$2/comm" 2>/dev/null)" = apache2 ] || continue
+    [ -z "$only_old" ] || [ "${20}" -lt "$started" ] || continue
+    n=$((n + 1))
   done
   echo "$n"
 }
@@ -57,6 +70,10 @@ warm() {
   local hostport=${URL#*://}; hostport=${hostport%%/*}
   local host=${hostport%:*} port=${hostport##*:}
   local flag=$APP_DIR/run/fcgid-warming deadline=$((SECONDS + timeout)) have
+  if [ "$after_reload" = 1 ]; then  # at most 10 s: a process a client started just before counts as old
+    local waited=$((SECONDS + 10))
+    while [ "$(pool_size "$APP_DIR" old)" -gt 0 ] && [ "$SECONDS" -lt "$waited" ]; do sleep 0.2; done
+  fi
   have=$(pool_size "$APP_DIR")
   if [ "$have" -lt "$POOL" ]; then
     touch "$flag"
