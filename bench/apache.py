@@ -46,7 +46,10 @@ def http_only(rendered, port, access_log):
             if not re.match(r"\s*(SSL\w+|Protocols|CustomLog|Header always set Strict-Transport-Security)\b", l)]
     vhost = re.sub(r"<VirtualHost \*:\d+>", f"<VirtualHost 127.0.0.1:{port}>\n    CustomLog {access_log} \"%>s %D\"",
                    "\n".join(keep), count=1)
-    return vhost + "\n"
+    # The template's server-wide lines (mod_fcgid's spawn limits and scans) apply as shipped.
+    outside = re.sub(r"<VirtualHost \*:\d+>.*?</VirtualHost>", "", rendered, flags=re.S)
+    server_wide = [l for l in outside.splitlines() if re.match(r"(Fcgid|Mutex)\w*\s", l)]
+    return "\n".join(server_wide + [vhost]) + "\n"
 
 
 def fill(template, **values):
