@@ -18,6 +18,7 @@ DB = "kiva_e2e"
 OWNER = "kiva_e2e_owner"
 SOCKET = f"/run/kiva/{INSTANCE}.sock"
 BODY_LIMIT = 256 * 1024
+FCGID_POOL = 6                           # the mod_fcgid pool of the test's vhost
 KEEP = os.environ.get("KIVA_DEPLOY_KEEP") == "1"
 BUILD_DIR = os.environ.get("KIVA_DEPLOY_BUILD_DIR", "build-release")
 PGBIN = sorted((d for d in os.listdir("/usr/lib/postgresql")), key=lambda v: int(v))[-1] \
