@@ -19,7 +19,8 @@
 # mod_fcgid's pool: --fcgid-max-processes, else the MaxRequestWorkers of --mpm-conf (default: the
 # enabled mpm_*.conf of /etc/apache2, else Debian's 150): no Apache thread may find it full.
 # --runtime-connections: the CONNECTION LIMIT given to prepare-db.sh; a pool above it is refused.
-# --suexec: the worker runs as the account INSTANCE (SuexecUserGroup), not as Apache's user.
+# --suexec: the worker runs as the account INSTANCE (SuexecUserGroup), not as Apache's user; its
+# wrapper then goes below suEXEC's document root (/var/www/kiva/INSTANCE/kiva-fcgid).
 # --fcgid-idle-timeout: 0 (never) is the shipped setting; anything else is for demonstrations.
 set -euo pipefail
 KIVA_TOOL=render-site
@@ -102,7 +103,10 @@ if [ -n "$runtime_connections" ]; then
 else
   say "mod_fcgid pool of $fcgid_max processes = $fcgid_max database connections: prepare-db.sh --runtime-connections must allow them (--runtime-connections N checks it)"
 fi
-wrapper=${wrapper:-$app_dir/fcgid/kiva-fcgid}
+# suEXEC runs only programs below its document root (Debian's apache2-suexec-custom: the first
+# line of /etc/apache2/suexec/www-data, /var/www), owned by the target account, in a directory
+# of its own that nobody else may write.
+if [ "$suexec" = 1 ]; then wrapper=${wrapper:-/var/www/kiva/$instance/kiva-fcgid}; else wrapper=${wrapper:-$app_dir/fcgid/kiva-fcgid}; fi
 [[ "$wrapper" =~ ^/[A-Za-z0-9._/-]+$ ]] || die "bad --fcgid-wrapper '$wrapper'"
 if [ "$suexec" = 1 ]; then
   suexec_line="    # suEXEC: every process of this vhost runs as $instance, who alone reads its secrets.
@@ -146,6 +150,7 @@ values=(
   "HTTPS_PORT_SUFFIX=$suffix" "SOCKET=$socket" "UPSTREAM=$upstream" "API_CONF=$api_conf"
   "NGINX_LOG_DIR=$nginx_log_dir" "BODY_LIMIT=$body_limit" "BODY_LIMIT_BYTES=$bytes"
   "FCGID_MAX_PROCESSES=$fcgid_max" "FCGID_IDLE_TIMEOUT=$fcgid_idle" "FCGID_WRAPPER=$wrapper"
+  "FCGID_WRAPPER_DIR=$(dirname "$wrapper")" "FCGID_WRAPPER_NAME=$(basename "$wrapper")"
   "SUEXEC=$suexec_line" "RUN_AS=$run_as" "WRAPPER=$wrapper" "WRAPPER_OWNER=$wrapper_owner" "PGPASSFILE=$pgpass"
   "NGINX_LISTEN_HTTPS=$listen_https" "NGINX_LISTEN_HTTP=$listen_http"
   "NGINX_LISTEN_HTTPS_DEFAULT=$listen_https_default" "NGINX_LISTEN_HTTP_DEFAULT=$listen_http_default"

@@ -46,6 +46,7 @@ from support import (FCGID_POOL, BODY_LIMIT, CHECKS, DB, HOME, INSTANCE, PGBIN, 
 from day2 import Day2
 from day2_schema import Day2Schema
 from day2_hosts import Day2Hosts
+from suexec import SuexecInstances
 from target import Target
 
 
@@ -60,7 +61,7 @@ def source_get(ctx, port, path, source):
         conn.close()
 
 
-class DeployTest(Day2, Day2Schema, Day2Hosts, Target):
+class DeployTest(Day2, Day2Schema, Day2Hosts, SuexecInstances, Target):
     """The scenario and its checks, on the target."""
 
     # ----------------------------------------------------------------------- checks
@@ -406,6 +407,7 @@ class DeployTest(Day2, Day2Schema, Day2Hosts, Target):
         self.rollback()
         self.day2()
         self.old_processes_retired()
+        self.suexec_instances()
         with open(f"{HOME}/log/deploy.log") as f:
             lines = f.read().splitlines()
         CHECKS.check("each deploy is recorded in the target's log/deploy.log",
