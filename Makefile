@@ -63,7 +63,7 @@ bench:
 
 bench-apache:
 	@$(DEPS) build run bench
-	@exec env BENCH_ONLY=apache bench/run.sh
+	@exec env BENCH_ONLY=apache BENCH_FCGID_RUNS=$${BENCH_FCGID_RUNS:-20} bench/run.sh
 
 # Deployment (deploy/README.md): DEPLOY_CONF=FILE (default deploy/deploy.local.conf),
 # DRY_RUN=1 prints every command and runs none; deploy-init: DEMO_DATA=1 adds the demo rows and users;

@@ -48,6 +48,7 @@ HELLO = os.path.abspath(env("HELLO", os.path.join(os.path.dirname(KIVA), "kiva-b
 APACHE = env("BENCH_APACHE", "1") != "0"        # 0 leaves the Apache scenarios out
 APACHE_ONLY = env("BENCH_ONLY", "") == "apache"  # make bench-apache: the Apache section alone
 SLOW_MS = 900                                     # a request this slow (Apache's %D) is a stall
+FCGID_RUNS = int(env("BENCH_FCGID_RUNS", "0"))    # extra runs of apache-fcgid, and one across a reload
 DURATION = env("BENCH_DURATION", "10s")
 CONNECTIONS = int(env("BENCH_CONNECTIONS", "16"))
 WRK_THREADS = int(env("BENCH_WRK_THREADS", "1"))
@@ -430,6 +431,8 @@ def main():
                 say(f"  {name:9} {r['rps']:10.0f} req/s  p99 {r['p99_us'] / 1000:7.2f} ms  errors {r['errors']}")
                 if name == "s5":
                     cleanup_writes(b)
+        if b.apache and FCGID_RUNS:
+            results["fcgid_runs"] = fcgid_runs(b, tg)
         cold_kiva = cold_resp = None
         if not APACHE_ONLY:  # scenario 4 and the cold start are the nginx section's
             say(f"scenario 4 once: {NOCACHE_DURATION}, {NOCACHE_CONNECTIONS} connections")
@@ -480,6 +483,39 @@ def main():
         say(f"{errors} errors (non-2xx or socket errors): the numbers are not valid")
         return 1
     return 0
+
+
+def fcgid_runs(b, tg):
+    """The issue's measure of mod_fcgid: FCGID_RUNS runs of DURATION at CONNECTIONS, each counted
+    from Apache's access log; then one run of apache-fcgid, and one of apache-proxy-fcgi, across a
+    graceful reload (and the warm-up that follows it, as the apache2 drop-in runs it)."""
+    out = {"runs": [], "reload": {}}
+    say(f"apache-fcgid: {FCGID_RUNS} runs of {DURATION} at {CONNECTIONS} connections, server-side counts")
+    for i in range(FCGID_RUNS):
+        offset = b.apache.log_offset("apache-fcgid")
+        r = wrk(tg["apache-fcgid"][1], CONNECTIONS, DURATION)
+        st = server_stats(b.apache.server_times("apache-fcgid", offset))
+        out["runs"].append(dict(st, rps=r["rps"], errors=r["errors"], processes=b.apache.fcgid_processes("apache-fcgid")))
+        say(f"  run {i + 1}: {r['rps']:.0f} req/s, {st['server_requests']} requests, {st['server_slow_900ms']} >= "
+            f"{SLOW_MS} ms, max {st['server_max_ms']:.0f} ms")
+    for name in ("apache-fcgid", "apache-proxy-fcgi"):
+        offset = b.apache.log_offset(name)
+        load = subprocess.Popen(["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{DURATION}", "--timeout", "10s",
+                                 *tg[name][1]], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(3)
+        t0 = time.time()
+        subprocess.run(["apache2", "-f", b.apache.path("httpd.conf"), "-k", "graceful"], check=True, cwd="/")
+        warm = subprocess.run([os.path.join(ROOT, "deploy", "fcgid-warm.sh"), "--after-reload", "--conf",
+                               b.apache.path("apps", "apache-fcgid", "fcgid-warm.conf")], capture_output=True, text=True)
+        warm_s = time.time() - t0
+        load.wait()
+        st = server_stats(b.apache.server_times(name, offset))
+        out["reload"][name] = dict(st, warm_seconds=round(warm_s, 1), warm=warm.stderr.strip())
+        say(f"  {name} across a graceful reload: {st['server_requests']} requests, {st['server_slow_900ms']} >= "
+            f"{SLOW_MS} ms, max {st['server_max_ms']:.0f} ms ({warm.stderr.strip()} after {warm_s:.1f} s)")
+    for name in FCGID_SCENARIOS:  # the other pools, emptied by the reload, for what follows
+        b.apache.warm(name)
+    return out
 
 
 def cleanup_writes(b):
@@ -717,6 +753,17 @@ def print_apache(s, c, results):
               f"{ms(v['server_p999_ms']):>6} {ms(v['server_max_ms']):>7} "
               f"{(f'{procs[0]}..{procs[1]}' if procs else ''):>7}  {chk['target'] if chk else '':<36} "
               f"{(chk['measured'] + ': ' + verdict) if chk else ''}".rstrip())
+    fr = results.get("fcgid_runs")
+    if fr:
+        runs = fr["runs"]
+        print(f"apache-fcgid, {len(runs)} more runs of {results['settings']['duration']}: "
+              f"{sum(r['server_requests'] for r in runs)} requests, "
+              f"{sum(r['server_slow_900ms'] for r in runs)} >= {SLOW_MS} ms (server), "
+              f"max {max(r['server_max_ms'] for r in runs):.0f} ms, req/s {min(r['rps'] for r in runs):.0f}.."
+              f"{max(r['rps'] for r in runs):.0f}, processes {sorted({r['processes'] for r in runs})}")
+        for name, st in fr["reload"].items():
+            print(f"{name} across a graceful reload: {st['server_requests']} requests, {st['server_slow_900ms']} >= "
+                  f"{SLOW_MS} ms, max {st['server_max_ms']:.0f} ms (warm-up: {st['warm']}, {st['warm_seconds']} s)")
     chk = c.get("apache-fcgid-stalls")
     if chk:
         print(f"{'apache-fcgid after warm-up':<24} {chk['measured']}  target {chk['target']}: "
