@@ -142,7 +142,7 @@ class SuexecInstances:
         CHECKS.check("suEXEC: each account reads its own token secret and not the other's (nor www-data the second's)",
                      not readable and all(own), (readable, own))
         # Through the worker itself: the second instance pointed at the first's token secret cannot
-        # start, and mod_fcgid's failure is a JSON 503 with Retry-After.
+        # start.
         conf = f"{OTHER_HOME}/conf/kiva.conf"
         with open(conf) as f:
             saved = f.read()
@@ -153,9 +153,11 @@ class SuexecInstances:
         r = request(self.ctx, self.suexec_ports[OTHER], "GET", "/api/health")
         with open(conf, "w") as f:
             f.write(saved)
-        CHECKS.check(f"suEXEC: {OTHER} pointed at {INSTANCE}'s token secret cannot read it: a JSON 503 with Retry-After",
-                     r.status == 503 and r.headers.get("retry-after") == "1"
-                     and r.headers.get("content-type", "").startswith("application/json"),
+        # mod_fcgid answers a process that exits at start with 500 (it read nothing from it), a
+        # pool it cannot get a process from with 503 (+ Retry-After): JSON either way, never HTML.
+        CHECKS.check(f"suEXEC: {OTHER} pointed at {INSTANCE}'s token secret cannot read it: mod_fcgid's error, in JSON",
+                     r.status in (500, 503) and r.headers.get("content-type", "").startswith("application/json")
+                     and b"<html" not in r.body.lower() and (r.status != 503 or r.headers.get("retry-after") == "1"),
                      (r.status, r.headers, r.body[:200]))
 
     def suexec_cleanup(self):
