@@ -167,10 +167,22 @@ class Load:
             path = "/api/version" if i % 2 == 0 else "/api/stuff/1"
             i += 1
             try:
+                reused = conn is not None
                 if conn is None:
                     conn = connection(self.ctx, front.https)
-                conn.request("GET", path)
-                r = conn.getresponse()
+                try:
+                    conn.request("GET", path)
+                    r = conn.getresponse()
+                except http.client.RemoteDisconnected:
+                    # A kept-alive connection the server closed as this request went out (Apache
+                    # closes idle ones at a graceful reload): a GET is retried once on a new
+                    # connection, as HTTP clients do; on a fresh connection it is a failure.
+                    if not reused:
+                        raise
+                    conn.close()
+                    conn = connection(self.ctx, front.https)
+                    conn.request("GET", path)
+                    r = conn.getresponse()
                 body = r.read()
                 now = time.time()
                 with self.lock:
