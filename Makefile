@@ -10,7 +10,7 @@ BUILD_TYPE ?= RelWithDebInfo
 
 DEPS = deploy/dev/install-deps.sh
 
-.PHONY: all build install package run test unit security fuzz bench deploy deploy-init rollback cluster cluster-fault clean help
+.PHONY: all build install package run test unit security fuzz bench bench-apache deploy deploy-init rollback cluster cluster-fault clean help
 
 all: build
 
@@ -22,6 +22,7 @@ help:
 	@echo "make security sqlmap (--level 3 --risk 2) against the parameterized routes (also in make test)"
 	@echo "make fuzz     long fuzzing runs (FUZZ_SECONDS per target, default 300)"
 	@echo "make bench    benchmark through nginx against baselines measured in the same run"
+	@echo "make bench-apache  the Apache section of make bench alone (mod_fcgid, mod_proxy_fcgi, Flask)"
 	@echo "make deploy   build, test and ship to the target of deploy/deploy.local.conf (DRY_RUN=1 prints)"
 	@echo "make deploy-init  create the schema on a new database (DEMO_DATA=1: demo rows and users, not for production)"
 	@echo "make rollback put back the release before the running one (RELEASE=ID: a kept one)"
@@ -72,6 +73,10 @@ fuzz:
 bench:
 	@$(DEPS) build run bench
 	@bench/run.sh
+
+bench-apache:
+	@$(DEPS) build run bench
+	@exec env BENCH_ONLY=apache BENCH_FCGID_RUNS=$${BENCH_FCGID_RUNS:-20} bench/run.sh
 
 # Deployment (deploy/README.md): DEPLOY_CONF=FILE (default deploy/deploy.local.conf),
 # DRY_RUN=1 prints every command and runs none; deploy-init: DEMO_DATA=1 adds the demo rows and users;

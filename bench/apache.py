@@ -12,14 +12,17 @@ the shipped vhost templates, rendered by deploy/render-site.sh, each on a port o
   flask-wsgi-4             the same with processes=4
 
 Every scenario is plain HTTP, like the nginx ones: the templates' redirect vhost and TLS lines
-are left out (the bench compares the modules, not the ciphers), and so are their access logs
-(the nginx scenarios run with the access log off). Nothing else of the templates changes.
+are left out (the bench compares the modules, not the ciphers), and their access logs are
+replaced by one per scenario with only the status and Apache's own time (%D, microseconds):
+the latencies as the server saw them, counted next to wrk's (bench/README.md). Nothing else of
+the templates changes. The mod_fcgid pools are filled by deploy/fcgid-warm.sh, as after a start.
 """
 
 import os
 import re
 import shutil
 import subprocess
+import threading
 import time
 
 BENCH = os.path.dirname(os.path.abspath(__file__))
@@ -34,14 +37,19 @@ class Failure(Exception):
     pass
 
 
-def http_only(rendered, port):
+def http_only(rendered, port, access_log):
     """The HTTPS vhost of a rendered template, served over HTTP on port (see the docstring)."""
     blocks = re.findall(r"<VirtualHost \*:\d+>.*?</VirtualHost>", rendered, re.S)
     if len(blocks) != 2:
         raise Failure("a rendered vhost file no longer has its redirect and HTTPS virtual hosts")
     keep = [l for l in blocks[1].splitlines()
             if not re.match(r"\s*(SSL\w+|Protocols|CustomLog|Header always set Strict-Transport-Security)\b", l)]
-    return re.sub(r"<VirtualHost \*:\d+>", f"<VirtualHost 127.0.0.1:{port}>", "\n".join(keep), count=1) + "\n"
+    vhost = re.sub(r"<VirtualHost \*:\d+>", f"<VirtualHost 127.0.0.1:{port}>\n    CustomLog {access_log} \"%>s %D\"",
+                   "\n".join(keep), count=1)
+    # The template's server-wide lines (mod_fcgid's spawn limits and scans) apply as shipped.
+    outside = re.sub(r"<VirtualHost \*:\d+>.*?</VirtualHost>", "", rendered, flags=re.S)
+    server_wide = [l for l in outside.splitlines() if re.match(r"(Fcgid|Mutex)\w*\s", l)]
+    return "\n".join(server_wide + [vhost]) + "\n"
 
 
 def fill(template, **values):
@@ -74,7 +82,7 @@ class Apache:
         """An application directory as prepare-target.sh lays it out, readable by www-data
         (mod_fcgid runs the worker as Apache's user)."""
         app = self.path("apps", name)
-        for sub in ("bin", "conf", "sql", "www"):
+        for sub in ("bin", "conf", "sql", "www", "run", "fcgid"):
             os.makedirs(os.path.join(app, sub), exist_ok=True)
         shutil.copy(binary, os.path.join(app, "bin", "kiva"))
         shutil.copy(os.path.join(ROOT, "examples", "course", "sql", "queries.sql"), os.path.join(app, "sql", "queries.sql"))
@@ -104,6 +112,7 @@ class Apache:
                 os.chmod(os.path.join(dirpath, fn), 0o755 if dirpath.endswith("bin") else 0o644)
         os.chmod(os.path.join(app, "conf", "apache.pgpass"), 0o600)
         shutil.chown(os.path.join(app, "conf", "apache.pgpass"), "www-data", "www-data")
+        shutil.chown(os.path.join(app, "run"), "www-data", "www-data")  # the shared metrics file
         return app
 
     def flask_app(self, name):
@@ -124,8 +133,15 @@ class Apache:
                             "--http-port", str(port), "--out", out, *extra], capture_output=True, text=True)
         if r.returncode != 0:
             raise Failure(f"render-site.sh failed for {name}:\n{r.stderr}")
+        if template_out == "apache-fcgid.conf":  # the wrapper the vhost names, where render-site.sh puts it
+            wrapper = os.path.join(app_dir, "fcgid", "kiva-fcgid")
+            shutil.copy(os.path.join(out, "kiva-fcgid"), wrapper)
+            os.chmod(wrapper, 0o755)
+            pool = int(re.search(r"^POOL=(\d+)$", open(os.path.join(out, "fcgid-warm.conf")).read(), re.M).group(1))
+            with open(os.path.join(app_dir, "fcgid-warm.conf"), "w") as f:
+                f.write(f"INSTANCE={name}\nPOOL={pool}\nURL={self.url(name)}/api/health\nAPP_DIR={app_dir}\n")
         with open(os.path.join(out, template_out)) as f:
-            return http_only(f.read(), port)
+            return http_only(f.read(), port, self.access_log(name))
 
     # --- Apache ------------------------------------------------------------------------
     def start(self):
@@ -153,7 +169,8 @@ class Apache:
         for name, processes in (("flask-wsgi-seed", 1), ("flask-wsgi-4", 4)):
             vhosts[name] = fill(os.path.join(BENCH, "apache", "flask-wsgi.conf.in"), NAME=name,
                                 DISPLAY_NAME=self.display_name(name), PROCESSES=processes,
-                                PORT=self.ports[name], APP_DIR=self.flask_app(name))
+                                PORT=self.ports[name], APP_DIR=self.flask_app(name),
+                                ACCESS_LOG=self.access_log(name))
         includes = []
         for name, text in vhosts.items():
             with open(self.path(f"{name}.conf"), "w") as f:
@@ -175,6 +192,16 @@ class Apache:
                 raise Failure("Apache did not start: see " + self.path("log", "error.log"))
             time.sleep(0.05)
 
+    def restart(self):
+        """A graceful reload, as logrotate's: mod_fcgid stops every pool; back when they are empty."""
+        subprocess.run(["apache2", "-f", self.path("httpd.conf"), "-k", "graceful"], check=True, cwd="/")
+        deadline = time.time() + 30
+        while any(self.fcgid_processes(n) for n in self.ports if n.startswith("apache-fcgid")):
+            if time.time() > deadline:
+                raise Failure("mod_fcgid's processes are still there 30 s after a graceful reload")
+            time.sleep(0.1)
+        time.sleep(1)  # the new generation of Apache's children and mod_fcgid's process manager
+
     def stop(self):
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()  # SIGTERM: Apache stops its children, mod_fcgid's and mod_wsgi's
@@ -186,6 +213,41 @@ class Apache:
 
     def url(self, name):
         return f"http://127.0.0.1:{self.ports[name]}"
+
+    # --- mod_fcgid's pool and the server's own times ----------------------------------------
+    def warm(self, name):
+        """deploy/fcgid-warm.sh on a scenario's pool, as after a start: (processes, seconds)."""
+        t0 = time.time()
+        subprocess.run([os.path.join(ROOT, "deploy", "fcgid-warm.sh"), "--conf",
+                        self.path("apps", name, "fcgid-warm.conf"), "--timeout", "30"],
+                       capture_output=True, text=True)
+        return self.fcgid_processes(name), round(time.time() - t0, 1)
+
+    def access_log(self, name):
+        return self.path("log", f"{name}-access.log")
+
+    def log_offset(self, name):
+        try:
+            return os.path.getsize(self.access_log(name))
+        except OSError:
+            return 0
+
+    def server_times(self, name, offset):
+        """Apache's %D (ms) of every request logged for a scenario since offset."""
+        with open(self.access_log(name)) as f:
+            f.seek(offset)
+            return [int(line.split()[1]) / 1000 for line in f if len(line.split()) == 2]
+
+    def sample_processes(self, name, stop, every=0.5):
+        """mod_fcgid's process count of a scenario, every `every` s until stop is set (a thread)."""
+        samples = []
+
+        def loop():
+            while not stop.wait(every):
+                samples.append(self.fcgid_processes(name))
+        t = threading.Thread(target=loop, daemon=True)
+        t.start()
+        return t, samples
 
     def app_match(self, name):
         """What bench/cpu.py counts as the application of a scenario (a command line's first word)."""

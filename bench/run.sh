@@ -4,7 +4,8 @@
 # Environment: BUILD_BENCH (build-bench), BENCH_DURATION (10s), BENCH_CONNECTIONS (16),
 # BENCH_WARMUP (1s, 0 skips), BENCH_NOCACHE_DURATION (5s), BENCH_COLD_RUNS (20), BENCH_KEEP=1
 # keeps the state directory and its logs, KIVA, RESPONDER and HELLO use prebuilt binaries,
-# BENCH_APACHE=0 leaves the Apache scenarios out, BENCH_FCGID_PROCESSES (24) sizes mod_fcgid.
+# BENCH_APACHE=0 leaves the Apache scenarios out, BENCH_ONLY=apache runs them alone (make
+# bench-apache), BENCH_FCGID_PROCESSES (24) sizes mod_fcgid.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)

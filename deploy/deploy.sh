@@ -67,7 +67,7 @@ conf_file=${DEPLOY_CONF:-$root/deploy/deploy.local.conf}
 known_keys=" INSTANCE TARGET_HOST SSH_USER SSH_PORT SSH_OPTIONS APP_DIR DATABASE DB_OWNER"
 known_keys+=" DB_OWNER_PASSWORD_FILE RESTART_COMMAND HEALTH_URL HEALTH_CA APP_NAME THREADS"
 known_keys+=" PROCESSES BODY_LIMIT LOG_LEVEL BUILD_DIR JOBS MIGRATION_TRANSACTIONS KEEP_RELEASES"
-known_keys+=" TARGETS DRAIN_COMMAND UNDRAIN_COMMAND DRAIN_SECONDS TOKEN_KEYS_FILE "
+known_keys+=" TARGETS DRAIN_COMMAND UNDRAIN_COMMAND DRAIN_SECONDS TOKEN_KEYS_FILE WARM_COMMAND "
 declare -A cfg=()
 conf_extra=()
 lineno=0
@@ -152,6 +152,7 @@ cache_set=0
 for line in "${conf_extra[@]}"; do [[ "$line" == "cache = "?* ]] && cache_set=1; done
 restart_command=$(get RESTART_COMMAND "sudo -n systemctl restart kiva@$instance.service")
 health_url=$(get HEALTH_URL)
+warm_command=$(get WARM_COMMAND)
 health_ca=$(expand_home "$(get HEALTH_CA)")
 build_dir=$(get BUILD_DIR build-release)
 case $build_dir in /*) ;; *) build_dir=$src_root/$build_dir ;; esac
@@ -374,11 +375,17 @@ EOF
 
 restart_worker() {
   if [ "$restart_command" = none ]; then
-    say "RESTART_COMMAND=none: no standalone worker to restart (mod_fcgid starts the new binary for the next requests)"
+    say "RESTART_COMMAND=none: nothing restarted (under mod_fcgid the old processes keep serving until Apache reloads: RESTART_COMMAND=sudo -n systemctl reload apache2)"
   else
-    step "restarting the systemd worker gracefully: $restart_command"
+    step "restarting the worker gracefully: $restart_command"
     remote "$restart_command" ||
       die "the restart failed: the new files are in place; check the worker's log on the target, or run deploy/deploy.sh rollback"
+  fi
+  # mod_fcgid: the reload emptied the pool; WARM_COMMAND fills it (if the apache2 drop-in has not
+  # already) and says the size reached. A pool short of its size serves, with stalls: a warning.
+  if [ -n "$warm_command" ]; then
+    step "filling mod_fcgid's pool: $warm_command"
+    remote "$warm_command" || warn "mod_fcgid's pool is not full (above): requests may wait a second until it is"
   fi
 }
 

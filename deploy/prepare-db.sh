@@ -17,6 +17,9 @@
 #   --runtime-password-file F use this password for the runtime role (else generated once)
 #   --owner-password-file F   use this password for the owner role (else generated once)
 #   --runtime-connections N   the runtime role's connection limit (30)
+#   --fcgid-site FILE         an instance's rendered apache-fcgid.conf (render-site.sh): its pool
+#                             (FcgidMaxProcessesPerClass, one connection per process) must fit
+#                             in N; render-site.sh --runtime-connections N checks the same
 #   --pg-socket-dir DIR --pg-port PORT   where the cluster listens (Debian's defaults)
 #   --psql-user USER          the superuser account that runs psql (postgres), via runuser
 # Afterwards: give SECRETS/NAME.runtime.password to deploy/prepare-target.sh on the app server
@@ -31,7 +34,7 @@ usage() { print_header "$0"; exit "${1:-0}"; }
 instance="" pg_hba=""
 app_hosts=() drop_hosts=()
 hosts_before=() secrets=/root/kiva-secrets runtime_pw_file="" owner_pw_file=""
-connections=30 socket_dir="" port="" psql_user=postgres
+connections=30 socket_dir="" port="" psql_user=postgres fcgid_site=""
 while [ $# -gt 0 ]; do
   case $1 in
     -h|--help) usage 0 ;;
@@ -47,6 +50,7 @@ while [ $# -gt 0 ]; do
     --runtime-password-file) runtime_pw_file=$2 ;;
     --owner-password-file) owner_pw_file=$2 ;;
     --runtime-connections) connections=$2 ;;
+    --fcgid-site) fcgid_site=$2 ;;
     --pg-socket-dir) socket_dir=$2 ;;
     --pg-port) port=$2 ;;
     --psql-user) psql_user=$2 ;;
@@ -67,6 +71,18 @@ host_cidr() {
 for i in "${!app_hosts[@]}"; do app_hosts[i]=$(host_cidr "${app_hosts[i]}"); done
 for i in "${!drop_hosts[@]}"; do drop_hosts[i]=$(host_cidr "${drop_hosts[i]}"); done
 [[ "$connections" =~ ^[0-9]+$ ]] || die "bad --runtime-connections '$connections'"
+# Under mod_fcgid every process of the pool holds a connection, all the time (the pool is kept
+# full): the limit must cover it, or the last processes fail to start (503).
+if [ -n "$fcgid_site" ]; then
+  [ -r "$fcgid_site" ] || die "cannot read $fcgid_site"
+  pool=$(awk '$1 == "FcgidMaxProcessesPerClass" {print $2; exit}' "$fcgid_site")
+  [[ "$pool" =~ ^[0-9]+$ ]] || die "$fcgid_site has no FcgidMaxProcessesPerClass (not a rendered apache-fcgid.conf?)"
+  [ "$pool" -le "$connections" ] ||
+    die "the mod_fcgid pool of $fcgid_site is $pool processes, over --runtime-connections $connections: raise it to $pool or more (or lower the pool: render-site.sh --fcgid-max-processes)"
+  say "the mod_fcgid pool ($pool processes, $fcgid_site) fits in the runtime role's $connections connections"
+else
+  say "under Apache mod_fcgid, --runtime-connections must cover the pool (render-site.sh --runtime-connections $connections checks it; --fcgid-site FILE checks it here)"
+fi
 
 db=$(sql_name "$instance")
 runtime=$db

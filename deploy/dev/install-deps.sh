@@ -9,7 +9,7 @@ pkgs_build="g++ make cmake pkg-config libfcgi-dev libpq-dev rapidjson-dev libssl
 pkgs_run="postgresql nginx curl"
 pkgs_test="python3 clang libclang-rt-14-dev prometheus chromium sqlmap redis-server"  # chromium: the /docs page test; redis-server: the shared cache tests
 pkgs_fuzz="clang libclang-rt-14-dev"
-pkgs_deploy="apache2 libapache2-mod-fcgid openssh-server openssh-client rsync openssl logrotate"
+pkgs_deploy="apache2 libapache2-mod-fcgid apache2-suexec-custom openssh-server openssh-client rsync openssl logrotate"
 # make cluster (deploy/dev/cluster.sh): the balancer, the shared cache, namespaces, the admin socket
 pkgs_cluster="haproxy redis-server socat python3 iproute2 util-linux nginx postgresql openssh-server openssh-client rsync openssl curl"
 # The HA database (deploy/ha/db-cluster.sh, tests/ha): Patroni with its etcd client library

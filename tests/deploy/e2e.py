@@ -26,6 +26,7 @@ Environment: KIVA_DEPLOY_BUILD_DIR (build directory of make deploy, default buil
 """
 
 import fcntl
+import datetime
 import hashlib
 import http.client
 import os
@@ -40,11 +41,12 @@ import sys
 import threading
 import time
 
-from support import (BODY_LIMIT, CHECKS, DB, HOME, INSTANCE, PGBIN, ROOT, START, Abort, Load, Reply, connection,
+from support import (FCGID_POOL, BODY_LIMIT, CHECKS, DB, HOME, INSTANCE, PGBIN, ROOT, START, Abort, Load, Reply, connection,
                      request, say, sh)
 from day2 import Day2
 from day2_schema import Day2Schema
 from day2_hosts import Day2Hosts
+from suexec import SuexecInstances
 from target import Target
 
 
@@ -59,7 +61,7 @@ def source_get(ctx, port, path, source):
         conn.close()
 
 
-class DeployTest(Day2, Day2Schema, Day2Hosts, Target):
+class DeployTest(Day2, Day2Schema, Day2Hosts, SuexecInstances, Target):
     """The scenario and its checks, on the target."""
 
     # ----------------------------------------------------------------------- checks
@@ -246,10 +248,10 @@ class DeployTest(Day2, Day2Schema, Day2Hosts, Target):
         rid = r.headers.get("x-request-id", "")
         time.sleep(1)
         logs = {name: open(self.path("apache", "log", name), errors="replace").read()
-                for name in ("error.log", "kiva-e2e-ssl-access.log")}
+                for name in ("error.log", "kiva-e2e-fcgid-ssl-access.log")}
         CHECKS.check("apache-fcgid: the request id is Apache's UNIQUE_ID, in its access log and the worker's line",
                      len(rid) >= 20 and not re.fullmatch(r"[0-9a-f]{32}", rid)
-                     and rid in logs["kiva-e2e-ssl-access.log"] and f"rid={rid} - GET /stuff/1 200" in logs["error.log"],
+                     and rid in logs["kiva-e2e-fcgid-ssl-access.log"] and f"rid={rid} - GET /stuff/1 200" in logs["error.log"],
                      rid)
         # Several processes under mod_fcgid: each request counted once, whichever process answers the scrape.
         def count(text):
@@ -380,10 +382,11 @@ class DeployTest(Day2, Day2Schema, Day2Hosts, Target):
         CHECKS.require("make deploy: release build, unit tests, upload, migrations, switch, restart",
                        rc == 0 and "deploy done" in out, self.tail(out, 40))
         for step in ("building the release binary", "running the unit tests", "uploading", "applying the pending migrations",
-                     "switching to the new release", "restarting the systemd worker"):
+                     "switching to the new release", "restarting the worker gracefully"):
             CHECKS.check(f"make deploy says what it does: {step}", step in out)
         ok, seen = self.wait_version("kiva-e2e-v1")
         CHECKS.require("every front end answers from the deployed worker", ok, seen)
+        self.fcgid_pool_checks(out)
 
         self.verify_units()
         for front in self.fronts:
@@ -404,11 +407,52 @@ class DeployTest(Day2, Day2Schema, Day2Hosts, Target):
         self.rollback()
         self.day2()
         self.old_processes_retired()
+        self.suexec_instances()
         with open(f"{HOME}/log/deploy.log") as f:
             lines = f.read().splitlines()
         CHECKS.check("each deploy is recorded in the target's log/deploy.log",
                      sum(" deploy of " in x for x in lines) >= 2 and any(" rollback to " in x for x in lines), lines)
         self.forced_rotation()
+
+    def fcgid_pool(self):
+        """The processes mod_fcgid runs now of the current binary: pid -> parent."""
+        current = os.stat(f"{HOME}/bin/kiva").st_ino
+        return {pid: p[1] for pid, p in self.worker_processes().items() if p[0] == "www-data" and p[3] == current}
+
+    def fcgid_pool_checks(self, deploy_out):
+        say(f"mod_fcgid's pool is full ({FCGID_POOL}) after a deploy, a graceful reload and a start")
+        pool = self.fcgid_pool()
+        CHECKS.check(f"make deploy reports the pool size reached ({FCGID_POOL}/{FCGID_POOL}) and it is so",
+                     f"pool {FCGID_POOL}/{FCGID_POOL}" in deploy_out and len(pool) == FCGID_POOL, (len(pool), self.tail(deploy_out, 8)))
+        # logrotate's reload: apache2.service's ExecReload then the drop-in's, as the supervisor runs them.
+        r = sh(["python3", self.path("fake_systemd.py"), "reload-apache2", "--control", self.control], check=False)
+        after = self.fcgid_pool()
+        CHECKS.check(f"after a graceful reload the pool is full again, of new processes ({FCGID_POOL})",
+                     r.returncode == 0 and len(after) == FCGID_POOL and not set(after) & set(pool), (r.stdout, len(after)))
+        # A start: Apache stopped and started, then the drop-in's ExecStartPost.
+        self.procs["apache"].terminate()
+        self.procs["apache"].wait(30)
+        self.procs["apache"] = subprocess.Popen(["apache2", "-f", self.path("apache", "httpd.conf"), "-DFOREGROUND"],
+                                                stdout=open(self.path("apache", "stdout.log"), "a"), stderr=subprocess.STDOUT)
+        for front in (self.fcgid, self.proxy):
+            self.wait_port(front.https, front.name)
+        r = sh(self.dropin("ExecStartPost").lstrip("-").split(), check=False)
+        started = self.fcgid_pool()
+        CHECKS.check(f"after Apache starts, the drop-in fills the pool ({FCGID_POOL})",
+                     r.returncode == 0 and len(started) == FCGID_POOL, (r.stdout, len(started)))
+
+    def fcgid_times(self, since):
+        """Requests of the mod_fcgid vhost that started at `since` or later, as Apache logged them:
+        (start, %D in ms)."""
+        times = []
+        with open(self.path("apache", "log", f"{INSTANCE}-fcgid-ssl-access.log")) as f:
+            for line in f:
+                m = re.search(r"\[([^\]]+)\].* (\d+) \S+$", line)
+                if m:
+                    start = datetime.datetime.strptime(m.group(1), "%d/%b/%Y:%H:%M:%S %z").timestamp()
+                    if start >= since:
+                        times.append((start, int(m.group(2)) / 1000))
+        return times
 
     def failed_migration(self):
         say("failing migrations: nothing is switched, the worker keeps the running release")
@@ -449,11 +493,25 @@ class DeployTest(Day2, Day2Schema, Day2Hosts, Target):
         old_inode = os.stat(f"{HOME}/bin/kiva").st_ino
         old_supervised = self.supervised_pid()
         load = Load(self.ctx, [(self.fcgid, 2), (self.nginx, 2), (self.proxy, 1)]).start()
+        since = int(time.time())
         time.sleep(1)
         rc, out = self.make("deploy")
-        time.sleep(2)
+        done = time.time()
+        time.sleep(5)
         load.stop()
         CHECKS.check("second make deploy succeeds", rc == 0 and "deploy done" in out, self.tail(out))
+        # As Apache saw them (%D): a request that waited for mod_fcgid's pool took a second. The
+        # graceful reload of the deploy empties the pool: requests in the seconds before the
+        # warm-up has filled it wait (deploy/README.md, "What still stalls"); none may once
+        # make deploy has returned (the pool is full again).
+        times = self.fcgid_times(since)
+        slow = [round(t) for _, t in times if t >= 900]
+        after = [(s_, round(t)) for s_, t in times if s_ >= int(done) + 1]
+        say(f"apache-fcgid during the deploy (2 clients): {len(times)} requests, {len(slow)} >= 900 ms {slow[:20]} "
+            f"(server side), pool after it {len(self.fcgid_pool())}")
+        CHECKS.check(f"apache-fcgid: no request >= 900 ms once make deploy has returned, the pool full again "
+                     f"({len(after)} requests in those 5 s)", after and not [t for _, t in after if t >= 900],
+                     [t for _, t in after if t >= 900][:10])
         total = sum(load.ok.values())
         say(f"request loop: {load.ok} successes, {len(load.failures)} failures, answers by app: {load.apps}")
         CHECKS.check(f"zero failed requests during the deploy ({total} requests)", total > 200 and not load.failures,

@@ -20,8 +20,14 @@ the backlog and nothing is refused. Ask for one with SIGHUP to the supervisor, o
 RESTART_COMMAND runs as the deploy account; the control directory is writable by the unit's
 group, or the --control-group, only: what the sudo rule of deploy/sudoers.example allows). Other settings of the units (hardening) are listed as not emulated.
 
+Apache's unit is emulated too, as far as the deploys need it: `fake_systemd.py reload-apache2`
+runs, as root, the --exec-reload commands in order (apache2.service's own ExecReload, then the
+shipped drop-in's, deploy/systemd/apache2.service.d/), and `warm-fcgid` the --exec-warm ones
+(what `sudo kiva-fcgid-warm` runs in production); the answer carries their last output line.
+
   fake_systemd.py run --units DIR --instance NAME --control DIR [--control-group G] [--log FILE]
-  fake_systemd.py restart --control DIR [--timeout SECONDS]
+                      [--exec-reload CMD]... [--exec-warm CMD]...
+  fake_systemd.py restart|reload-apache2|warm-fcgid --control DIR [--timeout SECONDS]
   fake_systemd.py status --control DIR
 """
 
@@ -82,7 +88,7 @@ def seconds(text):
 
 
 class Supervisor:
-    def __init__(self, units, instance, control, log_path, control_group=None):
+    def __init__(self, units, instance, control, log_path, control_group=None, commands=None):
         sock_unit = parse_unit(os.path.join(units, "kiva@.socket"), instance)
         svc_unit = parse_unit(os.path.join(units, "kiva@.service"), instance)
         self.sock_cfg = sock_unit.get("Socket", [])
@@ -101,6 +107,7 @@ class Supervisor:
         self.stopping = False
         self.hup = False
         self.starts = 0
+        self.commands = commands or {}  # request -> the shell commands it runs, in order
 
     # --- the socket -----------------------------------------------------------------------
     def bind(self):
@@ -234,6 +241,8 @@ class Supervisor:
                     answer = "ok"
                 except Exception as e:  # reported to the client
                     answer = f"failed: {e}"
+            elif what in self.commands:
+                answer = self.run_commands(what)
             else:
                 answer = f"failed: unknown request {what!r}"
             tmp = os.path.join(self.control, f".response.{ident}")
@@ -241,6 +250,18 @@ class Supervisor:
                 f.write(answer + "\n")
             os.chmod(tmp, 0o664)
             os.replace(tmp, os.path.join(self.control, f"response.{ident}"))
+
+    def run_commands(self, what):
+        """systemd's Exec lines: in order, stop at the first failure unless it starts with "-"."""
+        last = ""
+        for cmd in self.commands[what]:
+            r = subprocess.run(cmd.lstrip("-"), shell=True, text=True, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT)
+            log(f"{what}: {cmd} -> {r.returncode}: {r.stdout.strip()[-300:]}")
+            last = (r.stdout.strip().splitlines() or [""])[-1]
+            if r.returncode != 0 and not cmd.startswith("-"):
+                return f"failed: {cmd} -> {r.returncode} {last}"
+        return f"ok {last}".strip()
 
     def run(self):
         group = self.control_group or one(self.svc, "Group") or pwd.getpwnam(one(self.svc, "User", "root")).pw_name
@@ -298,7 +319,7 @@ def client(control, what, timeout):
                 answer = f.read().strip()
             os.unlink(response)
             print(f"fake-systemd: {what}: {answer}")
-            return 0 if answer == "ok" else 1
+            return 0 if answer.split()[0] == "ok" else 1
         time.sleep(0.05)
     print(f"fake-systemd: {what}: no answer in {timeout}s (is the supervisor running?)", file=sys.stderr)
     return 1
@@ -313,13 +334,16 @@ def main():
     run.add_argument("--control", required=True)
     run.add_argument("--log", default="/dev/stderr")
     run.add_argument("--control-group", help="the group that may ask for a restart (default: the unit's Group)")
-    for name in ("restart", "status"):
+    run.add_argument("--exec-reload", action="append", default=[], help="a command of reload-apache2 (repeat)")
+    run.add_argument("--exec-warm", action="append", default=[], help="a command of warm-fcgid (repeat)")
+    for name in ("restart", "status", "reload-apache2", "warm-fcgid"):
         p = sub.add_parser(name)
         p.add_argument("--control", required=True)
         p.add_argument("--timeout", type=float, default=90)
     args = parser.parse_args()
     if args.command == "run":
-        Supervisor(args.units, args.instance, args.control, args.log, args.control_group).run()
+        Supervisor(args.units, args.instance, args.control, args.log, args.control_group,
+                   {"reload-apache2": args.exec_reload, "warm-fcgid": args.exec_warm}).run()
         return 0
     if args.command == "status":
         with open(os.path.join(args.control, "status.json")) as f:

@@ -18,6 +18,7 @@ DB = "kiva_e2e"
 OWNER = "kiva_e2e_owner"
 SOCKET = f"/run/kiva/{INSTANCE}.sock"
 BODY_LIMIT = 256 * 1024
+FCGID_POOL = 6                           # the mod_fcgid pool of the test's vhost
 KEEP = os.environ.get("KIVA_DEPLOY_KEEP") == "1"
 BUILD_DIR = os.environ.get("KIVA_DEPLOY_BUILD_DIR", "build-release")
 PGBIN = sorted((d for d in os.listdir("/usr/lib/postgresql")), key=lambda v: int(v))[-1] \
@@ -166,10 +167,22 @@ class Load:
             path = "/api/version" if i % 2 == 0 else "/api/stuff/1"
             i += 1
             try:
+                reused = conn is not None
                 if conn is None:
                     conn = connection(self.ctx, front.https)
-                conn.request("GET", path)
-                r = conn.getresponse()
+                try:
+                    conn.request("GET", path)
+                    r = conn.getresponse()
+                except http.client.RemoteDisconnected:
+                    # A kept-alive connection the server closed as this request went out (Apache
+                    # closes idle ones at a graceful reload): a GET is retried once on a new
+                    # connection, as HTTP clients do; on a fresh connection it is a failure.
+                    if not reused:
+                        raise
+                    conn.close()
+                    conn = connection(self.ctx, front.https)
+                    conn.request("GET", path)
+                    r = conn.getresponse()
                 body = r.read()
                 now = time.time()
                 with self.lock:

@@ -16,7 +16,7 @@ import sys
 import tempfile
 import time
 
-from support import (BODY_LIMIT, BUILD_DIR, CHECKS, DB, DEPLOYER, HOME, INSTANCE, KEEP, OWNER, PGBIN, ROOT, SOCKET,
+from support import (BODY_LIMIT, BUILD_DIR, FCGID_POOL, CHECKS, DB, DEPLOYER, HOME, INSTANCE, KEEP, OWNER, PGBIN, ROOT, SOCKET,
                      Abort, Front, free_port, say, sh)
 
 
@@ -202,7 +202,7 @@ class Target:
         self.procs["supervisor"] = subprocess.Popen(
             [sys.executable, self.path("fake_systemd.py"), "run", "--units", f"{ROOT}/deploy/systemd",
              "--instance", INSTANCE, "--control", self.control, "--log", self.worker_log,
-             "--control-group", DEPLOYER],
+             "--control-group", DEPLOYER, *self.apache_unit()],
             stdout=open(self.path("supervisor.log"), "w"), stderr=subprocess.STDOUT)
         deadline = time.time() + 10
         while not os.path.exists(SOCKET) and time.time() < deadline:
@@ -212,6 +212,24 @@ class Target:
                        st.st_mode & 0o777 == 0o660 and pwd.getpwuid(st.st_uid).pw_name == INSTANCE
                        and grp.getgrgid(st.st_gid).gr_name == "www-data")
 
+    def warm_conf(self):
+        return self.path("fcgid-warm.conf")
+
+    def dropin(self, key):
+        """A command of the shipped apache2.service drop-in, with the script where this checkout
+        has it and this test's pool (in production: /etc/kiva/fcgid-warm.d/)."""
+        with open(f"{ROOT}/deploy/systemd/apache2.service.d/kiva-fcgid-warm.conf") as f:
+            line = next(l for l in f if l.startswith(key + "="))
+        cmd = line.split("=", 1)[1].strip().replace("/usr/local/sbin/kiva-fcgid-warm", f"{ROOT}/deploy/fcgid-warm.sh")
+        return f"{cmd} --conf {self.warm_conf()}"
+
+    def apache_unit(self):
+        """apache2.service as the supervisor emulates it: its ExecReload (Debian's: apachectl
+        graceful), then the drop-in's; the warm-up alone for WARM_COMMAND (sudo in production)."""
+        graceful = f"apache2 -f {self.path('apache', 'httpd.conf')} -k graceful"
+        return ["--exec-reload", graceful, "--exec-reload", self.dropin("ExecReload"),
+                "--exec-warm", f"{ROOT}/deploy/fcgid-warm.sh --conf {self.warm_conf()}"]
+
     def web_servers(self):
         say("Apache (mod_fcgid and mod_proxy_fcgi vhosts) and nginx, from the shipped templates")
         for sub in ("apache", "apache/run", "apache/log", "apache/fcgid", "nginx", "nginx/run", "nginx/log", "nginx/tmp"):
@@ -219,9 +237,10 @@ class Target:
         shutil.chown(self.path("apache/fcgid"), "www-data", "www-data")
         common = ["--instance", INSTANCE, "--server-name", "localhost", "--cert", self.cert, "--key", self.key,
                   "--body-limit", str(BODY_LIMIT // 1024) + "K"]
-        # Each variant with its own ports; the fcgid one retires idle processes after 5 s.
+        # Each variant with its own ports; the fcgid one with a pool of FCGID_POOL (MaxRequestWorkers
+        # of the test's Apache is 64: the size is given, as --fcgid-max-processes allows).
         # /metrics: loopback, and 127.0.0.3 as the monitoring network (not for the proxy variant).
-        renders = [("fcgid", self.fcgid, ["--fcgid-idle-timeout", "5", "--fcgid-max-processes", "6",
+        renders = [("fcgid", self.fcgid, ["--fcgid-max-processes", str(FCGID_POOL), "--runtime-connections", "30",
                                           "--metrics-allow", "127.0.0.3"]),
                    ("proxy", self.proxy, []),
                    ("nginx", self.nginx, ["--metrics-allow", "127.0.0.3/32",
@@ -231,7 +250,19 @@ class Target:
             r = sh([f"{ROOT}/deploy/render-site.sh", *common, "--out", self.path("render-" + name),
                     "--https-port", str(front.https), "--http-port", str(front.http), *extra], check=False)
             CHECKS.require(f"render-site.sh renders the {name} files", r.returncode == 0, r.stdout)
-        shutil.copy(self.path("render-fcgid", "apache-fcgid.conf"), self.path("apache", "apache-fcgid.conf"))
+        # Both Apache variants of one instance log to INSTANCE-ssl-access.log: the mod_fcgid one gets a
+        # name of its own here, so that its requests (and their %D) can be told apart.
+        with open(self.path("render-fcgid", "apache-fcgid.conf")) as f:
+            conf = f.read().replace(f"{INSTANCE}-ssl-access.log", f"{INSTANCE}-fcgid-ssl-access.log")
+        with open(self.path("apache", "apache-fcgid.conf"), "w") as f:
+            f.write(conf)
+        # The wrapper mod_fcgid starts the worker through, installed as render-site.sh says (root's,
+        # 0755), and the warm-up's settings, with the URL on this test's port.
+        os.makedirs(f"{HOME}/fcgid", exist_ok=True)
+        os.chmod(f"{HOME}/fcgid", 0o755)
+        shutil.copy(self.path("render-fcgid", "kiva-fcgid"), f"{HOME}/fcgid/kiva-fcgid")
+        os.chmod(f"{HOME}/fcgid/kiva-fcgid", 0o755)
+        shutil.copy(self.path("render-fcgid", "fcgid-warm.conf"), self.warm_conf())
         shutil.copy(self.path("render-proxy", "apache-proxy-fcgi.conf"), self.path("apache", "apache-proxy-fcgi.conf"))
         shutil.copy(self.path("render-nginx", "nginx-site.conf"), self.path("nginx", "nginx-site.conf"))
         shutil.copy(self.path("render-nginx", "nginx-api.conf"), self.path("nginx", "nginx-api.conf"))
@@ -266,7 +297,8 @@ class Target:
         ports = [free_port() for _ in range(4)]
         args = ["--instance", other, *common[2:]]
         sh([f"{ROOT}/deploy/render-site.sh", *args, "--out", f"{d}/fcgid", "--https-port", str(ports[0]),
-            "--http-port", str(ports[1])])
+            "--http-port", str(ports[1]), "--fcgid-max-processes", "4", "--fcgid-wrapper", f"{d}/kiva-fcgid"])
+        shutil.copy(f"{d}/fcgid/kiva-fcgid", f"{d}/kiva-fcgid")
         sh([f"{ROOT}/deploy/render-site.sh", *args, "--out", f"{d}/nginx", "--https-port", str(ports[2]),
             "--http-port", str(ports[3]), "--listen-address", "127.0.0.1", "--nginx-api-conf", f"{d}/nginx/nginx-api.conf",
             "--nginx-log-dir", f"{d}/log"])
@@ -300,7 +332,8 @@ SSH_PORT={self.ports['ssh']}
 SSH_OPTIONS=-i {self.path('client', 'id_ed25519')} -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile={self.path('client', 'known_hosts')}
 DATABASE=host=127.0.0.1 port={self.ports['pg']} dbname={DB} user={DB} sslmode=verify-full sslrootcert={self.ca}
 DB_OWNER_PASSWORD_FILE={self.owner_password}
-RESTART_COMMAND=python3 {self.path('fake_systemd.py')} restart --control {self.control}
+RESTART_COMMAND=python3 {self.path('fake_systemd.py')} restart --control {self.control} && python3 {self.path('fake_systemd.py')} reload-apache2 --control {self.control}
+WARM_COMMAND=python3 {self.path('fake_systemd.py')} warm-fcgid --control {self.control}
 HEALTH_URL=https://localhost:{self.nginx.https}/api/health
 HEALTH_CA={self.ca}
 APP_NAME={app_name}
