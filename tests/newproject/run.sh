@@ -61,6 +61,17 @@ if grep -q '"name":"first item"' <<<"$items"; then ok "its make run serves GET /
 else fail "its make run serves GET /api/items through nginx" "$items $(tail -n 20 "$tmp/run.log")"; fi
 
 
+# make deploy with the framework's scripts: a dry run (a real deploy is the deployment test's)
+# stages the project's binary as bin/kiva and the framework's migrations before its own.
+cp "$tmp/prefix/share/kiva/deploy/deploy.conf.example" "$tmp/work/shop/deploy.local.conf"
+deploy_out=$(cd "$tmp/work/shop" && timeout 300 make --no-print-directory deploy DRY_RUN=1 ALLOW_DIRTY=1 2>&1)
+if grep -q "objcopy .*$tmp/work/shop/build-release/shop .*/stage/bin/kiva" <<<"$deploy_out" &&
+   grep -q -- "-f .incoming/sql/kiva/migrations/migrate.psql -f .incoming/sql/migrations/migrate.psql" <<<"$deploy_out"; then
+  ok "its make deploy (DRY_RUN=1) ships its binary and the framework's migrations, then its own"
+else
+  fail "its make deploy (DRY_RUN=1)" "$deploy_out"
+fi
+
 # The tutorial (docs/tutorial.md), exactly as printed, on a second new project.
 check "kiva-new shop for the tutorial" "$new" shop "$tmp/work/tutorial"
 check "docs/tutorial.md's files written into it" python3 tests/newproject/tutorial.py docs/tutorial.md "$tmp/work/tutorial"
