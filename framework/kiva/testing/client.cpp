@@ -28,7 +28,13 @@ namespace {
 std::string encoded(const std::vector<std::pair<std::string, std::string>>& fields) {
     std::string out;
     for (const auto& [name, value] : fields)
-        out += (out.empty() ? "" : "&") + url_encode(name) + "=" + url_encode(value);
+    {
+        // Appended piece by piece: GCC 12's -Wrestrict misfires at -O3 on "..." + std::string.
+        if (!out.empty()) out += '&';
+        out += url_encode(name);
+        out += '=';
+        out += url_encode(value);
+    }
     return out;
 }
 
