@@ -5,17 +5,9 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "kiva/core/text.hpp"
+
 namespace kiva {
-
-namespace {
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-    return s;
-}
-
-}  // namespace
 
 Config::Config() {
     for (const auto& k : config_keys()) k.reset(*this);

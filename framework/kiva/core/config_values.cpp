@@ -8,17 +8,9 @@
 #include <stdexcept>
 #include <utility>
 
+#include "kiva/core/text.hpp"
+
 namespace kiva {
-
-namespace {
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-    return s;
-}
-
-}  // namespace
 
 long long parse_integer(std::string_view text, long long min, long long max,
                         std::string_view what) {

@@ -4,6 +4,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "kiva/core/text.hpp"
+
 namespace kiva::db {
 
 namespace {
@@ -13,12 +15,6 @@ bool is_ident_start(char c) {
 }
 bool is_ident_char(char c) {
     return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
-}
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-    return s;
 }
 
 /// "-- name: foo^" -> "foo^"; anything else -> nullopt-like empty view with ok=false.
@@ -278,7 +274,8 @@ void QueryFile::append(const QueryFile& more) {
     for (const auto& q : more.queries_) {
         if (auto it = index_.find(q.name); it != index_.end())
             throw QueryFileError(q.origin + ": query " + q.name + " is already defined at " +
-                                 queries_[it->second].origin + " (the framework's queries come "
+                                 queries_[it->second].origin +
+                                 " (the framework's queries come "
                                  "first: choose another name)");
         index_[q.name] = queries_.size();
         queries_.push_back(q);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "kiva/core/text.hpp"
 #include "kiva/security/scope.hpp"
 #include "kiva/security/security.hpp"
 
@@ -16,12 +17,6 @@ std::chrono::seconds lockout_delay(int failures, int threshold, std::chrono::sec
 }
 
 namespace {
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-}
 
 bool trusted(std::string_view address, const std::vector<std::string>& proxies) {
     return std::find(proxies.begin(), proxies.end(), address) != proxies.end();
@@ -38,7 +33,7 @@ std::string client_address(std::string_view remote_addr, std::string_view forwar
     while (!rest.empty()) {
         std::size_t comma = rest.rfind(',');
         std::string_view entry =
-            trim(comma == std::string_view::npos ? rest : rest.substr(comma + 1));
+            trim_ows(comma == std::string_view::npos ? rest : rest.substr(comma + 1));
         rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(0, comma);
         if (!entry.empty() && !trusted(entry, trusted_proxies))
             return std::string(entry.substr(0, 64));
@@ -58,8 +53,8 @@ Throttle::State Throttle::state(SecurityScope& c, std::string_view login,
                                 std::string_view password) const {
     State s;
     if (!enabled_) return s;
-    s.address = client_address(c.request.var("REMOTE_ADDR"),
-                               c.request.header("X-Forwarded-For"), trusted_proxies_);
+    s.address = client_address(c.request.var("REMOTE_ADDR"), c.request.header("X-Forwarded-For"),
+                               trusted_proxies_);
     if (auto shared = shared_state(c, login, password, s.address)) return *shared;
     if (auto row = c.q.auth_throttle(login, s.address)) {
         s.retry_after = row->retry_after;
@@ -104,8 +99,8 @@ void Throttle::failed(SecurityScope& c, std::string_view login, const State& s) 
     // attacker waiting out each lockout keeps doubling it, a forgetful user starts afresh.
     if (const cache::SharedCache* shared = s.shared ? c.security.shared_cache() : nullptr) {
         if (auto n = shared->count_failure(login, s.address, 2 * cap_);
-            n && shared->lock(login, lock_for(n->login, true), s.address,
-                              lock_for(n->address, false)))
+            n &&
+            shared->lock(login, lock_for(n->login, true), s.address, lock_for(n->address, false)))
             return;
     }  // Redis failed meanwhile: the database counts this one
     const auto window = static_cast<int64_t>(2 * cap_.count());

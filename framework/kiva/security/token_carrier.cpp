@@ -3,10 +3,11 @@
 #include <cctype>
 #include <stdexcept>
 
+#include "kiva/core/config.hpp"
+#include "kiva/core/text.hpp"
 #include "kiva/http/http_error.hpp"
 #include "kiva/http/request.hpp"
 #include "kiva/security/auth/base64.hpp"
-#include "kiva/core/config.hpp"
 
 namespace kiva {
 
@@ -14,12 +15,6 @@ namespace {
 
 bool safe_method(std::string_view method) {
     return method == "GET" || method == "HEAD" || method == "OPTIONS";
-}
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
 }
 
 }  // namespace
@@ -49,11 +44,11 @@ std::optional<std::string> TokenCarrier::from_cookie(const Request& request) con
     std::string_view header = request.header("Cookie");
     while (!header.empty()) {
         std::size_t end = header.find(';');
-        std::string_view pair = trim(header.substr(0, end));
+        std::string_view pair = trim_ows(header.substr(0, end));
         header = end == std::string_view::npos ? std::string_view{} : header.substr(end + 1);
         std::size_t eq = pair.find('=');
-        if (eq == std::string_view::npos || trim(pair.substr(0, eq)) != cookie_name_) continue;
-        std::optional<std::string> token = auth::base64url_decode(trim(pair.substr(eq + 1)));
+        if (eq == std::string_view::npos || trim_ows(pair.substr(0, eq)) != cookie_name_) continue;
+        std::optional<std::string> token = auth::base64url_decode(trim_ows(pair.substr(eq + 1)));
         if (!token || token->empty()) return std::nullopt;
         return token;
     }
@@ -69,8 +64,8 @@ void TokenCarrier::check_csrf(const Request& request) const {
 }
 
 std::string TokenCarrier::set_cookie(std::string_view token, long long max_age) const {
-    return cookie_name_ + "=" + auth::base64url_encode(token) + "; Path=/; Max-Age=" +
-           std::to_string(max_age) + "; HttpOnly; Secure; SameSite=Strict";
+    return cookie_name_ + "=" + auth::base64url_encode(token) +
+           "; Path=/; Max-Age=" + std::to_string(max_age) + "; HttpOnly; Secure; SameSite=Strict";
 }
 
 std::string TokenCarrier::clear_cookie() const {

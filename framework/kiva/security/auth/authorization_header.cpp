@@ -1,8 +1,9 @@
 #include "kiva/security/auth/authorization_header.hpp"
 
+#include "kiva/core/text.hpp"
+#include "kiva/core/utf8.hpp"
 #include "kiva/security/auth/auth_error.hpp"
 #include "kiva/security/auth/base64.hpp"
-#include "kiva/core/utf8.hpp"
 
 #include <algorithm>
 
@@ -12,16 +13,6 @@ namespace {
 constexpr const char* unexpected_scheme = "unexpected authorization scheme";
 constexpr const char* invalid_basic = "invalid basic authorization header";
 constexpr const char* invalid_bearer = "invalid bearer token";
-
-bool is_space(char c) {
-    return c == ' ' || c == '\t';
-}
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
-    while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
-    return s;
-}
 
 bool iequals(std::string_view a, std::string_view b) {
     const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? char(c - 'A' + 'a') : c; };
@@ -64,10 +55,10 @@ Credentials parse_bearer(std::string_view value) {
 }  // namespace
 
 Credentials parse_authorization(std::string_view header) {
-    header = trim(header);
+    header = trim_ows(header);
     const auto end_of_scheme = std::min(header.find_first_of(" \t"), header.size());
     const auto scheme = header.substr(0, end_of_scheme);
-    const auto value = trim(header.substr(end_of_scheme));
+    const auto value = trim_ows(header.substr(end_of_scheme));
     if (iequals(scheme, "basic")) return parse_basic(value);
     if (iequals(scheme, "bearer")) return parse_bearer(value);
     throw AuthError(unexpected_scheme);
