@@ -134,9 +134,10 @@ class Apache:
         if r.returncode != 0:
             raise Failure(f"render-site.sh failed for {name}:\n{r.stderr}")
         if template_out == "apache-fcgid.conf":  # the wrapper the vhost names, where render-site.sh puts it
-            wrapper = os.path.join(app_dir, "fcgid", "kiva-fcgid")
-            shutil.copy(os.path.join(out, "kiva-fcgid"), wrapper)
-            os.chmod(wrapper, 0o755)
+            for name in ("kiva-fcgid", "kiva-fcgid-b"):  # the vhost's classes a and b
+                wrapper = os.path.join(app_dir, "fcgid", name)
+                shutil.copy(os.path.join(out, "kiva-fcgid"), wrapper)
+                os.chmod(wrapper, 0o755)
             pool = int(re.search(r"^POOL=(\d+)$", open(os.path.join(out, "fcgid-warm.conf")).read(), re.M).group(1))
             with open(os.path.join(app_dir, "fcgid-warm.conf"), "w") as f:
                 f.write(f"INSTANCE={name}\nPOOL={pool}\nURL={self.url(name)}/api/health\nAPP_DIR={app_dir}\n")

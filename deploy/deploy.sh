@@ -375,16 +375,17 @@ EOF
 
 restart_worker() {
   if [ "$restart_command" = none ]; then
-    say "RESTART_COMMAND=none: nothing restarted (under mod_fcgid the old processes keep serving until Apache reloads: RESTART_COMMAND=sudo -n systemctl reload apache2)"
+    say "RESTART_COMMAND=none: nothing restarted (under mod_fcgid, WARM_COMMAND with --switch starts the new binary's processes)"
   else
     step "restarting the worker gracefully: $restart_command"
     remote "$restart_command" ||
       die "the restart failed: the new files are in place; check the worker's log on the target, or run deploy/deploy.sh rollback"
   fi
-  # mod_fcgid: the reload emptied the pool; WARM_COMMAND fills it (if the apache2 drop-in has not
-  # already) and says the size reached. A pool short of its size serves, with stalls: a warning.
+  # mod_fcgid: WARM_COMMAND (fcgid-warm.sh --switch) fills the vhost's other class with processes
+  # of the new binary, moves clients to it, stops the old ones and says the size reached. A pool
+  # short of its size serves, with stalls: a warning.
   if [ -n "$warm_command" ]; then
-    step "filling mod_fcgid's pool: $warm_command"
+    step "switching mod_fcgid's pool to the new binary: $warm_command"
     remote "$warm_command" || warn "mod_fcgid's pool is not full (above): requests may wait a second until it is"
   fi
 }

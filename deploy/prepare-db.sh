@@ -72,14 +72,15 @@ for i in "${!app_hosts[@]}"; do app_hosts[i]=$(host_cidr "${app_hosts[i]}"); don
 for i in "${!drop_hosts[@]}"; do drop_hosts[i]=$(host_cidr "${drop_hosts[i]}"); done
 [[ "$connections" =~ ^[0-9]+$ ]] || die "bad --runtime-connections '$connections'"
 # Under mod_fcgid every process of the pool holds a connection, all the time (the pool is kept
-# full): the limit must cover it, or the last processes fail to start (503).
+# full), and a deploy runs two pools for a few seconds (the new one is filled before the old one
+# stops): the limit must cover twice the pool, or the last processes fail to start.
 if [ -n "$fcgid_site" ]; then
   [ -r "$fcgid_site" ] || die "cannot read $fcgid_site"
   pool=$(awk '$1 == "FcgidMaxProcessesPerClass" {print $2; exit}' "$fcgid_site")
   [[ "$pool" =~ ^[0-9]+$ ]] || die "$fcgid_site has no FcgidMaxProcessesPerClass (not a rendered apache-fcgid.conf?)"
-  [ "$pool" -le "$connections" ] ||
-    die "the mod_fcgid pool of $fcgid_site is $pool processes, over --runtime-connections $connections: raise it to $pool or more (or lower the pool: render-site.sh --fcgid-max-processes)"
-  say "the mod_fcgid pool ($pool processes, $fcgid_site) fits in the runtime role's $connections connections"
+  [ $((2 * pool)) -le "$connections" ] ||
+    die "the mod_fcgid pool of $fcgid_site is $pool processes, $((2 * pool)) during a deploy, over --runtime-connections $connections: raise it to $((2 * pool)) or more (or lower the pool: render-site.sh --fcgid-max-processes)"
+  say "the mod_fcgid pool ($pool processes, twice that during a deploy, $fcgid_site) fits in the runtime role's $connections connections"
 else
   say "under Apache mod_fcgid, --runtime-connections must cover the pool (render-site.sh --runtime-connections $connections checks it; --fcgid-site FILE checks it here)"
 fi

@@ -1,7 +1,8 @@
 #!/bin/bash
 # Renders the web server files of one kiva instance from the shipped templates:
 #   apache/kiva-fcgid.conf.in       -> OUT/apache-fcgid.conf      (Apache runs the worker: mod_fcgid)
-#   apache/kiva-fcgid-wrapper.in    -> OUT/kiva-fcgid             (mod_fcgid starts the worker through it)
+#   apache/kiva-fcgid-wrapper.in    -> OUT/kiva-fcgid             (mod_fcgid starts the worker through it;
+#                                                                  installed twice: classes a and b)
 #   (the warm-up's settings)        -> OUT/fcgid-warm.conf        (for deploy/fcgid-warm.sh)
 #   apache/kiva-proxy-fcgi.conf.in  -> OUT/apache-proxy-fcgi.conf (Apache in front of the systemd worker)
 #   nginx/kiva-site.conf.in         -> OUT/nginx-site.conf        (nginx in front of the systemd worker)
@@ -97,11 +98,12 @@ done
 [ "$fcgid_max" -ge 1 ] || die "--fcgid-max-processes must be at least 1"
 # Each process holds a database connection of the runtime role (prepare-db.sh --runtime-connections).
 if [ -n "$runtime_connections" ]; then
-  [ "$fcgid_max" -le "$runtime_connections" ] ||
-    die "a mod_fcgid pool of $fcgid_max processes needs $fcgid_max database connections, over the runtime role's CONNECTION LIMIT $runtime_connections: raise it (prepare-db.sh --runtime-connections $fcgid_max or more) or lower the pool (MaxRequestWorkers, --fcgid-max-processes)"
-  say "mod_fcgid pool of $fcgid_max within the runtime role's $runtime_connections connections"
+  # Two pools for the seconds of a deploy: the new one is full before the old one stops.
+  [ $((2 * fcgid_max)) -le "$runtime_connections" ] ||
+    die "a mod_fcgid pool of $fcgid_max processes needs $((2 * fcgid_max)) database connections (twice the pool while a deploy switches pools), over the runtime role's CONNECTION LIMIT $runtime_connections: raise it (prepare-db.sh --runtime-connections $((2 * fcgid_max)) or more) or lower the pool (MaxRequestWorkers, --fcgid-max-processes)"
+  say "mod_fcgid pool of $fcgid_max (twice that during a deploy) within the runtime role's $runtime_connections connections"
 else
-  say "mod_fcgid pool of $fcgid_max processes = $fcgid_max database connections: prepare-db.sh --runtime-connections must allow them (--runtime-connections N checks it)"
+  say "mod_fcgid pool of $fcgid_max processes = $fcgid_max database connections, twice that during a deploy: prepare-db.sh --runtime-connections must allow them (--runtime-connections N checks it)"
 fi
 # suEXEC runs only programs below its document root (Debian's apache2-suexec-custom: the first
 # line of /etc/apache2/suexec/www-data, /var/www), owned by the target account, in a directory
@@ -167,6 +169,8 @@ INSTANCE=$instance
 POOL=$fcgid_max
 URL=https://$server_name:$https_port$prefix/health
 APP_DIR=$app_dir
+# Clients are served by class b while this file exists, else by class a (--switch moves them).
+CLASS_FLAG=$(dirname "$wrapper")/class-b
 EOF
 render "$root/apache/kiva-proxy-fcgi.conf.in" "${values[@]}" >"$out/apache-proxy-fcgi.conf"
 render "$root/nginx/kiva-site.conf.in" "${values[@]}" >"$out/nginx-site.conf"
@@ -183,9 +187,10 @@ $KIVA_TOOL: to install (as root, after review), either Apache in front of the sy
   start and reload by the apache2.service drop-in, see deploy/README.md):
     install -d -o ${wrapper_owner%%:*} -g ${wrapper_owner##*:} -m 0755 $(dirname "$wrapper")
     install -o ${wrapper_owner%%:*} -g ${wrapper_owner##*:} -m 0755 $out/kiva-fcgid $wrapper
+    install -o ${wrapper_owner%%:*} -g ${wrapper_owner##*:} -m 0755 $out/kiva-fcgid $wrapper-b
     install -D -m 0644 $out/fcgid-warm.conf /etc/kiva/fcgid-warm.d/$instance.conf
     cp $out/apache-fcgid.conf /etc/apache2/sites-available/$instance.conf
-    a2enmod ssl headers fcgid alias unique_id$([ "$suexec" = 1 ] && printf ' suexec') && a2ensite $instance && apachectl configtest && systemctl reload apache2
+    a2enmod ssl headers fcgid alias rewrite unique_id$([ "$suexec" = 1 ] && printf ' suexec') && a2ensite $instance && apachectl configtest && systemctl reload apache2
   or nginx in front of the systemd worker (kiva@$instance.socket):
     cp $out/nginx-api.conf $api_conf
     cp $out/nginx-site.conf /etc/nginx/sites-available/$instance.conf

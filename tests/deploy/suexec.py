@@ -81,7 +81,8 @@ class SuexecInstances:
             os.makedirs(wdir, exist_ok=True)
             self.suexec_created.append(wdir)
             shutil.copy(f"{out}/kiva-fcgid", f"{wdir}/kiva-fcgid")
-            for p in (wdir, f"{wdir}/kiva-fcgid"):
+            shutil.copy(f"{out}/kiva-fcgid", f"{wdir}/kiva-fcgid-b")
+            for p in (wdir, f"{wdir}/kiva-fcgid", f"{wdir}/kiva-fcgid-b"):
                 shutil.chown(p, inst, inst)
                 os.chmod(p, 0o755)
             with open(f"{out}/apache-fcgid.conf") as f:  # a log of its own per instance

@@ -225,10 +225,11 @@ class Target:
 
     def apache_unit(self):
         """apache2.service as the supervisor emulates it: its ExecReload (Debian's: apachectl
-        graceful), then the drop-in's; the warm-up alone for WARM_COMMAND (sudo in production)."""
+        graceful), then the drop-in's; the warm-up's pool switch for WARM_COMMAND (sudo in
+        production)."""
         graceful = f"apache2 -f {self.path('apache', 'httpd.conf')} -k graceful"
         return ["--exec-reload", graceful, "--exec-reload", self.dropin("ExecReload"),
-                "--exec-warm", f"{ROOT}/deploy/fcgid-warm.sh --conf {self.warm_conf()}"]
+                "--exec-warm", f"{ROOT}/deploy/fcgid-warm.sh --switch --conf {self.warm_conf()}"]
 
     def web_servers(self):
         say("Apache (mod_fcgid and mod_proxy_fcgi vhosts) and nginx, from the shipped templates")
@@ -260,8 +261,9 @@ class Target:
         # 0755), and the warm-up's settings, with the URL on this test's port.
         os.makedirs(f"{HOME}/fcgid", exist_ok=True)
         os.chmod(f"{HOME}/fcgid", 0o755)
-        shutil.copy(self.path("render-fcgid", "kiva-fcgid"), f"{HOME}/fcgid/kiva-fcgid")
-        os.chmod(f"{HOME}/fcgid/kiva-fcgid", 0o755)
+        for name in ("kiva-fcgid", "kiva-fcgid-b"):  # classes a and b
+            shutil.copy(self.path("render-fcgid", "kiva-fcgid"), f"{HOME}/fcgid/{name}")
+            os.chmod(f"{HOME}/fcgid/{name}", 0o755)
         shutil.copy(self.path("render-fcgid", "fcgid-warm.conf"), self.warm_conf())
         shutil.copy(self.path("render-proxy", "apache-proxy-fcgi.conf"), self.path("apache", "apache-proxy-fcgi.conf"))
         shutil.copy(self.path("render-nginx", "nginx-site.conf"), self.path("nginx", "nginx-site.conf"))
@@ -299,6 +301,7 @@ class Target:
         sh([f"{ROOT}/deploy/render-site.sh", *args, "--out", f"{d}/fcgid", "--https-port", str(ports[0]),
             "--http-port", str(ports[1]), "--fcgid-max-processes", "4", "--fcgid-wrapper", f"{d}/kiva-fcgid"])
         shutil.copy(f"{d}/fcgid/kiva-fcgid", f"{d}/kiva-fcgid")
+        shutil.copy(f"{d}/fcgid/kiva-fcgid", f"{d}/kiva-fcgid-b")
         sh([f"{ROOT}/deploy/render-site.sh", *args, "--out", f"{d}/nginx", "--https-port", str(ports[2]),
             "--http-port", str(ports[3]), "--listen-address", "127.0.0.1", "--nginx-api-conf", f"{d}/nginx/nginx-api.conf",
             "--nginx-log-dir", f"{d}/log"])
@@ -332,7 +335,7 @@ SSH_PORT={self.ports['ssh']}
 SSH_OPTIONS=-i {self.path('client', 'id_ed25519')} -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile={self.path('client', 'known_hosts')}
 DATABASE=host=127.0.0.1 port={self.ports['pg']} dbname={DB} user={DB} sslmode=verify-full sslrootcert={self.ca}
 DB_OWNER_PASSWORD_FILE={self.owner_password}
-RESTART_COMMAND=python3 {self.path('fake_systemd.py')} restart --control {self.control} && python3 {self.path('fake_systemd.py')} reload-apache2 --control {self.control}
+RESTART_COMMAND=python3 {self.path('fake_systemd.py')} restart --control {self.control}
 WARM_COMMAND=python3 {self.path('fake_systemd.py')} warm-fcgid --control {self.control}
 HEALTH_URL=https://localhost:{self.nginx.https}/api/health
 HEALTH_CA={self.ca}
