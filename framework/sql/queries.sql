@@ -54,13 +54,22 @@ SELECT (extract(epoch FROM changed_at) * 1000000)::bigint FROM CredentialChange
 WHERE login = :login;
 
 -- name: revoke_token!
+-- pg_notify: every process's revocation cache forgets the token's verdict, on commit only
+-- (kiva/security/revocation_cache.hpp).
 WITH expired AS (DELETE FROM RevokedToken WHERE expires < now())
-INSERT INTO RevokedToken(digest, expires) VALUES (:digest, to_timestamp(:expires::bigint))
+INSERT INTO RevokedToken(digest, expires)
+SELECT :digest::text, to_timestamp(:expires::bigint)
+FROM pg_notify('kiva_auth', 't:' || :digest::text)
 ON CONFLICT (digest) DO NOTHING;
 
 -- name: credentials_changed$
 -- clock_timestamp, not now(): the change happens now, not when the transaction began. The
 -- new generation (microseconds since 1970), for the shared cache.
-INSERT INTO CredentialChange(login, changed_at) VALUES (:login, clock_timestamp())
+-- pg_notify: every process's revocation cache forgets the login's generation, on commit
+-- only ('*', all of them, for a login too long for a notification).
+INSERT INTO CredentialChange(login, changed_at)
+SELECT :login::text, clock_timestamp()
+FROM pg_notify('kiva_auth', CASE WHEN octet_length(:login::text) <= 4000
+                                 THEN 'c:' || :login::text ELSE '*' END)
 ON CONFLICT (login) DO UPDATE SET changed_at = EXCLUDED.changed_at
 RETURNING (extract(epoch FROM changed_at) * 1000000)::bigint;

@@ -5,7 +5,8 @@ namespaces, deployed by the shipped scripts), then, through the balancer and on 
 
   the integration suite's Stuff and authentication route checks give the same answers as on
   one host; a token made through one host works on the other (both ways); a logout and a
-  password change through one host are honoured by the other at once; pg_hba keeps every
+  password change through one host are honoured by the other at once, and a logout's
+  delay to the first 401 on the other host under load (printed); pg_hba keeps every
   app host (prepare-db.sh --app-host, --drop-app-host); the shared key set's modes; killing
   an app host under a bounded write load (no failed GET, POSTs fail only while in flight,
   every 201 is in the database); Redis stopped and back (no 5xx); a rolling deploy under
@@ -265,6 +266,46 @@ def shared_tokens():
                  (reg, warm, changed, old_on_1, new_on_1))
 
 
+def revocation_delay_under_load(rounds=5):
+    """Logout through app1 under load, then GET /whoami on app2 on one kept-alive connection
+    until the first 401: its delay after the 204 (the revocation cache's staleness plus one
+    request), printed; refused within 5 s (each process of app2 had the token's verdict
+    remembered: without the notification it would answer 200 for revocation_cache)."""
+    say("revocation cache: logout through app1 under load, first 401 on app2 (measured)")
+    load = Load(getters=2, posters=1, max_requests=20000, max_seconds=60).start()
+    delays, stale, errors = [], [], []
+    try:
+        for _ in range(rounds):
+            status, token = call("app1", "GET", "/login", auth=("hobbes", "susie"))
+            warm = [call("app2", "GET", "/whoami", token=token)[0] for _ in range(6)]
+            conn = http.client.HTTPSConnection(APPS["app2"], 443, context=CTX, timeout=15)
+            conn.request("GET", "/api/version")
+            conn.getresponse().read()
+            out = call("app1", "POST", "/logout", token=token)[0]
+            done, answers = time.monotonic(), []
+            while time.monotonic() - done < 5:
+                conn.request("GET", "/api/whoami", headers={"Authorization": "Bearer " + token})
+                r = conn.getresponse()
+                r.read()
+                answers.append(r.status)
+                if r.status == 401:
+                    delays.append((time.monotonic() - done) * 1000)
+                    break
+            conn.close()
+            stale.append(answers.count(200))
+            if (status, warm, out) != (200, [200] * 6, 204) or answers[-1:] != [401]:
+                errors.append((status, warm, out, answers[-3:]))
+            time.sleep(0.2)
+    finally:
+        load.stop()
+    if delays:
+        say(f"revocation: 204 on app1 -> first 401 on app2 in {min(delays):.1f} / {sorted(delays)[len(delays) // 2]:.1f} / "
+            f"{max(delays):.1f} ms (min/median/max of {len(delays)}, under load, one request included); "
+            f"stale 200s after the 204: {stale}")
+    CHECKS.check(f"a logout through app1 is refused by app2 under load within 5 s ({rounds} rounds)",
+                 not errors and len(delays) == rounds, errors[:3])
+
+
 def pg_hba_hosts():
     with open(f"{STATE}/pg/data/pg_hba.conf") as f:
         return sorted(line.split()[3] for line in f if line.startswith("hostssl") and f" {DB} " in line)
@@ -476,10 +517,10 @@ def main():
         CLUSTER.start()
         CTX = ssl.create_default_context(cafile=f"{STATE}/tls/ca.crt")
         CHECKS.check("the cluster serves through the balancer", call(None, "GET", "/health")[0] == 200)
-        steps = (key_set_modes, shared_tokens, prepare_db_hosts, integration_suite, kill_host_under_load,
+        steps = (key_set_modes, shared_tokens, revocation_delay_under_load, prepare_db_hosts, integration_suite, kill_host_under_load,
                  redis_down_and_back, rolling_deploy_under_load, failing_host_stops_the_roll)
         if db == "ha":  # the same topology on the HA database: what it adds
-            steps = (shared_tokens, primary_killed_under_load)
+            steps = (shared_tokens, revocation_delay_under_load, primary_killed_under_load)
         for step in steps:
             try:
                 step()

@@ -1,6 +1,6 @@
 """Key rotation through nginx, on a stack of two worker processes restarted as a deploy
 would restart them: token_secret_file with a key without id (as before ids), then that key
-and a new one with an id (new tokens carry it, old ones still verify), then the new key
+and a new one with an id (new tokens signed by it in the same format, old ones still verify), then the new key
 alone (old tokens refused, new ones still good): nobody logged out in between."""
 
 import json
@@ -57,8 +57,12 @@ class TestKeyRotation(unittest.TestCase):
         self.deploy(LEGACY, NEW)
         self.assertEqual(self.whoami(old), {200})
         new = self.login()
-        self.assertRegex(new, r"^kiva:calvin:\d{14}:k2\.[0-9a-f]{64}$")
+        # The course's format whichever key signs (0.3.0; k2.<hex> before, still accepted).
+        self.assertRegex(new, r"^kiva:calvin:\d{14}:[0-9a-f]{64}$")
+        self.assertNotEqual(new, old)
         self.assertEqual(self.whoami(new), {200})
+        data, signature = new.rsplit(":", 1)
+        self.assertEqual(self.whoami(f"{data}:k2.{signature}"), {200})
         self.deploy(NEW)  # after token_delay, in production
         self.assertEqual(self.whoami(new), {200})
         self.assertEqual(self.whoami(old), {401})

@@ -51,18 +51,35 @@ void rotation(Factory make) {
 
 BOOST_AUTO_TEST_SUITE(key_rotation)
 
-BOOST_AUTO_TEST_CASE(native_tokens_carry_the_key_id) {
+BOOST_AUTO_TEST_CASE(native_tokens_keep_the_course_format_with_a_key_set) {
     rotation(kiva::auth::make_native_tokens);
     auto during = kiva::auth::make_native_tokens(both, "kiva", 3600s);
     const std::string token = during->create("calvin", now);
-    BOOST_TEST(token.substr(token.rfind(':') + 1, 3) == "k2.");
-    // The id chooses the key, it is no signature of its own: another id fails.
-    std::string other = token;
-    other.replace(other.rfind(':') + 1, 2, "k3");
-    BOOST_TEST(failure(*during, other) == "invalid token");
-    std::string no_id = token;
-    no_id.erase(no_id.rfind(':') + 1, 3);  // the legacy key's turn: a wrong signature
-    BOOST_TEST(failure(*during, no_id) == "invalid token");
+    // realm:login:YYYYMMDDHHMMSS:<64 hex digits>, whichever key signed.
+    const std::string signature = token.substr(token.rfind(':') + 1);
+    BOOST_TEST(token.substr(0, token.rfind(':')) == "kiva:calvin:20240102040000");
+    BOOST_TEST(signature.size() == 64u);
+    BOOST_TEST(signature.find_first_not_of("0123456789abcdef") == std::string::npos);
+    // Signed by the newest key: the legacy key alone refuses it.
+    BOOST_TEST(failure(*kiva::auth::make_native_tokens(old_only, "kiva", 3600s), token) ==
+               "invalid token");
+    // Tokens issued before 0.3.0 named their key ("k2.<hex>"): accepted until they expire,
+    // with that key only.
+    const std::string legacy = token.substr(0, token.rfind(':') + 1) + "k2." + signature;
+    BOOST_TEST(failure(*during, legacy) == "");
+    BOOST_TEST(failure(*kiva::auth::make_native_tokens(new_only, "kiva", 3600s), legacy) == "");
+    BOOST_TEST(failure(*during, legacy.substr(0, legacy.rfind(':') + 1) + "k3." + signature) ==
+               "invalid token");  // an unknown id
+    BOOST_TEST(failure(*during, legacy.substr(0, legacy.rfind(':') + 1) + "." + signature) ==
+               "invalid token");  // an empty id
+    // The id chooses the key, it is no signature of its own: the legacy key's signature
+    // under the id k2 fails.
+    const std::string old_token = kiva::auth::make_native_tokens(old_only, "kiva", 3600s)
+                                      ->create("calvin", now);
+    BOOST_TEST(failure(*during, old_token) == "");
+    BOOST_TEST(failure(*during, old_token.substr(0, old_token.rfind(':') + 1) + "k2." +
+                                    old_token.substr(old_token.rfind(':') + 1)) ==
+               "invalid token");
 }
 
 BOOST_AUTO_TEST_CASE(jwt_tokens_name_the_key_in_kid) {

@@ -70,6 +70,8 @@ struct Config {
     std::string password_regex;
     std::chrono::seconds password_cache_ttl{};
     bool auth_state{};
+    std::chrono::seconds revocation_cache{};  ///< 0: off
+    std::chrono::milliseconds revocation_channel_check{};
     int auth_max_failures{};
     int auth_max_address_failures{};
     std::chrono::seconds auth_lockout_delay{};

@@ -154,6 +154,15 @@ std::vector<ConfigKey> declare() {
             "shared authentication state in the database: throttling, logout, password changes; "
             "off only for tests without a database")
             .see("Logout and password changes", "authentication.md#logout-and-password-changes"),
+        key("revocation_cache", &Config::revocation_cache, Seconds{}, 60s,
+            "longest use of a remembered logout or password-change verdict, invalidated by "
+            "PostgreSQL notifications; 0: every token check reads the database")
+            .see("Token checks without a round trip", "authentication.md#token-checks-without-a-round-trip"),
+        key("revocation_channel_check", &Config::revocation_channel_check,
+            Millis{.min = 10ms, .max = 60s}, 500ms,
+            "ping of the notification channel when silent; the cache is bypassed once the "
+            "server was not heard for twice as long")
+            .see("Token checks without a round trip", "authentication.md#token-checks-without-a-round-trip"),
         key("auth_max_failures", &Config::auth_max_failures, Integer<int>{1, 1000000}, 5,
             "failed password checks of one login before it is refused with 429")
             .see("Throttling", "authentication.md#throttling"),

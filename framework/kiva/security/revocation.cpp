@@ -2,6 +2,7 @@
 
 #include <thread>
 
+#include "kiva/security/revocation_cache.hpp"
 #include "kiva/security/scope.hpp"
 #include "kiva/security/security.hpp"
 #include "kiva/security/auth/auth_error.hpp"
@@ -32,6 +33,19 @@ void after_shared_write(bool written) {
     if (!written) std::this_thread::sleep_for(cache::unsynced_wait);
 }
 
+/// After the statement that sends the notification: commits, forgets the verdict here at
+/// once, and waits (at most RevocationCache::await_limit) until this process's channel
+/// delivered it: the other processes' channels, signalled by the same commit, have then
+/// most likely delivered it too when the answer leaves.
+void after_notification(SecurityScope& c, const std::string& payload) {
+    RevocationCache* memory = c.security.revocation_cache();
+    if (!memory) return;
+    auto awaited = memory->expect(payload);
+    c.db.finish(true);
+    memory->forget(payload);
+    memory->await(awaited);
+}
+
 std::int64_t seconds_since_epoch(std::chrono::system_clock::time_point t) {
     return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
 }
@@ -41,6 +55,23 @@ std::int64_t seconds_since_epoch(std::chrono::system_clock::time_point t) {
 void check_not_revoked(SecurityScope& c, std::string_view token, const auth::VerifiedToken& verified) {
     if (!c.security.shared_state()) return;
     const std::string digest = digest_of(token);
+    if (RevocationCache* memory = c.security.revocation_cache()) {
+        if (auto v = memory->find(digest, verified.login)) {
+            if (v->revoked) throw auth::AuthError("invalid token");
+            return check_generation(c, verified, v->generation);
+        }
+        if (memory->live()) {
+            // From the database only: a verdict of Redis may be stale by up to
+            // cache::unsynced_wait, which no notification would correct.
+            const std::uint64_t ticket = memory->ticket();
+            auto state = c.q.token_state(digest, verified.login);
+            const bool revoked = state && state->revoked.value_or(false);
+            const std::int64_t generation = state ? state->changed_us.value_or(0) : 0;
+            memory->remember(ticket, digest, verified.login, {revoked, generation});
+            if (revoked) throw auth::AuthError("invalid token");
+            return check_generation(c, verified, generation);
+        }
+    }
     const cache::SharedCache* shared = c.security.shared_cache();
     std::string run_id;  // of the Redis server asked first: verdicts are kept only there
     if (shared) {
@@ -78,6 +109,7 @@ void revoke_request_token(SecurityScope& c) {
         c.db.finish(true);  // durable first: Redis is only a cache of it
         after_shared_write(shared->revoked(digest, expiry));
     }
+    after_notification(c, "t:" + digest);
 }
 
 void credentials_changed(SecurityScope& c, std::string_view login) {
@@ -87,6 +119,7 @@ void credentials_changed(SecurityScope& c, std::string_view login) {
         c.db.finish(true);  // durable first: Redis is only a cache of it
         after_shared_write(generation && shared->credentials_changed(login, *generation));
     }
+    after_notification(c, login.size() <= 4000 ? "c:" + std::string(login) : "*");
     auto now = std::chrono::system_clock::now();
     std::this_thread::sleep_until(std::chrono::ceil<std::chrono::seconds>(now) +
                                   std::chrono::milliseconds(5));

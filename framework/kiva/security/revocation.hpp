@@ -14,15 +14,19 @@ namespace kiva {
 struct SecurityScope;
 
 /// Throws auth::AuthError("invalid token") when this authentic token was revoked or issued
-/// before its login's password changed. One indexed read.
+/// before its login's password changed. No round trip when the process's RevocationCache
+/// answers (kiva/security/revocation_cache.hpp); else one indexed read.
 void check_not_revoked(SecurityScope& c, std::string_view token, const auth::VerifiedToken& verified);
 
 /// Revokes the request's token (Bearer or cookie) until it would have expired (POST /logout).
+/// With the revocation cache (the default) or the shared cache, the request's transaction is
+/// committed here, so that every process hears of it before the answer: call it last.
 void revoke_request_token(SecurityScope& c);
 
 /// After a password change of login in this transaction: tokens issued so far are refused,
 /// and so are the old password's cached checks. Returns once the clock has passed the
 /// second of the change, so that a token asked for right after is newer than the change.
+/// Commits the request's transaction as revoke_request_token does: call it last.
 void credentials_changed(SecurityScope& c, std::string_view login);
 
 }  // namespace kiva

@@ -113,6 +113,9 @@ Security::Security(const Config& config, const Logger& log)
     // every host of the instance, and nowhere in Redis.
     std::string cache_key = auth::hmac_sha256(keys.back().secret, "kiva shared password cache");
     shared_cache_ = cache::make_shared_cache(config, realm_, cache_key, log);
+    if (shared_state_ && config.revocation_cache.count() > 0)
+        revocations_ = std::make_unique<RevocationCache>(config.revocation_cache,
+                                                         config.revocation_channel_check);
     OPENSSL_cleanse(cache_key.data(), cache_key.size());
     if (config.token_type == "jwt")
         tokens_ = auth::make_jwt_tokens(std::move(keys), realm_, config.token_delay);

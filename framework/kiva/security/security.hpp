@@ -14,6 +14,7 @@
 
 #include <regex>
 
+#include "kiva/security/revocation_cache.hpp"
 #include "kiva/security/shared_cache.hpp"
 #include "kiva/security/argon2id.hpp"
 #include "kiva/security/auth/password_cache.hpp"
@@ -67,6 +68,16 @@ class Security {
     const TokenCarrier& carrier() const { return carrier_; }
     /// The shared cache (Redis), or nullptr when `cache` is not set.
     const cache::SharedCache* shared_cache() const { return shared_cache_.get(); }
+    /// The process's cache of revocation verdicts, or nullptr (revocation_cache = 0, or
+    /// auth_state off).
+    RevocationCache* revocation_cache() const { return revocations_.get(); }
+    /// Starts this process's notification listener (its own connection to conninfo, its own
+    /// thread): until it listens, the revocation cache is bypassed. Called by each serving
+    /// process, after any fork.
+    void listen_for_revocations(const std::string& conninfo, const std::string& app_name,
+                                const Logger& log) const {
+        if (revocations_) revocations_->listen(conninfo, app_name, log);
+    }
     /// Where the shared cache counts its uses and failures.
     void observe(observe::Metrics* metrics) {
         if (shared_cache_) shared_cache_->observe(metrics);
@@ -98,6 +109,7 @@ class Security {
     std::unique_ptr<auth::PasswordCache> cache_;
     std::chrono::seconds password_cache_ttl_;
     std::unique_ptr<cache::SharedCache> shared_cache_;
+    std::unique_ptr<RevocationCache> revocations_;
     Throttle throttle_;
     TokenCarrier carrier_;
     struct Decoy {

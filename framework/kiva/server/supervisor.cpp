@@ -59,6 +59,8 @@ int Server::wait_for_stop_signal() const {
 
 int Server::serve_threads() {
     log_.start_background();  // this process's log lines leave the request path
+    // Its thread is this process's: started here, after any fork (kiva/security/revocation_cache).
+    app_.security().listen_for_revocations(config_.database, config_.app_name, log_);
     if (metrics_) {
         auto claim = metrics_->start_process();
         if (claim.shared)

@@ -117,8 +117,12 @@ class NativeTokens final : public TokenCodec {
         data += ':';
         data += format_timestamp(expiry);
         const SigningKey& key = keys_.back();
+        // The course's format whatever the key: the id stays out of the token, verify tries
+        // each key of the set (newest first).
         const std::string signature = to_hex(hmac_sha256(key.secret, data));
-        return checked_size(data + ':' + (key.id.empty() ? "" : key.id + '.') + signature);
+        data += ':';
+        data += signature;
+        return checked_size(std::move(data));
     }
 
     VerifiedToken check(std::string_view token, system_clock::time_point now) const override {
@@ -134,17 +138,23 @@ class NativeTokens final : public TokenCodec {
         const auto stamp = token.substr(middle + 1, last - middle - 1);
         auto signature = token.substr(last + 1);
         if (realm != realm_ || login.empty()) throw AuthError(invalid_token);
-        // "id.hex" names the key; a bare signature is the key without id's.
-        std::string_view id;
+        // A bare signature (the course's format, issued since 0.3.0) may be any key's: each
+        // is tried, newest first. "id.hex" (issued before 0.3.0 by a key with an id) names
+        // its key and is accepted until it expires.
         if (const auto dot = signature.find('.'); dot != std::string_view::npos) {
-            id = signature.substr(0, dot);
+            const std::string_view id = signature.substr(0, dot);
             signature.remove_prefix(dot + 1);
-            if (id.empty()) throw AuthError(invalid_token);
+            const SigningKey* key = id.empty() ? nullptr : key_of(keys_, id);
+            if (key == nullptr) throw AuthError(invalid_token);
+            const std::string expected = to_hex(hmac_sha256(key->secret, token.substr(0, last)));
+            if (!constant_time_equal(signature, expected)) throw AuthError(invalid_token);
+        } else {
+            bool authentic = false;
+            for (auto key = keys_.rbegin(); key != keys_.rend() && !authentic; ++key)
+                authentic = constant_time_equal(
+                    signature, to_hex(hmac_sha256(key->secret, token.substr(0, last))));
+            if (!authentic) throw AuthError(invalid_token);
         }
-        const SigningKey* key = key_of(keys_, id);
-        if (key == nullptr) throw AuthError(invalid_token);
-        const std::string expected = to_hex(hmac_sha256(key->secret, token.substr(0, last)));
-        if (!constant_time_equal(signature, expected)) throw AuthError(invalid_token);
         // Only now, with an authentic token, does its expiry mean anything.
         const auto expiry = parse_timestamp(stamp);
         if (!expiry) throw AuthError(invalid_token);

@@ -54,7 +54,9 @@ class TokenCodec {
 /// or a non-positive delay.
 std::unique_ptr<TokenCodec> make_native_tokens(std::string secret, std::string realm,
                                                std::chrono::seconds delay);
-/// The same with several keys: a key with an id signs "realm:login:stamp:id.signature".
+/// The same with several keys: the last one signs, in the same format (no key id in the
+/// token); verify tries each key, newest first. "realm:login:stamp:id.signature", issued by
+/// kiva before 0.3.0 with a key id, still verifies with the key of that id.
 std::unique_ptr<TokenCodec> make_native_tokens(KeySet keys, std::string realm,
                                                std::chrono::seconds delay);
 
