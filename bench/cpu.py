@@ -18,8 +18,9 @@ def _ticks(pid):
 
 
 def _group(pid, app):
-    """app: the pid of the application, or the first word of its processes' command lines."""
-    if pid == app:
+    """app: the pid of the application, a frozenset of its pids (a peer's processes), or the
+    first word of its processes' command lines."""
+    if pid == app or (isinstance(app, frozenset) and pid in app):
         return "app"
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
