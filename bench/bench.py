@@ -69,6 +69,9 @@ RESULTS = env("BENCH_RESULTS", os.path.join(BENCH, "results"))
 PREFIX = "/api"
 NOCACHE_PREFIX = "/api-nocache"
 NOMETRICS_PREFIX = "/api-nometrics"
+KEEP = env("BENCH_KEEPCONN", "1") != "0"     # the persistent nginx-to-worker connection experiment
+KEEP_THREADS = int(env("BENCH_KEEPCONN_THREADS", "16"))  # its worker's threads: above what nginx pins
+KEEP_PREFIX, MANY_PREFIX = "/api-keep", "/api-t16"
 BASELINE_PREFIX = "/baseline"
 USER, PASSWORD = "bench-user", "bench-password-42"
 
@@ -83,7 +86,8 @@ Failure = apache.Failure
 NAMES = {"ceiling": "nginx-ceiling", "responder": "nginx-responder", "s1": "nginx-stuff",
          "s1off": "nginx-stuff-metrics-off",
          "s2": "nginx-whoami-bearer", "s3": "nginx-whoami-basic-cached", "s4": "nginx-whoami-basic-nocache",
-         "s5": "nginx-stuff-write", "s6": "nginx-stuff-all", "kiva-ids": "nginx-stuff-ids"}
+         "s5": "nginx-stuff-write", "s6": "nginx-stuff-all", "kiva-ids": "nginx-stuff-ids",
+         "s1many": "nginx-stuff-16-threads", "s1keep": "nginx-stuff-16-threads-keepconn"}
 APACHE_SCENARIOS = ("apache-fcgid", "apache-fcgid-hello", "apache-fcgid-4", "apache-proxy-fcgi",
                     "apache-proxy-fcgi-hello", "flask-wsgi-seed", "flask-wsgi-4")
 # The Apache path deploy/README.md recommends: the targets of the Apache rows are checked on it.
@@ -153,6 +157,7 @@ class Bench:
         self.baseline_sock = os.path.join(self.run_dir, "baseline.sock")
         self.nocache_sock = os.path.join(self.run_dir, "kiva-nocache.sock")
         self.nometrics_sock = os.path.join(self.run_dir, "kiva-nometrics.sock")
+        self.keep_sock = os.path.join(self.run_dir, "kiva-keep.sock")
         self.conninfo = f"host={self.state}/pg port={self.pgport} dbname=kiva user=kiva"
         self.procs = {}  # name -> Popen, stopped in reverse order
         self.logs = []
@@ -180,11 +185,19 @@ class Bench:
         extra = " ".join([fastcgi_location(BASELINE_PREFIX, self.baseline_sock),
                           fastcgi_location(NOCACHE_PREFIX, self.nocache_sock),
                           fastcgi_location(NOMETRICS_PREFIX, self.nometrics_sock)]
-                         + ([self.peers.nginx_locations()] if self.peers else []))
+                         + ([self.peers.nginx_locations()] if self.peers else [])
+                         + ([fastcgi_location(MANY_PREFIX, self.keep_sock),
+                             fastcgi_location(KEEP_PREFIX, "kiva_keep").replace(
+                                 "fastcgi_pass unix:kiva_keep;", "fastcgi_keep_conn on; fastcgi_pass kiva_keep;")]
+                            if KEEP else []))
+        # The same worker reached with kept connections: nginx keeps up to KEEP_THREADS / 2 idle
+        # per process, and opens more when every kept one is busy (16 connections of wrk).
+        http_extra = (f"upstream kiva_keep {{ server unix:{self.keep_sock}; keepalive {KEEP_THREADS // 2}; }}"
+                      if KEEP else "")
         stack_env = dict(os.environ, STATE=self.state, PORT=str(self.port), PGPORT=str(self.pgport),
                          PREFIX=PREFIX, KIVA=KIVA, THREADS=str(THREADS), PROCESSES="1",
                          STUFF_ROWS=str(STUFF_ROWS), ACCESS_LOG="off", NGINX_EXTRA=extra,
-                         NGINX_EXTRA_HTTP=self.peers.nginx_http() if self.peers else "",
+                         NGINX_EXTRA_HTTP=" ".join([self.peers.nginx_http() if self.peers else "", http_extra]),
                          # Apache runs as www-data and connects to the same worker.
                          KIVA_EXTRA="\n".join(filter(None, [os.environ.get("KIVA_EXTRA"), "socket_mode = 0666"])))
         say(f"starting the stack in {self.state} (nginx :{self.port}, PostgreSQL :{self.pgport})")
@@ -222,6 +235,14 @@ class Bench:
                               + [f"listen = unix:{self.nometrics_sock}", "metrics = off"]) + "\n")
         self.spawn("kiva-nometrics", [KIVA, "--config", self.nometrics_conf])
         wait_for_socket(self.nometrics_sock, self.procs["kiva-nometrics"], "the third worker")
+
+        if KEEP:  # a fourth worker, KEEP_THREADS threads: one connection per request, or kept
+            self.keep_conf = os.path.join(self.run_dir, "kiva-keep.conf")
+            with open(self.keep_conf, "w") as f:
+                f.write("\n".join([l for l in lines if not re.match(r"\s*threads\s*=", l)]
+                                  + [f"listen = unix:{self.keep_sock}", f"threads = {KEEP_THREADS}"]) + "\n")
+            self.spawn("kiva-keep", [KIVA, "--config", self.keep_conf])
+            wait_for_socket(self.keep_sock, self.procs["kiva-keep"], "the fourth worker")
 
         if self.peers:
             say("starting the peers: Go, Node, FastAPI (bench/peers/)")
@@ -340,6 +361,8 @@ def targets(b):
                ["-s", report, "-H", basic(USER, PASSWORD), f"{u}{NOCACHE_PREFIX}/whoami"]),
         "s5": ("5 POST+DELETE /stuff", ["-s", write, f"{u}{PREFIX}/", "--", PREFIX]),
         "s6": ("6 GET /stuff (all rows)", ["-s", report, f"{u}{PREFIX}/stuff"]),
+        "s1many": (f"1 on {KEEP_THREADS} threads", ["-s", get, f"{u}{MANY_PREFIX}/", "--", MANY_PREFIX]),
+        "s1keep": (f"1 on {KEEP_THREADS} thr., keep_conn", ["-s", get, f"{u}{KEEP_PREFIX}/", "--", KEEP_PREFIX]),
         "kiva-ids": ("kiva: ids", ["-s", os.path.join(BENCH, "stuff-ids.lua"), f"{u}{PREFIX}/", "--", PREFIX]),
         **(b.peers.targets(b.token) if b.peers else {}),
         **({name: (name, ["-s", get, f"{b.apache.url(name)}{PREFIX}/", "--", PREFIX]) for name in APACHE_SCENARIOS}
@@ -401,6 +424,7 @@ def main():
         results["settings"].update(rows=b.rows, big_response_bytes=b.big_bytes)
         tg = targets(b)
         order = [] if APACHE_ONLY else ["ceiling", "responder", "s1", "s1off", "s2", "s3", "s5", "s6"]
+        order += ["s1many", "s1keep"] if KEEP and not APACHE_ONLY else []
         order += ["kiva-ids", *peers.all_keys()] if b.peers and not APACHE_ONLY else []
         order += list(APACHE_SCENARIOS) if b.apache else []
         runs = {name: [] for name in tg}
@@ -412,6 +436,8 @@ def main():
                 return b.peers.app_of(name)
             if name.startswith("apache-fcgid") or name.startswith("flask"):
                 return b.apache.app_match(name)
+            if name in ("s1many", "s1keep"):
+                return b.procs["kiva-keep"].pid
             return {"responder": b.procs["responder"].pid, "s4": b.procs["kiva-nocache"].pid,
                     "s1off": b.procs["kiva-nometrics"].pid,
                     "ceiling": None, "apache-proxy-fcgi-hello": b.procs.get("hello") and b.procs["hello"].pid
@@ -698,6 +724,12 @@ def summarize(results, tg, runs, rss, rss_after, cold_kiva, cold_resp, b):
     off = s["s1off"]["rps"]
     check("s1off", s1 >= 0.97 * off, f"on {(s1 / off - 1) * 100:+.1f}% vs off", "metrics on >=0.97x off",
           ("s1", "s1off"))
+    if "s1keep" in s:  # kept connections pay off when they beat one connection per request, same worker
+        k, m = s["s1keep"], s["s1many"]
+        cost = {n: s[n]["cpu_us_per_request"]["front"] + s[n]["cpu_us_per_request"]["app"] for n in ("s1keep", "s1many")}
+        check("s1keep", k["rps"] >= 1.05 * m["rps"] and k["errors"] == 0,
+              f"{k['rps'] / m['rps']:.2f}x, nginx+worker {cost['s1keep']:.0f} vs {cost['s1many']:.0f} us",
+              "keep_conn >=1.05x without", ("s1keep", "s1many"))
     check("s5", s["s5"]["rps"] >= 0.5 * s1, f"{s['s5']['rps'] / s1:.2f}x s1", ">=0.5x s1", ("s5", "s1"))
     rss_s1 = rss_after["s1"][0]
     rss_s6 = max(x for x in rss_after["s6"] if x is not None)
@@ -832,7 +864,9 @@ def print_report(results):
                 f"{chk['target'] if chk else '':<27} {chk['measured'] if chk else '':<24} {verdict}")
         print(line.rstrip())
 
-    for name in ("ceiling", "responder", "s1", "s1off", "s2", "s3", "s4", "s5", "s6"):
+    for name in ("ceiling", "responder", "s1", "s1off", "s1many", "s1keep", "s2", "s3", "s4", "s5", "s6"):
+        if name not in s:
+            continue
         v = s[name]
         row(v["label"], f"{v['rps']:.0f}" if v["rps"] >= 100 else f"{v['rps']:.1f}",
             f"{v['spread_pct']:.0f}" if len(v["runs"]) > 1 else "", f"{v['p50_ms']:.2f}", f"{v['p99_ms']:.2f}",
@@ -955,7 +989,8 @@ def print_cpu(s):
     head = f"{'scenario':<29} " + " ".join(f"{g:>8}" for g in cpu.GROUPS) + f" {'total':>8} {'idle %':>6}"
     print(head)
     print("-" * len(head))
-    for name in ("ceiling", "responder", "s1", "s1off", "s2", "s3", "s4", "s5", "s6", *APACHE_SCENARIOS,
+    for name in ("ceiling", "responder", "s1", "s1off", "s1many", "s1keep", "s2", "s3", "s4", "s5", "s6",
+                 *APACHE_SCENARIOS,
                  "kiva-ids", *peers.all_keys()):
         if name not in s:
             continue
