@@ -59,7 +59,7 @@ PEERS = env("BENCH_PEERS", "1") != "0"          # 0 leaves the peers and the swe
 SWEEP_DURATION = env("BENCH_SWEEP_DURATION", "1s" if SHORT else "5s")
 CONNECTIONS = int(env("BENCH_CONNECTIONS", "16"))
 WRK_THREADS = int(env("BENCH_WRK_THREADS", "1"))
-WARMUP = env("BENCH_WARMUP", "0" if SHORT else "1s")            # "0" skips the warm-up pass
+WARMUP = env("BENCH_WARMUP", "1s")             # also in SHORT: JITs and mod_wsgi start cold            # "0" skips the warm-up pass
 NOCACHE_DURATION = env("BENCH_NOCACHE_DURATION", "1s" if SHORT else "5s")
 NOCACHE_CONNECTIONS = int(env("BENCH_NOCACHE_CONNECTIONS", "4"))
 COLD_RUNS = int(env("BENCH_COLD_RUNS", "3" if SHORT else "20"))
@@ -95,10 +95,19 @@ RECOMMENDED_APACHE = "apache-proxy-fcgi"
 FCGID_SCENARIOS = ("apache-fcgid", "apache-fcgid-hello", "apache-fcgid-4")
 
 
+_PORTS_GIVEN = set()
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port nobody listens on, never one given before in this run (the kernel may hand the
+    same free port out twice while nothing listens on it yet)."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _PORTS_GIVEN:
+            _PORTS_GIVEN.add(port)
+            return port
 
 
 def fastcgi_location(prefix, sock):
