@@ -55,7 +55,7 @@ FCGID_RUNS = int(env("BENCH_FCGID_RUNS", "0"))    # extra runs of apache-fcgid, 
 SHORT = env("BENCH_SHORT", "0") != "0"          # a quick end-to-end check: 1 s runs, one round
 DURATION = env("BENCH_DURATION", "1s" if SHORT else "10s")
 ROUNDS = int(env("BENCH_ROUNDS", "1" if SHORT else "2"))  # round B is round A reversed, and so on
-PEERS = env("BENCH_PEERS", "1") != "0"          # 0 leaves the peers and the sweeps out
+PEERS = env("BENCH_PEERS", "1") != "0" and not APACHE_ONLY  # 0 leaves the peers and the sweeps out
 SWEEP_DURATION = env("BENCH_SWEEP_DURATION", "1s" if SHORT else "5s")
 CONNECTIONS = int(env("BENCH_CONNECTIONS", "16"))
 WRK_THREADS = int(env("BENCH_WRK_THREADS", "1"))
@@ -72,7 +72,7 @@ RESULTS = env("BENCH_RESULTS", os.path.join(BENCH, "results"))
 PREFIX = "/api"
 NOCACHE_PREFIX = "/api-nocache"
 NOMETRICS_PREFIX = "/api-nometrics"
-KEEP = env("BENCH_KEEPCONN", "1") != "0"     # the persistent nginx-to-worker connection experiment
+KEEP = env("BENCH_KEEPCONN", "1") != "0" and not APACHE_ONLY  # persistent nginx-to-worker connections
 KEEP_THREADS = int(env("BENCH_KEEPCONN_THREADS", "16"))  # its worker's threads: above what nginx pins
 KEEP_PREFIX, MANY_PREFIX = "/api-keep", "/api-t16"
 BASELINE_PREFIX = "/baseline"
