@@ -209,6 +209,10 @@ class Bench:
         stack_env = dict(os.environ, STATE=self.state, PORT=str(self.port), PGPORT=str(self.pgport),
                          PREFIX=PREFIX, KIVA=KIVA, THREADS=str(THREADS), PROCESSES="1",
                          STUFF_ROWS=str(STUFF_ROWS), ACCESS_LOG="off", NGINX_EXTRA=extra,
+                         # Every worker thread, peer pool, mod_fcgid process and pgbench client
+                         # holds a connection: about 100 in all, PostgreSQL's default limit.
+                         PG_SETTINGS="\n".join(filter(None, ["max_connections = 200",
+                                                              os.environ.get("PG_SETTINGS")])),
                          NGINX_EXTRA_HTTP=" ".join([self.peers.nginx_http() if self.peers else "", http_extra]),
                          # Apache runs as www-data and connects to the same worker.
                          KIVA_EXTRA="\n".join(filter(None, [os.environ.get("KIVA_EXTRA"), "socket_mode = 0666"])))
