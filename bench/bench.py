@@ -745,7 +745,7 @@ def summarize(results, tg, runs, rss, rss_after, cold_kiva, cold_resp, b):
         k, m = s["s1keep"], s["s1many"]
         cost = {n: s[n]["cpu_us_per_request"]["front"] + s[n]["cpu_us_per_request"]["app"] for n in ("s1keep", "s1many")}
         check("s1keep", k["rps"] >= 1.05 * m["rps"] and k["errors"] == 0,
-              f"{k['rps'] / m['rps']:.2f}x, nginx+worker {cost['s1keep']:.0f} vs {cost['s1many']:.0f} us",
+              f"{ratio(k['rps'], m['rps']):.2f}x, nginx+worker {cost['s1keep']:.0f} vs {cost['s1many']:.0f} us",
               "keep_conn >=1.05x without", ("s1keep", "s1many"))
     check("s5", s["s5"]["rps"] >= 0.5 * s1, f"{s['s5']['rps'] / s1:.2f}x s1", ">=0.5x s1", ("s5", "s1"))
     rss_s1 = rss_after["s1"][0]
@@ -770,17 +770,17 @@ def peer_checks(s, checks, results):
     direct and >= 1.3x every peer behind nginx, p99 no worse than Go's; 20 rows >= 1.0x Go
     direct; the write >= 1.0x Go doing the same transaction. The Bearer read is shown, no target."""
     def x(k, other):
-        return s[k]["rps"] / s[other]["rps"]
+        return ratio(s[k]["rps"], s[other]["rps"])
     for scen, kk in peers.KIVA_KEY.items():
         for p in peers.PEERS:
             for where in ("direct", "nginx"):
                 pk = peers.key(p, where, scen)
-                s[pk]["x_kiva"] = s[pk]["rps"] / s[kk]["rps"]
+                s[pk]["x_kiva"] = ratio(s[pk]["rps"], s[kk]["rps"])
         s[kk]["x_kiva"] = 1.0
     one, go = "s1", "peer-go-one"
     behind = [peers.key(p, "nginx", "one") for p in peers.PEERS]
     worst = min(behind, key=lambda k: x(one, k))
-    p99 = s[one]["p99_ms"] / s[go]["p99_ms"]
+    p99 = ratio(s[one]["p99_ms"], s[go]["p99_ms"])
     check_of(s, checks, "peers-one", x(one, go) >= 1.0 and x(one, worst) >= 1.3 and p99 <= 1.0,
              f"{x(one, go):.2f}x Go, {x(one, worst):.2f}x {worst[5:-4]}, p99 {p99:.2f}x Go",
              ">=1.0x Go, >=1.3x peers+nginx, p99<=Go", (one, go, worst), p99=True)
@@ -800,6 +800,12 @@ def peer_checks(s, checks, results):
         if rows and first:
             growth = (max(rows.values()) - first) / MIB
             check_of(s, checks, "sweep-rss", growth <= 2, f"kiva RSS {growth:+.1f} MiB", "flat (+<=2 MiB)")
+
+
+def ratio(a, b):
+    """a / b, infinite when b is 0 (a run of BENCH_SHORT's 1 s may complete no request: a Flask
+    process starting after Apache's restart)."""
+    return a / b if b else float("inf")
 
 
 def server_stats(times):
@@ -826,7 +832,7 @@ def apache_checks(s, checks):
     # mod_fcgid after the warm-up: no stall at all by the server's count, and close to mod_proxy_fcgi.
     f, p = s["apache-fcgid"], s["apache-proxy-fcgi"]
     check_of(s, checks, "apache-fcgid-stalls", f["server_slow_900ms"] == 0 and f["rps"] >= 0.9 * p["rps"],
-             f"{f['server_slow_900ms']} slow of {f['server_requests']}, {f['rps'] / p['rps']:.2f}x proxy",
+             f"{f['server_slow_900ms']} slow of {f['server_requests']}, {ratio(f['rps'], p['rps']):.2f}x proxy",
              f"0 >= {SLOW_MS} ms (server), >=0.9x proxy-fcgi", ("apache-fcgid", "apache-proxy-fcgi"))
     if "flask-wsgi-seed" in s and "s1" in s:
         # Each Apache path against nginx's p99, its module's trivial responder, and Flask under
@@ -834,8 +840,8 @@ def apache_checks(s, checks):
         flask = max(("flask-wsgi-seed", "flask-wsgi-4"), key=lambda n: s[n]["rps"])
         for path in ("apache-proxy-fcgi", "apache-fcgid"):
             hello = path + "-hello"
-            p99x, hellox, flaskx = (s[path]["p99_ms"] / s["s1"]["p99_ms"], s[path]["rps"] / s[hello]["rps"],
-                                    s[path]["rps"] / s[flask]["rps"])
+            p99x, hellox, flaskx = (ratio(s[path]["p99_ms"], s["s1"]["p99_ms"]), ratio(s[path]["rps"], s[hello]["rps"]),
+                                    ratio(s[path]["rps"], s[flask]["rps"]))
             s[path].update(x_hello=hellox, x_flask=flaskx, p99_x_nginx=p99x)
             check_of(s, checks, path, p99x <= 3 and hellox >= 0.9 and flaskx >= 2.5,
                      f"p99 {p99x:.2f}x nginx, {hellox:.2f}x hello, {flaskx:.2f}x {s[flask]['name']}",
