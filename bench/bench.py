@@ -225,6 +225,9 @@ class Bench:
             if time.time() > deadline:
                 raise Failure("the stack did not start in time:\n" + self.log_text("stack"))
             time.sleep(0.1)
+        # CPU accounting: this run's nginx and PostgreSQL only (bench/cpu.py).
+        cpu.PID_FILES["front"].append(os.path.join(self.run_dir, "nginx.pid"))
+        cpu.PID_FILES["postgres"].append(os.path.join(self.state, "pg", "data", "postmaster.pid"))
         self.kiva_conf = os.path.join(self.run_dir, "kiva.conf")
         self.worker_pid = find_process([KIVA, "--config", self.kiva_conf])
         if not self.worker_pid:
@@ -269,6 +272,7 @@ class Bench:
             self.apache = apache.Apache(self.state, free_port, KIVA, HELLO, self.conninfo, self.kiva_conf,
                                         os.path.join(self.run_dir, "kiva.sock"), self.spawn)
             self.apache.start()
+            cpu.PID_FILES["front"].append(self.apache.path("run", "httpd.pid"))
             wait_for_socket(self.apache.hello_socket, self.procs["hello"], "the hello responder")
 
     def stop(self):
