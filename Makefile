@@ -71,7 +71,7 @@ fuzz:
 	@exec env FUZZ_SECONDS=$${FUZZ_SECONDS:-300} tests/fuzz/run.sh
 
 bench:
-	@$(DEPS) build run bench
+	@$(DEPS) build run bench docs
 	@bench/run.sh
 
 bench-apache:

@@ -17,6 +17,7 @@ import json
 import os
 import platform
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -32,6 +33,7 @@ import urllib.request
 import apache
 import coldstart
 import cpu
+import peers
 
 BENCH = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(BENCH)
@@ -45,23 +47,34 @@ def env(name, default):
 KIVA = os.path.abspath(env("KIVA", os.path.join(ROOT, "build-bench", "kiva")))
 RESPONDER = os.path.abspath(env("RESPONDER", os.path.join(os.path.dirname(KIVA), "kiva-bench-responder")))
 HELLO = os.path.abspath(env("HELLO", os.path.join(os.path.dirname(KIVA), "kiva-bench-hello")))
+PEERS_DIR = os.path.abspath(env("PEERS_DIR", os.path.join(os.path.dirname(KIVA), "peers")))
 APACHE = env("BENCH_APACHE", "1") != "0"        # 0 leaves the Apache scenarios out
 APACHE_ONLY = env("BENCH_ONLY", "") == "apache"  # make bench-apache: the Apache section alone
 SLOW_MS = 900                                     # a request this slow (Apache's %D) is a stall
 FCGID_RUNS = int(env("BENCH_FCGID_RUNS", "0"))    # extra runs of apache-fcgid, and one across a reload
-DURATION = env("BENCH_DURATION", "10s")
+SHORT = env("BENCH_SHORT", "0") != "0"          # a quick end-to-end check: 1 s runs, one round
+DURATION = env("BENCH_DURATION", "1s" if SHORT else "10s")
+ROUNDS = int(env("BENCH_ROUNDS", "1" if SHORT else "2"))  # round B is round A reversed, and so on
+PEERS = env("BENCH_PEERS", "1") != "0" and not APACHE_ONLY  # 0 leaves the peers and the sweeps out
+SWEEP_DURATION = env("BENCH_SWEEP_DURATION", "1s" if SHORT else "5s")
 CONNECTIONS = int(env("BENCH_CONNECTIONS", "16"))
 WRK_THREADS = int(env("BENCH_WRK_THREADS", "1"))
-WARMUP = env("BENCH_WARMUP", "1s")            # "0" skips the warm-up pass
-NOCACHE_DURATION = env("BENCH_NOCACHE_DURATION", "5s")
+WARMUP = env("BENCH_WARMUP", "1s")            # "0" skips the warm-up pass (kept in SHORT: JITs, mod_wsgi)
+# The peers warm up longer: Node's JIT and every pool's prepared statements (Node direct: 4,500
+# req/s in its first 3 s, 11,500 in the next 3, on a busy machine).
+PEER_WARMUP = env("BENCH_PEER_WARMUP", "2s" if SHORT else "3s")
+NOCACHE_DURATION = env("BENCH_NOCACHE_DURATION", "1s" if SHORT else "5s")
 NOCACHE_CONNECTIONS = int(env("BENCH_NOCACHE_CONNECTIONS", "4"))
-COLD_RUNS = int(env("BENCH_COLD_RUNS", "20"))
+COLD_RUNS = int(env("BENCH_COLD_RUNS", "3" if SHORT else "20"))
 THREADS = int(env("THREADS", "4"))            # worker threads, and the responder's
 STUFF_ROWS = int(env("STUFF_ROWS", "10000"))
 RESULTS = env("BENCH_RESULTS", os.path.join(BENCH, "results"))
 PREFIX = "/api"
 NOCACHE_PREFIX = "/api-nocache"
 NOMETRICS_PREFIX = "/api-nometrics"
+KEEP = env("BENCH_KEEPCONN", "1") != "0" and not APACHE_ONLY  # persistent nginx-to-worker connections
+KEEP_THREADS = int(env("BENCH_KEEPCONN_THREADS", "16"))  # its worker's threads: above what nginx pins
+KEEP_PREFIX, MANY_PREFIX = "/api-keep", "/api-t16"
 BASELINE_PREFIX = "/baseline"
 USER, PASSWORD = "bench-user", "bench-password-42"
 
@@ -76,7 +89,8 @@ Failure = apache.Failure
 NAMES = {"ceiling": "nginx-ceiling", "responder": "nginx-responder", "s1": "nginx-stuff",
          "s1off": "nginx-stuff-metrics-off",
          "s2": "nginx-whoami-bearer", "s3": "nginx-whoami-basic-cached", "s4": "nginx-whoami-basic-nocache",
-         "s5": "nginx-stuff-write", "s6": "nginx-stuff-all"}
+         "s5": "nginx-stuff-write", "s6": "nginx-stuff-all", "kiva-ids": "nginx-stuff-ids",
+         "s1many": "nginx-stuff-16-threads", "s1keep": "nginx-stuff-16-threads-keepconn"}
 APACHE_SCENARIOS = ("apache-fcgid", "apache-fcgid-hello", "apache-fcgid-4", "apache-proxy-fcgi",
                     "apache-proxy-fcgi-hello", "flask-wsgi-seed", "flask-wsgi-4")
 # The Apache path deploy/README.md recommends: the targets of the Apache rows are checked on it.
@@ -84,10 +98,19 @@ RECOMMENDED_APACHE = "apache-proxy-fcgi"
 FCGID_SCENARIOS = ("apache-fcgid", "apache-fcgid-hello", "apache-fcgid-4")
 
 
+_PORTS_GIVEN = set()
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port nobody listens on, never one given before in this run (the kernel may hand the
+    same free port out twice while nothing listens on it yet)."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _PORTS_GIVEN:
+            _PORTS_GIVEN.add(port)
+            return port
 
 
 def fastcgi_location(prefix, sock):
@@ -146,11 +169,14 @@ class Bench:
         self.baseline_sock = os.path.join(self.run_dir, "baseline.sock")
         self.nocache_sock = os.path.join(self.run_dir, "kiva-nocache.sock")
         self.nometrics_sock = os.path.join(self.run_dir, "kiva-nometrics.sock")
+        self.keep_sock = os.path.join(self.run_dir, "kiva-keep.sock")
         self.conninfo = f"host={self.state}/pg port={self.pgport} dbname=kiva user=kiva"
         self.procs = {}  # name -> Popen, stopped in reverse order
         self.logs = []
         self.url = f"http://127.0.0.1:{self.port}"
         self.apache = None
+        self.failure = Failure
+        self.peers = peers.Peers(self, free_port, PEERS_DIR) if PEERS else None
 
     # --- processes ----------------------------------------------------------------------
     def spawn(self, name, argv, **kw):
@@ -170,10 +196,24 @@ class Bench:
     def start(self):
         extra = " ".join([fastcgi_location(BASELINE_PREFIX, self.baseline_sock),
                           fastcgi_location(NOCACHE_PREFIX, self.nocache_sock),
-                          fastcgi_location(NOMETRICS_PREFIX, self.nometrics_sock)])
+                          fastcgi_location(NOMETRICS_PREFIX, self.nometrics_sock)]
+                         + ([self.peers.nginx_locations()] if self.peers else [])
+                         + ([fastcgi_location(MANY_PREFIX, self.keep_sock),
+                             fastcgi_location(KEEP_PREFIX, "kiva_keep").replace(
+                                 "fastcgi_pass unix:kiva_keep;", "fastcgi_keep_conn on; fastcgi_pass kiva_keep;")]
+                            if KEEP else []))
+        # The same worker reached with kept connections: nginx keeps up to KEEP_THREADS / 2 idle
+        # per process, and opens more when every kept one is busy (16 connections of wrk).
+        http_extra = (f"upstream kiva_keep {{ server unix:{self.keep_sock}; keepalive {KEEP_THREADS // 2}; }}"
+                      if KEEP else "")
         stack_env = dict(os.environ, STATE=self.state, PORT=str(self.port), PGPORT=str(self.pgport),
                          PREFIX=PREFIX, KIVA=KIVA, THREADS=str(THREADS), PROCESSES="1",
                          STUFF_ROWS=str(STUFF_ROWS), ACCESS_LOG="off", NGINX_EXTRA=extra,
+                         # Every worker thread, peer pool, mod_fcgid process and pgbench client
+                         # holds a connection: about 100 in all, PostgreSQL's default limit.
+                         PG_SETTINGS="\n".join(filter(None, ["max_connections = 200",
+                                                              os.environ.get("PG_SETTINGS")])),
+                         NGINX_EXTRA_HTTP=" ".join([self.peers.nginx_http() if self.peers else "", http_extra]),
                          # Apache runs as www-data and connects to the same worker.
                          KIVA_EXTRA="\n".join(filter(None, [os.environ.get("KIVA_EXTRA"), "socket_mode = 0666"])))
         say(f"starting the stack in {self.state} (nginx :{self.port}, PostgreSQL :{self.pgport})")
@@ -185,6 +225,9 @@ class Bench:
             if time.time() > deadline:
                 raise Failure("the stack did not start in time:\n" + self.log_text("stack"))
             time.sleep(0.1)
+        # CPU accounting: this run's nginx and PostgreSQL only (bench/cpu.py).
+        cpu.PID_FILES["front"].append(os.path.join(self.run_dir, "nginx.pid"))
+        cpu.PID_FILES["postgres"].append(os.path.join(self.state, "pg", "data", "postmaster.pid"))
         self.kiva_conf = os.path.join(self.run_dir, "kiva.conf")
         self.worker_pid = find_process([KIVA, "--config", self.kiva_conf])
         if not self.worker_pid:
@@ -212,11 +255,24 @@ class Bench:
         self.spawn("kiva-nometrics", [KIVA, "--config", self.nometrics_conf])
         wait_for_socket(self.nometrics_sock, self.procs["kiva-nometrics"], "the third worker")
 
+        if KEEP:  # a fourth worker, KEEP_THREADS threads: one connection per request, or kept
+            self.keep_conf = os.path.join(self.run_dir, "kiva-keep.conf")
+            with open(self.keep_conf, "w") as f:
+                f.write("\n".join([l for l in lines if not re.match(r"\s*threads\s*=", l)]
+                                  + [f"listen = unix:{self.keep_sock}", f"threads = {KEEP_THREADS}"]) + "\n")
+            self.spawn("kiva-keep", [KIVA, "--config", self.keep_conf])
+            wait_for_socket(self.keep_sock, self.procs["kiva-keep"], "the fourth worker")
+
+        if self.peers:
+            say("starting the peers: Go, Node, FastAPI (bench/peers/)")
+            self.peers.start()
+
         if APACHE:
             say("starting Apache: mod_fcgid, mod_proxy_fcgi and mod_wsgi vhosts (bench/apache.py)")
             self.apache = apache.Apache(self.state, free_port, KIVA, HELLO, self.conninfo, self.kiva_conf,
                                         os.path.join(self.run_dir, "kiva.sock"), self.spawn)
             self.apache.start()
+            cpu.PID_FILES["front"].append(self.apache.path("run", "httpd.pid"))
             wait_for_socket(self.apache.hello_socket, self.procs["hello"], "the hello responder")
 
     def stop(self):
@@ -286,6 +342,8 @@ class Bench:
             raise Failure("whoami with the token does not answer the bench user")
         sid = json.loads(self.expect("POST", f"{PREFIX}/stuff", 201, data={"stuff": "bench-check"}))["sid"]
         self.expect("DELETE", f"{PREFIX}/stuff/{sid}", 204)
+        if self.peers:
+            self.peers.check(json.loads)
         if self.apache:
             for name in APACHE_SCENARIOS:
                 got = self.expect("GET", f"{PREFIX}/stuff/42", 200, base=self.apache.url(name))
@@ -323,15 +381,20 @@ def targets(b):
                ["-s", report, "-H", basic(USER, PASSWORD), f"{u}{NOCACHE_PREFIX}/whoami"]),
         "s5": ("5 POST+DELETE /stuff", ["-s", write, f"{u}{PREFIX}/", "--", PREFIX]),
         "s6": ("6 GET /stuff (all rows)", ["-s", report, f"{u}{PREFIX}/stuff"]),
+        "s1many": (f"1 on {KEEP_THREADS} threads", ["-s", get, f"{u}{MANY_PREFIX}/", "--", MANY_PREFIX]),
+        "s1keep": (f"1 on {KEEP_THREADS} thr., keep_conn", ["-s", get, f"{u}{KEEP_PREFIX}/", "--", KEEP_PREFIX]),
+        "kiva-ids": ("kiva: ids", ["-s", os.path.join(BENCH, "stuff-ids.lua"), f"{u}{PREFIX}/", "--", PREFIX]),
+        **(b.peers.targets(b.token) if b.peers else {}),
         **({name: (name, ["-s", get, f"{b.apache.url(name)}{PREFIX}/", "--", PREFIX]) for name in APACHE_SCENARIOS}
            if b.apache else {}),
     }
 
 
-def wrk(args, connections, duration, app_pid=None):
-    """One wrk run; app_pid is the process under test, for the CPU accounting."""
-    cmd = ["wrk", f"-t{min(WRK_THREADS, connections)}", f"-c{connections}", f"-d{duration}", "--latency",
-           "--timeout", "10s"] + args
+def wrk(args, connections, duration, app_pid=None, threads=None):
+    """One wrk run; app_pid is the process under test (a pid or a frozenset of pids), for the
+    CPU accounting."""
+    cmd = ["wrk", f"-t{min(threads or WRK_THREADS, connections)}", f"-c{connections}", f"-d{duration}",
+           "--latency", "--timeout", "10s"] + args
     before = cpu.snapshot(app_pid)
     out = subprocess.run(cmd, capture_output=True, text=True)
     after = cpu.snapshot(app_pid)
@@ -361,6 +424,10 @@ def main():
     for binary in (KIVA, RESPONDER):
         if not os.access(binary, os.X_OK):
             raise Failure(f"{binary} not found (bench/run.sh builds it)")
+    # 1024 connections of wrk (the sweep) need more descriptors than a shell's 1024.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or hard > soft:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard if hard != resource.RLIM_INFINITY else 65536, hard))
     t_start = time.time()
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     b = Bench()
@@ -368,7 +435,8 @@ def main():
         "duration": DURATION, "connections": CONNECTIONS, "wrk_threads": WRK_THREADS, "warmup": WARMUP,
         "nocache_duration": NOCACHE_DURATION, "nocache_connections": NOCACHE_CONNECTIONS,
         "cold_runs": COLD_RUNS, "worker_threads": THREADS, "stuff_rows": STUFF_ROWS, "kiva": KIVA,
-        "responder": RESPONDER}}
+        "responder": RESPONDER, "rounds": ROUNDS, "short": SHORT, "peers": PEERS,
+        "sweep_duration": SWEEP_DURATION, "fastcgi_keepalive": os.environ.get("NGINX_FASTCGI_KEEPALIVE")}}
     ok = interrupted = False
     try:
         b.start()
@@ -376,14 +444,20 @@ def main():
         results["settings"].update(rows=b.rows, big_response_bytes=b.big_bytes)
         tg = targets(b)
         order = [] if APACHE_ONLY else ["ceiling", "responder", "s1", "s1off", "s2", "s3", "s5", "s6"]
+        order += ["s1many", "s1keep"] if KEEP and not APACHE_ONLY else []
+        order += ["kiva-ids", *peers.all_keys()] if b.peers and not APACHE_ONLY else []
         order += list(APACHE_SCENARIOS) if b.apache else []
         runs = {name: [] for name in tg}
         rss = {"start": rss_of(b.worker_pid)}
         rss_after = {name: [] for name in tg}
 
         def pid_for(name):
+            if name.startswith("peer-"):
+                return b.peers.app_of(name)
             if name.startswith("apache-fcgid") or name.startswith("flask"):
                 return b.apache.app_match(name)
+            if name in ("s1many", "s1keep"):
+                return b.procs["kiva-keep"].pid
             return {"responder": b.procs["responder"].pid, "s4": b.procs["kiva-nocache"].pid,
                     "s1off": b.procs["kiva-nometrics"].pid,
                     "ceiling": None, "apache-proxy-fcgi-hello": b.procs.get("hello") and b.procs["hello"].pid
@@ -392,7 +466,8 @@ def main():
         if WARMUP not in ("0", "0s"):
             say(f"warm-up: {WARMUP} per target (not reported)")
             for name in order + ([] if APACHE_ONLY else ["s4"]):
-                wrk(tg[name][1], NOCACHE_CONNECTIONS if name == "s4" else CONNECTIONS, WARMUP)
+                wrk(tg[name][1], NOCACHE_CONNECTIONS if name == "s4" else CONNECTIONS,
+                    PEER_WARMUP if name.startswith("peer-") else WARMUP)
             cleanup_writes(b)
         if b.apache:
             # mod_fcgid starts a process only when a request has found every process busy for a
@@ -407,9 +482,10 @@ def main():
                 results["fcgid_processes"][name], results["fcgid_warm_seconds"][name] = n, secs
             say(f"mod_fcgid processes after deploy/fcgid-warm.sh: {results['fcgid_processes']} "
                 f"(seconds: {results['fcgid_warm_seconds']})")
-        rounds = [order, list(reversed(order))]
+        rounds = [order if i % 2 == 0 else list(reversed(order)) for i in range(ROUNDS)]
+        results["pgbench"] = []
         for i, rnd in enumerate(rounds):
-            say(f"round {'AB'[i]}: {', '.join(rnd)} ({DURATION} each, {CONNECTIONS} connections)")
+            say(f"round {chr(65 + i)}: {', '.join(rnd)} ({DURATION} each, {CONNECTIONS} connections)")
             for name in rnd:
                 pid = pid_for(name)
                 if name in APACHE_SCENARIOS:  # the server's own times, and the pool while it runs
@@ -425,12 +501,19 @@ def main():
                         f"{max(r['server_ms'], default=0):.0f} ms"
                         + (f", processes {min(sampler[1], default=0)}..{max(sampler[1], default=0)}" if sampler else ""))
                 b.check_alive()
-                r["rss_after"] = rss_of(pid) if isinstance(pid, int) else None
+                r["rss_after"] = (rss_of(pid) if isinstance(pid, int) else
+                                  peers.rss_tree(pid) if isinstance(pid, frozenset) else None)
                 rss_after[name].append(r["rss_after"])
                 runs[name].append(r)
                 say(f"  {name:9} {r['rps']:10.0f} req/s  p99 {r['p99_us'] / 1000:7.2f} ms  errors {r['errors']}")
-                if name == "s5":
+                if name == "s5" or name.endswith("-write"):
                     cleanup_writes(b)
+            if b.peers and not APACHE_ONLY:  # PostgreSQL alone, once a round
+                before = cpu.snapshot(None)
+                pg = peers.pgbench(b, DURATION)
+                pg["cpu"] = cpu.per_request(before, cpu.snapshot(None), pg["transactions"])
+                results["pgbench"].append(pg)
+                say(f"  pgbench   {pg['tps']:10.0f} tps    latency avg {pg['latency_avg_ms']} ms")
         if b.apache and FCGID_RUNS:
             results["fcgid_runs"] = fcgid_runs(b, tg)
         cold_kiva = cold_resp = None
@@ -454,6 +537,8 @@ def main():
                 lambda sock: [RESPONDER, sock, b.conninfo, str(THREADS)], COLD_RUNS, prefix=BASELINE_PREFIX,
                 log_path=cold_log, workdir=cold_dir))
             b.check_alive()
+        if b.peers and not APACHE_ONLY:
+            results["sweeps"] = sweeps(b, tg)
         results["worker_log_lines"] = count_lines(os.path.join(b.state, "stack.log"))
         ok = True
     except KeyboardInterrupt:
@@ -479,6 +564,8 @@ def main():
         json.dump(results, f, indent=2)
     print(f"\nresults: {shown} (and latest.json beside it)   (run took {results['elapsed_s']:.0f} s)")
     errors = sum(r["errors"] for rs in runs.values() for r in rs)
+    errors += sum(r["errors"] for r in results.get("sweeps") or [])
+    errors += sum(pg["failed"] for pg in results.get("pgbench") or [])
     if errors:
         say(f"{errors} errors (non-2xx or socket errors): the numbers are not valid")
         return 1
@@ -516,6 +603,51 @@ def fcgid_runs(b, tg):
     for name in FCGID_SCENARIOS:  # the other pools, emptied by the reload, for what follows
         b.apache.warm(name)
     return out
+
+
+def sweeps(b, tg):
+    """How cost grows: the one-row read at 1..1024 connections, and lists of 1, 100 and 10,000
+    rows, for kiva (through nginx) and Go (direct, and behind the same nginx); RSS after each.
+    Each run once, SWEEP_DURATION; every error counts against the run like the rounds'."""
+    get, report = os.path.join(BENCH, "stuff-get.lua"), os.path.join(BENCH, "report.lua")
+    p = b.peers
+    systems = {"kiva": (b.url, PREFIX, b.worker_pid), "go": (p.direct("go"), "", p.pids["go"]),
+               "go-nginx": (b.url, "/peer-go", p.pids["go"])}
+
+    def rss(pid):
+        return rss_of(pid) if isinstance(pid, int) else peers.rss_tree(pid)
+
+    def one(kind, name, n, args, connections, pid):
+        r = wrk(args, connections, SWEEP_DURATION, pid)
+        b.check_alive()
+        row = {"sweep": kind, "target": name, "n": n, "rps": r["rps"], "p50_ms": r["p50_us"] / 1000,
+               "p99_ms": r["p99_us"] / 1000, "errors": r["errors"], "non2xx": r["non2xx"],
+               "socket_errors": {k: r[k] for k in ("connect", "read", "write", "timeout")},
+               "rss": rss(pid), "nginx_rss": peers.rss_tree(nginx_pids(b)),
+               "cpu_us_per_request": r["cpu"]["us_per_request"], "command": r["command"]}
+        say(f"  {kind} {name:8} {n:>5}: {r['rps']:8.0f} req/s  p99 {row['p99_ms']:7.2f} ms  errors {r['errors']}"
+            f"  RSS {(row['rss'] or 0) / MIB:.1f} MiB")
+        return row
+
+    out = []
+    say(f"concurrency sweep: {peers.SWEEP_CONNECTIONS} connections, {SWEEP_DURATION} each")
+    for c in peers.SWEEP_CONNECTIONS:
+        for name, (url, prefix, pid) in systems.items():
+            out.append(one("connections", name, c, ["-s", get, f"{url}{prefix}/", "--", prefix], c, pid))
+    say(f"list-size sweep: {peers.SWEEP_SIZES} rows, {SWEEP_DURATION} each, {CONNECTIONS} connections")
+    for rows in peers.SWEEP_SIZES:
+        for name, (url, prefix, pid) in systems.items():
+            out.append(one("rows", name, rows, ["-s", report, peers.list_url(url, prefix, rows)], CONNECTIONS, pid))
+    return out
+
+
+def nginx_pids(b):
+    """The stack's nginx: its master and workers."""
+    try:
+        with open(os.path.join(b.run_dir, "nginx.pid")) as f:
+            return peers.tree(int(f.read().strip()))
+    except (OSError, ValueError):
+        return frozenset()
 
 
 def cleanup_writes(b):
@@ -613,6 +745,12 @@ def summarize(results, tg, runs, rss, rss_after, cold_kiva, cold_resp, b):
     off = s["s1off"]["rps"]
     check("s1off", s1 >= 0.97 * off, f"on {(s1 / off - 1) * 100:+.1f}% vs off", "metrics on >=0.97x off",
           ("s1", "s1off"))
+    if "s1keep" in s:  # kept connections pay off when they beat one connection per request, same worker
+        k, m = s["s1keep"], s["s1many"]
+        cost = {n: s[n]["cpu_us_per_request"]["front"] + s[n]["cpu_us_per_request"]["app"] for n in ("s1keep", "s1many")}
+        check("s1keep", k["rps"] >= 1.05 * m["rps"] and k["errors"] == 0,
+              f"{ratio(k['rps'], m['rps']):.2f}x, nginx+worker {cost['s1keep']:.0f} vs {cost['s1many']:.0f} us",
+              "keep_conn >=1.05x without", ("s1keep", "s1many"))
     check("s5", s["s5"]["rps"] >= 0.5 * s1, f"{s['s5']['rps'] / s1:.2f}x s1", ">=0.5x s1", ("s5", "s1"))
     rss_s1 = rss_after["s1"][0]
     rss_s6 = max(x for x in rss_after["s6"] if x is not None)
@@ -624,9 +762,54 @@ def summarize(results, tg, runs, rss, rss_after, cold_kiva, cold_resp, b):
     check("rss", end_rss is not None and end_rss < 16 * MIB, f"{end_rss / MIB:.1f} MiB", "<16 MiB")
     check("cold", cold_kiva["median_ms"] < 30, f"{cold_kiva['median_ms']:.1f} ms", "<30 ms")
     apache_checks(s, checks)
+    if "peer-go-one" in s:
+        peer_checks(s, checks, results)
     results.update(scenarios=[dict(v, key=k) for k, v in s.items()], checks=checks, cold_start={"kiva": cold_kiva, "responder": cold_resp},
                    rss={"start": rss["start"], "after_s1_first": rss_s1, "after_s6_max": rss_s6,
                         "end": end_rss, "after": rss_after})
+
+
+def peer_checks(s, checks, results):
+    """Issue 20's targets against the peers, ratios of one run: kiva's one-row read >= 1.0x Go
+    direct and >= 1.3x every peer behind nginx, p99 no worse than Go's; 20 rows >= 1.0x Go
+    direct; the write >= 1.0x Go doing the same transaction. The Bearer read is shown, no target."""
+    def x(k, other):
+        return ratio(s[k]["rps"], s[other]["rps"])
+    for scen, kk in peers.KIVA_KEY.items():
+        for p in peers.PEERS:
+            for where in ("direct", "nginx"):
+                pk = peers.key(p, where, scen)
+                s[pk]["x_kiva"] = ratio(s[pk]["rps"], s[kk]["rps"])
+        s[kk]["x_kiva"] = 1.0
+    one, go = "s1", "peer-go-one"
+    behind = [peers.key(p, "nginx", "one") for p in peers.PEERS]
+    worst = min(behind, key=lambda k: x(one, k))
+    p99 = ratio(s[one]["p99_ms"], s[go]["p99_ms"])
+    check_of(s, checks, "peers-one", x(one, go) >= 1.0 and x(one, worst) >= 1.3 and p99 <= 1.0,
+             f"{x(one, go):.2f}x Go, {x(one, worst):.2f}x {worst[5:-4]}, p99 {p99:.2f}x Go",
+             ">=1.0x Go, >=1.3x peers+nginx, p99<=Go", (one, go, worst), p99=True)
+    check_of(s, checks, "peers-ids", x("kiva-ids", "peer-go-ids") >= 1.0,
+             f"{x('kiva-ids', 'peer-go-ids'):.2f}x Go", ">=1.0x Go direct", ("kiva-ids", "peer-go-ids"))
+    check_of(s, checks, "peers-write", x("s5", "peer-go-write") >= 1.0,
+             f"{x('s5', 'peer-go-write'):.2f}x Go", ">=1.0x Go (same transaction)", ("s5", "peer-go-write"))
+    sw = results.get("sweeps") or []
+    if sw:
+        errs = sum(r["errors"] for r in sw)
+        worst_conn = max((r["n"] for r in sw if r["sweep"] == "connections" and r["errors"]), default=None)
+        check_of(s, checks, "sweep-errors", errs == 0,
+                 f"{errs} errors" + (f" (at {worst_conn} connections)" if worst_conn else ""),
+                 "0 errors at 1..1024 connections")
+        rows = {r["n"]: r["rss"] for r in sw if r["sweep"] == "rows" and r["target"] == "kiva"}
+        first = next((r["rss"] for r in sw if r["target"] == "kiva"), None)
+        if rows and first:
+            growth = (max(rows.values()) - first) / MIB
+            check_of(s, checks, "sweep-rss", growth <= 2, f"kiva RSS {growth:+.1f} MiB", "flat (+<=2 MiB)")
+
+
+def ratio(a, b):
+    """a / b, infinite when b is 0 (a run of BENCH_SHORT's 1 s may complete no request: a Flask
+    process starting after Apache's restart)."""
+    return a / b if b else float("inf")
 
 
 def server_stats(times):
@@ -653,7 +836,7 @@ def apache_checks(s, checks):
     # mod_fcgid after the warm-up: no stall at all by the server's count, and close to mod_proxy_fcgi.
     f, p = s["apache-fcgid"], s["apache-proxy-fcgi"]
     check_of(s, checks, "apache-fcgid-stalls", f["server_slow_900ms"] == 0 and f["rps"] >= 0.9 * p["rps"],
-             f"{f['server_slow_900ms']} slow of {f['server_requests']}, {f['rps'] / p['rps']:.2f}x proxy",
+             f"{f['server_slow_900ms']} slow of {f['server_requests']}, {ratio(f['rps'], p['rps']):.2f}x proxy",
              f"0 >= {SLOW_MS} ms (server), >=0.9x proxy-fcgi", ("apache-fcgid", "apache-proxy-fcgi"))
     if "flask-wsgi-seed" in s and "s1" in s:
         # Each Apache path against nginx's p99, its module's trivial responder, and Flask under
@@ -661,8 +844,8 @@ def apache_checks(s, checks):
         flask = max(("flask-wsgi-seed", "flask-wsgi-4"), key=lambda n: s[n]["rps"])
         for path in ("apache-proxy-fcgi", "apache-fcgid"):
             hello = path + "-hello"
-            p99x, hellox, flaskx = (s[path]["p99_ms"] / s["s1"]["p99_ms"], s[path]["rps"] / s[hello]["rps"],
-                                    s[path]["rps"] / s[flask]["rps"])
+            p99x, hellox, flaskx = (ratio(s[path]["p99_ms"], s["s1"]["p99_ms"]), ratio(s[path]["rps"], s[hello]["rps"]),
+                                    ratio(s[path]["rps"], s[flask]["rps"]))
             s[path].update(x_hello=hellox, x_flask=flaskx, p99_x_nginx=p99x)
             check_of(s, checks, path, p99x <= 3 and hellox >= 0.9 and flaskx >= 2.5,
                      f"p99 {p99x:.2f}x nginx, {hellox:.2f}x hello, {flaskx:.2f}x {s[flask]['name']}",
@@ -684,8 +867,8 @@ def print_report(results):
     print(f"kiva bench {results['timestamp']}: {m['nproc']} cores {m['cpu']}, Linux {m['kernel']}, "
           f"nginx {m['nginx']}, PostgreSQL {m['postgresql']}, wrk {m['wrk']}")
     print(f"load average before {m['loadavg_before'][0]:.2f}, after {la[0]:.2f}; "
-          f"wrk -t{st['wrk_threads']} -c{st['connections']} -d{st['duration']} per target, two rounds in "
-          f"alternating order, mean shown (+-: half the gap between rounds)")
+          f"wrk -t{st['wrk_threads']} -c{st['connections']} -d{st['duration']} per target, "
+          f"{st.get('rounds', 2)} round(s) in alternating order, mean shown (+-: half the gap between rounds)")
     # Only the load before counts: the one after is the benchmark's own (wrk, nginx, worker, database).
     busy = m["loadavg_before"][0]
     if busy > 0.5 * (m["nproc"] or 1):
@@ -708,7 +891,9 @@ def print_report(results):
                 f"{chk['target'] if chk else '':<27} {chk['measured'] if chk else '':<24} {verdict}")
         print(line.rstrip())
 
-    for name in ("ceiling", "responder", "s1", "s1off", "s2", "s3", "s4", "s5", "s6"):
+    for name in ("ceiling", "responder", "s1", "s1off", "s1many", "s1keep", "s2", "s3", "s4", "s5", "s6"):
+        if name not in s:
+            continue
         v = s[name]
         row(v["label"], f"{v['rps']:.0f}" if v["rps"] >= 100 else f"{v['rps']:.1f}",
             f"{v['spread_pct']:.0f}" if len(v["runs"]) > 1 else "", f"{v['p50_ms']:.2f}", f"{v['p99_ms']:.2f}",
@@ -725,6 +910,8 @@ def print_report(results):
     row("worker RSS at the end", rss=mib(results["rss"]["end"]), chk=c["rss"])
     if "flask-wsgi-seed" in s:
         print_apache(s, c, results)
+    if "peer-go-one" in s:
+        print_peers(s, c, results)
     print_cpu(s)
 
 
@@ -770,6 +957,57 @@ def print_apache(s, c, results):
               f"{'PASS' if chk['pass'] else 'MISS'}")
 
 
+def print_peers(s, c, results):
+    """kiva against the peers, scenario by scenario; PostgreSQL alone; the targets; the sweeps."""
+    print()
+    print(f"kiva against the peers (bench/peers/): each peer {peers.PROCESSES} processes (Go: GOMAXPROCS="
+          f"{peers.PROCESSES}) with {peers.POOL} connections each, prepared statements; kiva: {THREADS} threads; "
+          "'nginx': behind the same nginx as kiva (HTTP keepalive upstream); CPU us/request by process")
+    head = (f"{'scenario / target':<34} {'req/s':>8} {'+-%':>4} {'x kiva':>6} {'p50 ms':>7} {'p99 ms':>7} {'err':>3} "
+            f"{'app':>6} {'nginx':>6} {'pg':>6} {'RSS MiB':>7}")
+    for scen in peers.SCENARIOS:
+        print()
+        print(f"{peers.SCENARIO_LABELS[scen]}")
+        print(head)
+        print("-" * len(head))
+        kk = peers.KIVA_KEY[scen]
+        for k in [kk] + [peers.key(p, w, scen) for p in peers.PEERS for w in ("direct", "nginx")]:
+            v = s[k]
+            us = v["cpu_us_per_request"]
+            label = "kiva through nginx" if k == kk else v["label"].rsplit(":", 1)[0]
+            print(f"{label:<34} {v['rps']:8.0f} {v['spread_pct'] if len(v['runs']) > 1 else 0:4.0f} "
+                  f"{v.get('x_kiva', 1.0):6.2f} {v['p50_ms']:7.2f} {v['p99_ms']:7.2f} {v['errors']:3d} "
+                  f"{us['app']:6.1f} {us['front']:6.1f} {us['postgres']:6.1f} "
+                  f"{(v['rss_after'] or 0) / MIB:7.1f}")
+    pg = results.get("pgbench") or []
+    if pg:
+        tps = statistics.fmean(x["tps"] for x in pg)
+        print(f"\nPostgreSQL alone (pgbench -M prepared -c {peers.PROCESSES * peers.POOL}, the one-row SELECT): "
+              f"{tps:.0f} tps, {tps / s['s1']['rps']:.2f}x kiva's one-row read; the whole machine's CPU "
+              f"{statistics.fmean(x['cpu']['busy_us_per_request'] for x in pg):.1f} us/transaction "
+              "(pgbench and the backends, which exit before they can be counted apart)")
+    print()
+    for k in ("peers-one", "peers-ids", "peers-write", "sweep-errors", "sweep-rss"):
+        chk = c.get(k)
+        if chk:
+            print(f"target {k:<13} {chk['target']:<40} {chk['measured']:<40} "
+                  f"{'PASS' if chk['pass'] else 'MISS'}{' (noisy)' if chk['noisy'] else ''}")
+    sw = results.get("sweeps") or []
+    if sw:
+        print()
+        print(f"sweeps ({results['settings']['sweep_duration']} each): req/s, p99 ms, errors, RSS MiB of the "
+              "app (kiva's worker, Go's process); nginx's RSS beside")
+        for kind in ("connections", "rows"):
+            print(f"{kind:>11} " + "".join(f"{t:>38}" for t in ("kiva", "go", "go-nginx")))
+            for n in (peers.SWEEP_CONNECTIONS if kind == "connections" else peers.SWEEP_SIZES):
+                cells = []
+                for t in ("kiva", "go", "go-nginx"):
+                    r = next((r for r in sw if r["sweep"] == kind and r["target"] == t and r["n"] == n), None)
+                    cells.append(f"{r['rps']:8.0f} {r['p99_ms']:8.2f} {r['errors']:5d} {(r['rss'] or 0) / MIB:6.1f}"
+                                 f" {(r['nginx_rss'] or 0) / MIB:6.1f}" if r else "-")
+                print(f"{n:>11} " + "".join(f"{x:>38}" for x in cells))
+
+
 def print_cpu(s):
     """Where the time goes: CPU per request by process (bench/cpu.py), both rounds averaged."""
     print()
@@ -778,7 +1016,9 @@ def print_cpu(s):
     head = f"{'scenario':<29} " + " ".join(f"{g:>8}" for g in cpu.GROUPS) + f" {'total':>8} {'idle %':>6}"
     print(head)
     print("-" * len(head))
-    for name in ("ceiling", "responder", "s1", "s1off", "s2", "s3", "s4", "s5", "s6", *APACHE_SCENARIOS):
+    for name in ("ceiling", "responder", "s1", "s1off", "s1many", "s1keep", "s2", "s3", "s4", "s5", "s6",
+                 *APACHE_SCENARIOS,
+                 "kiva-ids", *peers.all_keys()):
         if name not in s:
             continue
         v = s[name]

@@ -18,8 +18,9 @@ def _ticks(pid):
 
 
 def _group(pid, app):
-    """app: the pid of the application, or the first word of its processes' command lines."""
-    if pid == app:
+    """app: the pid of the application, a frozenset of its pids (a peer's processes), or the
+    first word of its processes' command lines."""
+    if pid == app or (isinstance(app, frozenset) and pid in app):
         return "app"
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
@@ -35,13 +36,53 @@ def _group(pid, app):
     return None
 
 
+# The pid files of this run's nginx, Apache and PostgreSQL (bench.py fills it): on a shared
+# machine, other stacks' nginx and postgres processes must not count as this run's.
+PID_FILES = {"front": [], "postgres": []}
+
+
+def _ours():
+    """{group: pids of the processes under this run's pid files}, or None per group without any."""
+    roots = {}
+    for group, files in PID_FILES.items():
+        for path in files:
+            try:
+                with open(path) as f:
+                    roots.setdefault(group, set()).add(int(f.readline().strip()))
+            except (OSError, ValueError):
+                pass
+    if not roots:
+        return {}
+    children = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    children.setdefault(int(f.read().rsplit(")", 1)[1].split()[1]), []).append(int(entry))
+            except (OSError, IndexError, ValueError):
+                pass
+    out = {}
+    for group, pids in roots.items():
+        todo, seen = list(pids), set()
+        while todo:
+            p = todo.pop()
+            if p not in seen:
+                seen.add(p)
+                todo.extend(children.get(p, []))
+        out[group] = seen
+    return out
+
+
 def snapshot(app_pid):
     """Ticks per group now; wrk's come from this process's finished children (os.times)."""
     groups = dict.fromkeys(GROUPS, 0.0)
+    ours = _ours()
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
                 g = _group(int(entry), app_pid)
+                if g in ours and int(entry) not in ours[g]:
+                    g = None  # another stack's nginx or postgres: the rest of the machine
                 if g:
                     groups[g] += _ticks(entry) / HZ
             except OSError:  # the process ended meanwhile

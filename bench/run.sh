@@ -5,7 +5,10 @@
 # BENCH_WARMUP (1s, 0 skips), BENCH_NOCACHE_DURATION (5s), BENCH_COLD_RUNS (20), BENCH_KEEP=1
 # keeps the state directory and its logs, KIVA, RESPONDER and HELLO use prebuilt binaries,
 # BENCH_APACHE=0 leaves the Apache scenarios out, BENCH_ONLY=apache runs them alone (make
-# bench-apache), BENCH_FCGID_PROCESSES (24) sizes mod_fcgid.
+# bench-apache), BENCH_FCGID_PROCESSES (24) sizes mod_fcgid, BENCH_SHORT=1 a quick end-to-end
+# check (1 s runs, one round, short sweeps), BENCH_ROUNDS (2), BENCH_PEERS=0 leaves the peers and
+# sweeps out, BENCH_SWEEP_DURATION (5s), NGINX_FASTCGI_KEEPALIVE=N persistent nginx-to-worker
+# connections (an experiment: give THREADS above what nginx can pin).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -29,5 +32,8 @@ if [ -z "${HELLO:-}" ]; then
   g++ -std=c++20 -O2 -Wall -Wextra -Werror -o "$build/kiva-bench-hello" "$root/bench/hello.cpp" \
     $(pkg-config --cflags --libs fcgi) -lpthread
   export HELLO=$build/kiva-bench-hello
+fi
+if [ "${BENCH_PEERS:-1}" != 0 ] && [ "${BENCH_ONLY:-}" != apache ]; then
+  "$root/bench/peers/build.sh" "${PEERS_DIR:-$build/peers}"
 fi
 exec python3 "$root/bench/bench.py"

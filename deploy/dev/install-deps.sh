@@ -19,6 +19,9 @@ pkgs_ha="postgresql patroni python3-etcd etcd-server etcd-client iproute2 openss
 # make package: the framework's .deb (dpkg-deb) and its check (lintian)
 pkgs_package="dpkg-dev lintian fakeroot"
 pkgs_bench="wrk python3 apache2 libapache2-mod-fcgid libapache2-mod-wsgi-py3 python3-flask python3-psycopg"
+# make bench's peers (bench/peers/): Go + pgx built offline from Debian's sources, FastAPI +
+# asyncpg under uvicorn; Node's fastify and pg come from npm (bench/peers/build.sh), node from docs.
+pkgs_bench="$pkgs_bench golang-go golang-github-jackc-pgx-v4-dev python3-fastapi python3-uvicorn python3-uvloop python3-httptools python3-asyncpg"
 # node and npm (the OpenAPI validator, Swagger UI); a machine with node from elsewhere
 # (nodesource ships npm inside its nodejs) keeps it.
 pkgs_docs="nodejs"

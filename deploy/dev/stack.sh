@@ -14,6 +14,8 @@
 #   METRICS_ALLOW  addresses or networks allowed to GET /metrics besides loopback (none)
 #   KIVA_APP_DIR the application's directory (sql/ in it; default: the course demo)
 #   APP_NAME     the worker's app_name (kiva)
+#   NGINX_EXTRA  lines inside nginx's server block   NGINX_EXTRA_HTTP  lines in its http block
+#   NGINX_FASTCGI_KEEPALIVE  kept nginx-to-worker connections (none: one per request)
 #   DATABASE     a libpq conninfo of a database made elsewhere (the HA cluster of
 #                deploy/ha/db-cluster.sh): no PostgreSQL is started, no schema loaded
 set -euo pipefail
@@ -145,6 +147,12 @@ for _ in $(seq 100); do [ -S "$run/kiva.sock" ] && break; kill -0 "$worker_pid" 
 # --- nginx ------------------------------------------------------------------------------
 access_log=${ACCESS_LOG:-$log/nginx-access.log}
 [ "$access_log" = off ] || access_log="$access_log kiva"
+# NGINX_FASTCGI_KEEPALIVE=N (make bench's experiment): persistent nginx-to-worker connections,
+# N kept per nginx process; the worker then needs more threads than nginx can pin (bench/README.md).
+fastcgi_keepalive="" fastcgi_keep_conn=""
+if [ -n "${NGINX_FASTCGI_KEEPALIVE:-}" ]; then
+  fastcgi_keepalive="        keepalive ${NGINX_FASTCGI_KEEPALIVE};" fastcgi_keep_conn="    fastcgi_keep_conn on;"
+fi
 metrics_allow=""
 for net in ${METRICS_ALLOW:-}; do metrics_allow+="        allow $net;"; done
 render() {
@@ -153,7 +161,9 @@ render() {
       -e "s|@NGINX_TMP@|$state/nginx/tmp|g" -e "s|@NGINX_WORKERS@|${NGINX_WORKERS:-1}|g" \
       -e "s|@ACCESS_LOG@|$access_log|g" \
       -e "s|@USER_LINE@|$([ "$(id -u)" = 0 ] && echo 'user root root;')|g" \
-      -e "s|@METRICS_ALLOW@|$metrics_allow|g" -e "s|@EXTRA_LOCATIONS@|${NGINX_EXTRA:-}|g" "$1"
+      -e "s|@METRICS_ALLOW@|$metrics_allow|g" -e "s|@EXTRA_LOCATIONS@|${NGINX_EXTRA:-}|g" \
+      -e "s|@EXTRA_HTTP@|${NGINX_EXTRA_HTTP:-}|g" -e "s|@FASTCGI_KEEPALIVE@|$fastcgi_keepalive|g" \
+      -e "s|@FASTCGI_KEEP_CONN@|$fastcgi_keep_conn|g" "$1"
 }
 render "$root/nginx/kiva-api.conf.in" >"$run/kiva-api.conf"
 render "$root/nginx/kiva-dev.conf.in" >"$run/nginx.conf"

@@ -86,7 +86,10 @@ int Server::open_listener() const {
             struct stat st {};
             if (lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) unlink(path.c_str());
         }
-        int fd = FCGX_OpenSocket(path.c_str(), 1024);
+        // The backlog holds the front end's connections no thread has accepted yet: a burst
+        // of 1024 clients through nginx is 1024 connects at once (the kernel caps it at
+        // net.core.somaxconn, 4096 by default; docs/deployment.md, "Sizing the front end").
+        int fd = FCGX_OpenSocket(path.c_str(), 4096);
         if (fd < 0)
             throw std::runtime_error("cannot listen on " + where + ": " + std::strerror(errno));
         if (unix_socket && chmod(path.c_str(), static_cast<mode_t>(config_.socket_mode)) != 0)
