@@ -212,7 +212,7 @@ class DeployTest(Day2, Day2Schema, Day2Hosts, SuexecInstances, Target):
         CHECKS.check("pg_hba refuses the runtime role without TLS", r.returncode != 0 and "no encryption" in r.stdout,
                      r.stdout)
         rows = self.psql_admin(f"SELECT a.application_name, s.ssl, s.version FROM pg_stat_activity a "
-                               f"JOIN pg_stat_ssl s USING (pid) WHERE a.usename = '{DB}'").stdout.split()
+                               f"JOIN pg_stat_ssl s USING (pid) WHERE a.usename = '{DB}'").stdout.splitlines()
         CHECKS.check("the workers are connected to PostgreSQL over TLS", rows and all("|t|TLSv1." in x for x in rows), rows)
         rows = self.psql_admin("SELECT version || ' ' || name FROM kiva_meta.schema_version ORDER BY version").stdout
         CHECKS.check("the schema version table lists the migrations",

@@ -9,7 +9,9 @@ import pwd
 import re
 import secrets
 import shutil
+import signal
 import subprocess
+import threading
 import time
 
 from support import CHECKS, HOME, INSTANCE, ROOT, free_port, request, say, sh
@@ -29,6 +31,7 @@ class SuexecInstances:
         try:
             self.suexec_setup()
             self.suexec_checks()
+            self.suexec_exhausted()
         finally:
             self.suexec_cleanup()
 
@@ -87,6 +90,8 @@ class SuexecInstances:
                 os.chmod(p, 0o755)
             with open(f"{out}/apache-fcgid.conf") as f:  # a log of its own per instance
                 vhost = f.read().replace("${APACHE_LOG_DIR}", f"{d}/log")
+            if inst == INSTANCE:  # suexec_exhausted: a stopped process outlives mod_fcgid's wait
+                vhost = vhost.replace("FcgidIOTimeout 60", "FcgidIOTimeout 100")
             with open(f"{d}/{inst}.conf", "w") as f:
                 f.write(vhost)
             includes += [f"Listen 127.0.0.1:{https}", f"Listen 127.0.0.1:{http}", f"Include {d}/{inst}.conf"]
@@ -160,6 +165,65 @@ class SuexecInstances:
                      r.status in (500, 503) and r.headers.get("content-type", "").startswith("application/json")
                      and b"<html" not in r.body.lower() and (r.status != 503 or r.headers.get("retry-after") == "1"),
                      (r.status, r.headers, r.body[:200]))
+
+    def suexec_exhausted(self):
+        """mod_fcgid's own 503, when no process of the pool can be had, is JSON with Retry-After,
+        never Apache's HTML page. mod_fcgid 2.3.9 refuses only after 32 rounds of two tries a
+        second apart (about 64 s): the pool (2 processes of kiva-e2e) is held by requests sent to
+        stopped processes (SIGSTOP), and this vhost's FcgidIOTimeout raised to 100 s (60 shipped)
+        so that they stay held that long."""
+        say("suEXEC vhost: mod_fcgid's pool exhausted (its processes stopped): 503 JSON after its wait")
+        out = self.path("suexec", f"render-{INSTANCE}")
+        r = sh([f"{ROOT}/deploy/fcgid-warm.sh", "--conf", f"{out}/fcgid-warm.conf", "--timeout", "30"], check=False)
+        apache = self.procs["apache-suexec"].pid
+        pids = []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                with open(f"/proc/{pid}/status") as f:
+                    st = dict(l.split(":", 1) for l in f if ":" in l)
+                with open(f"/proc/{st['PPid'].strip()}/status") as f:
+                    pst = dict(l.split(":", 1) for l in f if ":" in l)
+                if (int(pst["PPid"].strip()) == apache and os.readlink(f"/proc/{pid}/exe") == f"{HOME}/bin/kiva"):
+                    pids.append(int(pid))
+            except (OSError, KeyError, ValueError):
+                continue
+        CHECKS.require(f"suEXEC: the pool of {INSTANCE} is full (2) before it is held", len(pids) == 2, (r.stdout, pids))
+        for pid in pids:
+            os.kill(pid, signal.SIGSTOP)
+        port = self.suexec_ports[INSTANCE]
+        replies = {}
+
+        def get(name):
+            try:
+                replies[name] = request(self.ctx, port, "GET", "/api/health", timeout=150)
+            except OSError as e:
+                replies[name] = e
+        holders = [threading.Thread(target=get, args=(f"holder{i}",)) for i in range(2)]
+        for t in holders:
+            t.start()
+        time.sleep(1)   # both processes taken before the probe looks for one
+        started = time.time()
+        get("probe")
+        waited = time.time() - started
+        for pid in pids:   # the held requests end; mod_fcgid starts new processes on demand
+            os.kill(pid, signal.SIGKILL)
+        for t in holders:
+            t.join(60)
+        p = replies["probe"]
+        say(f"  the probe waited {waited:.0f} s: {getattr(p, 'status', p)}")
+        CHECKS.check("mod_fcgid: no process to be had for a minute is 503 JSON with Retry-After: 1, never HTML",
+                     not isinstance(p, Exception) and p.status == 503 and p.json() == {"error": "service unavailable"}
+                     and p.headers.get("retry-after") == "1"
+                     and p.headers.get("content-type", "").startswith("application/json") and waited >= 30,
+                     (waited, getattr(p, "status", p), getattr(p, "headers", None), getattr(p, "body", b"")[:200]))
+        deadline, after = time.time() + 30, None
+        while time.time() < deadline:
+            after = request(self.ctx, port, "GET", "/api/health")
+            if after.status == 200:
+                break
+            time.sleep(1)
+        CHECKS.check("mod_fcgid: the pool serves again once the stopped processes are gone", after and after.status == 200,
+                     getattr(after, "status", None))
 
     def suexec_cleanup(self):
         p = self.procs.pop("apache-suexec", None)
