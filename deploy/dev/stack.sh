@@ -14,6 +14,8 @@
 #   METRICS_ALLOW  addresses or networks allowed to GET /metrics besides loopback (none)
 #   KIVA_APP_DIR the application's directory (sql/ in it; default: the course demo)
 #   APP_NAME     the worker's app_name (kiva)
+#   PASSWORD_MIN_LENGTH  the worker's password_min_length (its default, 8; make run: 4, the
+#                course's rule, so that its walkthrough registers moe/secret)
 #   DATABASE     a libpq conninfo of a database made elsewhere (the HA cluster of
 #                deploy/ha/db-cluster.sh): no PostgreSQL is started, no schema loaded
 set -euo pipefail
@@ -133,6 +135,7 @@ processes = $processes
 body_limit = $body_limit
 token_secret_file = $secret
 log_level = info
+$([ -n "${PASSWORD_MIN_LENGTH:-}" ] && echo "password_min_length = $PASSWORD_MIN_LENGTH")
 $([ -f "$root/build-node/node_modules/swagger-ui-dist/swagger-ui-bundle.js" ] && echo "docs_dir = $root/build-node/node_modules/swagger-ui-dist")
 ${KIVA_EXTRA:-}
 CONF
