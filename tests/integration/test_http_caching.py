@@ -156,11 +156,11 @@ class TestPages(ApiTest):
     def create(self, name):
         return self.call("POST", "/stuff", 201, data={"stuff": name}).json["sid"]
 
-    def walk(self, first, between=None):
+    def walk(self, first, between=None, **first_kwargs):
         """Follows the Link headers from first; returns the rows seen and the number of pages."""
         rows, pages, path = [], 0, first
         while path:
-            r = self.call("GET", path, 200)
+            r = self.call("GET", path, 200, **(first_kwargs if pages == 0 else {}))
             self.assertIn("etag", r.headers)
             rows += r.json
             pages += 1
@@ -191,6 +191,14 @@ class TestPages(ApiTest):
         self.assertEqual(len(seen), len(set(seen)), "a row was visited twice")
         self.assertEqual(seen, sorted(sids + added))
         self.assertEqual(pages, 3)  # 9 rows, 3 a page: the last page is full and has no Link
+
+    def test_a_walk_started_with_a_form_body_keeps_its_parameters(self):
+        # curl -X GET -d 'filter=...&limit=2': the Link carries them in its query string.
+        prefix = unique("form")
+        sids = [self.create(f"{prefix}-{i}") for i in range(5)]
+        rows, pages = self.walk("/stuff", data=f"filter={prefix}%25&limit=2")
+        self.assertEqual([r["sid"] for r in rows], sids)
+        self.assertEqual(pages, 3)
 
     def test_pages_without_filter_and_the_course_answer_without_limit(self):
         everything = self.call("GET", "/stuff", 200)

@@ -267,6 +267,15 @@ BOOST_AUTO_TEST_CASE(pages_link_to_the_next) {
     BOOST_TEST(last.body == "[7]");
     BOOST_TEST(header(last, "Link") == "<none>");
     BOOST_TEST(t.call(RequestSpec("GET", "/list")).response.body == "[1,2,3,4,5,6,7]");
+    // Parameters from a form body (curl -X GET -d limit=3) go into the Link's query string.
+    auto form = t.call(RequestSpec("GET", "/list")
+                           .content_type("application/x-www-form-urlencoded")
+                           .body("limit=3"))
+                    .response;
+    BOOST_TEST(header(form, "Link") == "</list?limit=3&cursor=" + cursor::seal(3) + ">; rel=\"next\"");
+    auto json_body = t.call(RequestSpec("GET", "/list").content_type("application/json").body(R"({"limit": 2})"))
+                         .response;
+    BOOST_TEST(header(json_body, "Link") == "</list?limit=2&cursor=" + cursor::seal(2) + ">; rel=\"next\"");
     auto over = t.call(RequestSpec("GET", "/list").query("limit=6")).response;
     BOOST_TEST(over.status == 400);
     BOOST_TEST(over.body.find("page_limit_max") != std::string::npos);

@@ -1,5 +1,10 @@
 #include "kiva/app/pagination.hpp"
 
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <cctype>
+
 #include "kiva/http/cursor.hpp"
 
 namespace kiva {
@@ -17,28 +22,48 @@ Page PageParam::extract(Context& c) const {
     return Page(limit, after);
 }
 
-std::string Page::next_link(const Request& request, int64_t last_key) {
-    std::string link = "<";
-    link.append(request.var("SCRIPT_NAME")).append(request.path()).append("?");
-    // The request's own parameters, in its order and encoding, without its cursor.
-    std::string_view query = request.query();
-    while (!query.empty()) {
-        auto amp = query.find('&');
-        std::string_view item = query.substr(0, amp);
-        query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
-        std::string_view name = item.substr(0, item.find('='));
-        if (item.empty() || name == "cursor") continue;
-        for (unsigned char ch : item) {  // what a Link's <URI> may not hold raw
-            if (ch > 0x20 && ch < 0x7f && ch != '<' && ch != '>' && ch != '"' && ch != '\\') {
-                link.push_back(static_cast<char>(ch));
-            } else {
-                static constexpr char hex[] = "0123456789ABCDEF";
-                link.push_back('%');
-                link.push_back(hex[ch >> 4]);
-                link.push_back(hex[ch & 0xf]);
-            }
+namespace {
+
+/// A parameter's text as a query string carries it (a JSON body's string or number too).
+std::string text_of(const ParamValue& p) {
+    if (!p.json) return p.text;
+    if (p.json->IsString()) return {p.json->GetString(), p.json->GetStringLength()};
+    rapidjson::StringBuffer buffer;
+    rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+    p.json->Accept(writer);
+    return {buffer.GetString(), buffer.GetSize()};
+}
+
+/// Percent-encodes all but RFC 3986's unreserved characters.
+void append_encoded(std::string& out, std::string_view text) {
+    static constexpr char hex[] = "0123456789ABCDEF";
+    for (unsigned char ch : text) {
+        if (std::isalnum(ch) || ch == '-' || ch == '.' || ch == '_' || ch == '~') {
+            out.push_back(static_cast<char>(ch));
+        } else {
+            out.push_back('%');
+            out.push_back(hex[ch >> 4]);
+            out.push_back(hex[ch & 0xf]);
         }
-        link.push_back('&');
+    }
+}
+
+}  // namespace
+
+std::string Page::next_link(const Context& c, int64_t last_key) {
+    std::string link = "<";
+    link.append(c.request.var("SCRIPT_NAME")).append(c.request.path()).append("?");
+    // The request's own parameters (query string, form or JSON body: limit, filters), in the
+    // query string, without its cursor nor the path's segments.
+    for (std::string_view name : c.params.names()) {
+        if (name == "cursor") continue;
+        for (const ParamValue* p : c.params.all(name)) {
+            if (p->source == 0) continue;
+            append_encoded(link, name);
+            link.push_back('=');
+            append_encoded(link, text_of(*p));
+            link.push_back('&');
+        }
     }
     link.append("cursor=").append(cursor::seal(last_key)).append(">; rel=\"next\"");
     return link;

@@ -50,13 +50,13 @@ class Page {
         bool more = limit_ && rows.size() > static_cast<std::size_t>(*limit_);
         if (more) rows.resize(static_cast<std::size_t>(*limit_));
         Response r = json(rows);
-        if (more) r.header("Link", next_link(c.request, key(rows.back())));
+        if (more) r.header("Link", next_link(c, key(rows.back())));
         return r;
     }
 
     /// `<path?query with cursor>; rel="next"`: the request's own path and parameters (limit,
-    /// filters), its cursor replaced by the one after last_key.
-    static std::string next_link(const Request& request, int64_t last_key);
+    /// filters, wherever they came from), its cursor replaced by the one after last_key.
+    static std::string next_link(const Context& c, int64_t last_key);
 
   private:
     std::optional<int64_t> limit_, after_;
