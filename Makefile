@@ -52,7 +52,8 @@ run:
 	@$(DEPS) build run docs
 	@deploy/dev/install-node-tools.sh
 	@$(MAKE) --no-print-directory build
-	@exec env PORT=$(PORT) PREFIX=$(PREFIX) PGPORT=$(PGPORT) KIVA=$(CURDIR)/$(BUILD)/kiva deploy/dev/stack.sh
+	@exec env PORT=$(PORT) PREFIX=$(PREFIX) PGPORT=$(PGPORT) KIVA=$(CURDIR)/$(BUILD)/kiva \
+	  PASSWORD_MIN_LENGTH=$${PASSWORD_MIN_LENGTH:-4} deploy/dev/stack.sh
 
 test:
 	@$(DEPS) build run test deploy cluster docs ha package

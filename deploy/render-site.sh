@@ -182,7 +182,7 @@ cat >&2 <<EOF
 $KIVA_TOOL: to install (as root, after review), either Apache in front of the systemd worker
   (kiva@$instance.socket; the recommended Apache variant, see deploy/README.md):
     cp $out/apache-proxy-fcgi.conf /etc/apache2/sites-available/$instance.conf
-    a2enmod ssl headers proxy proxy_fcgi && a2ensite $instance && apachectl configtest && apachectl graceful
+    a2enmod ssl headers deflate proxy proxy_fcgi && a2ensite $instance && apachectl configtest && apachectl graceful
   or Apache running the worker with mod_fcgid (a pool of $fcgid_max processes, filled after every
   start and reload by the apache2.service drop-in, see deploy/README.md):
     install -d -o ${wrapper_owner%%:*} -g ${wrapper_owner##*:} -m 0755 $(dirname "$wrapper")
@@ -190,7 +190,7 @@ $KIVA_TOOL: to install (as root, after review), either Apache in front of the sy
     install -o ${wrapper_owner%%:*} -g ${wrapper_owner##*:} -m 0755 $out/kiva-fcgid $wrapper-b
     install -D -m 0644 $out/fcgid-warm.conf /etc/kiva/fcgid-warm.d/$instance.conf
     cp $out/apache-fcgid.conf /etc/apache2/sites-available/$instance.conf
-    a2enmod ssl headers fcgid alias rewrite unique_id$([ "$suexec" = 1 ] && printf ' suexec') && a2ensite $instance && apachectl configtest && systemctl reload apache2
+    a2enmod ssl headers deflate fcgid alias rewrite unique_id$([ "$suexec" = 1 ] && printf ' suexec') && a2ensite $instance && apachectl configtest && systemctl reload apache2
   or nginx in front of the systemd worker (kiva@$instance.socket):
     cp $out/nginx-api.conf $api_conf
     cp $out/nginx-site.conf /etc/nginx/sites-available/$instance.conf

@@ -16,6 +16,8 @@
 #   APP_NAME     the worker's app_name (kiva)
 #   NGINX_EXTRA  lines inside nginx's server block   NGINX_EXTRA_HTTP  lines in its http block
 #   NGINX_FASTCGI_KEEPALIVE  kept nginx-to-worker connections (none: one per request)
+#   PASSWORD_MIN_LENGTH  the worker's password_min_length (its default, 8; make run: 4, the
+#                course's rule, so that its walkthrough registers moe/secret)
 #   DATABASE     a libpq conninfo of a database made elsewhere (the HA cluster of
 #                deploy/ha/db-cluster.sh): no PostgreSQL is started, no schema loaded
 set -euo pipefail
@@ -135,6 +137,7 @@ processes = $processes
 body_limit = $body_limit
 token_secret_file = $secret
 log_level = info
+$([ -n "${PASSWORD_MIN_LENGTH:-}" ] && echo "password_min_length = $PASSWORD_MIN_LENGTH")
 $([ -f "$root/build-node/node_modules/swagger-ui-dist/swagger-ui-bundle.js" ] && echo "docs_dir = $root/build-node/node_modules/swagger-ui-dist")
 ${KIVA_EXTRA:-}
 CONF

@@ -237,7 +237,11 @@ class Client:
         if r.getheader("Connection", "").lower() == "close":
             self.conn.close()
             self.conn = None
-        return Reply(r.status, {k.lower(): v for k, v in r.getheaders()}, payload)
+        headers = {}
+        for k, v in r.getheaders():  # Vary may come twice (the worker's, nginx's gzip_vary): one list
+            k = k.lower()
+            headers[k] = headers[k] + ", " + v if k == "vary" and k in headers else v
+        return Reply(r.status, headers, payload)
 
     def close(self):
         if self.conn:

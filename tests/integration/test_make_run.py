@@ -3,6 +3,7 @@ process manager or `timeout` sends) and Ctrl-C (SIGINT to the terminal's process
 nginx, the worker and PostgreSQL; a second `make run` keeps the data. Its own state directory
 and ports, so the shared stack and the developer's var/ are untouched."""
 
+import base64
 import http.client
 import json
 import os
@@ -46,9 +47,13 @@ class MakeRun:
         with open(self.log_path, errors="replace") as f:
             return f.read()
 
-    def call(self, method, path, body=None):
+    def call(self, method, path, body=None, auth=None, token=None):
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
         headers = {"Content-Type": "application/x-www-form-urlencoded"} if body else {}
+        if auth:
+            headers["Authorization"] = "Basic " + base64.b64encode(":".join(auth).encode()).decode()
+        if token:
+            headers["Authorization"] = "Bearer " + token
         conn.request(method, "/api" + path, body=body, headers=headers)
         r = conn.getresponse()
         data = r.read()
@@ -98,6 +103,15 @@ class TestMakeRun(unittest.TestCase):
         name = "kept-" + uuid.uuid4().hex
         status, created = run.call("POST", "/stuff", f"stuff={name}")
         self.assertEqual(status, 201)
+        # The course's walkthrough, as it prints it: moe registers with secret (the course's
+        # model accepts 4 characters), logs in and is greeted with his token.
+        self.assertEqual(run.call("POST", "/register", "login=moe&pword=secret")[0], 201)
+        self.assertEqual(run.call("POST", "/register", "login=curly&pword=nyuk")[0], 201)
+        self.assertEqual(run.call("GET", "/hello", auth=("moe", "secret")), (200, "hello moe!"))
+        status, token = run.call("GET", "/login", auth=("moe", "secret"))
+        self.assertEqual(status, 200)
+        self.assertRegex(token, r"^kiva:moe:\d{14}:")
+        self.assertEqual(run.call("GET", "/qui-suis-je", token=token), (200, "moe"))
         self.assertTrue(processes_using(self.state), "no process of this stack found: the check below could not fail")
 
         run.stop("SIGTERM")

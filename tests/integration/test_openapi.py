@@ -89,7 +89,7 @@ class TestOpenApi(ApiTest):
         self.assertEqual(error["required"], ["error"])
 
     def test_parameters_have_types_required_and_defaults(self):
-        sid = self.doc["paths"]["/stuff/{sid}"]["get"]["parameters"]
+        sid = [p for p in self.doc["paths"]["/stuff/{sid}"]["get"]["parameters"] if p["in"] != "header"]
         self.assertEqual(sid, [{"name": "sid", "in": "path", "required": True,
                                 "schema": {"type": "integer", "format": "int64"}}])
         echo = {p["name"]: p for p in self.doc["paths"]["/cmp/echo/{id}"]["get"]["parameters"]}
@@ -130,6 +130,27 @@ class TestOpenApi(ApiTest):
         listed = self.call("GET", "/stuff", 200).json
         self.assertTrue(all(set(r) == set(row["properties"]) for r in listed))
         self.assertIn("204", self.doc["paths"]["/stuff/{sid}"]["delete"]["responses"])
+
+    def test_caching_conditions_and_pages_are_described(self):
+        paths = self.doc["paths"]
+        get_one = paths["/stuff/{sid}"]["get"]
+        headers = {p["name"]: p for p in get_one["parameters"] if p["in"] == "header"}
+        self.assertEqual(set(headers), {"If-None-Match"})
+        self.assertIn("304", get_one["responses"])
+        self.assertEqual(set(get_one["responses"]["200"]["headers"]), {"ETag", "Cache-Control"})
+        for method in ("put", "patch", "delete"):
+            op = paths["/stuff/{sid}"][method]
+            self.assertIn("If-Match", [p["name"] for p in op["parameters"] if p["in"] == "header"], method)
+            self.assertEqual(op["responses"]["412"]["content"]["application/json"]["schema"],
+                             {"$ref": "#/components/schemas/Error"})
+        self.assertNotIn("412", paths["/stuff"]["post"]["responses"])
+        listing = paths["/stuff"]["get"]
+        query = {p["name"]: p for p in listing["parameters"] if p["in"] == "query"}
+        self.assertEqual(query["limit"]["schema"]["type"], "integer")
+        self.assertEqual(query["limit"]["schema"]["minimum"], 1)
+        self.assertFalse(query["limit"]["required"])
+        self.assertEqual(query["cursor"]["schema"]["type"], "string")
+        self.assertIn("Link", listing["responses"]["200"]["headers"])
 
 
 if __name__ == "__main__":

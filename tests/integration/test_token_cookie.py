@@ -91,7 +91,7 @@ class TestTokenCookie(ApiTest):
                      "Access-Control-Request-Headers": "x-requested-with"}
         r = self.call("OPTIONS", "/logout", 204, headers=preflight)
         self.assertEqual(r.headers.get("access-control-allow-headers"),
-                         "Authorization, Content-Type, X-Request-ID, X-Requested-With")
+                         "Authorization, Content-Type, X-Request-ID, If-Match, If-None-Match, X-Requested-With")
         self.assertEqual(r.headers.get("access-control-allow-credentials"), "true")
         r = self.call("GET", "/stuff", 200, headers={"Origin": APP})
         self.assertEqual(r.headers.get("access-control-allow-credentials"), "true")

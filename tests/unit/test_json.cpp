@@ -192,7 +192,8 @@ BOOST_AUTO_TEST_CASE(status_reasons) {
     BOOST_TEST(kiva::status_reason(415) == "Unsupported Media Type");
     BOOST_TEST(kiva::status_reason(500) == "Internal Server Error");
     BOOST_TEST(kiva::status_reason(503) == "Service Unavailable");
-    BOOST_TEST(kiva::status_reason(418) == "Unknown");
+    BOOST_TEST(kiva::status_reason(418) == "Client Error");  // unregistered: its class
+    BOOST_TEST(kiva::status_reason(429) == "Too Many Requests");
     BOOST_TEST(kiva::status_reason(0) == "Unknown");
 }
 

@@ -21,6 +21,19 @@ SELECT sid, stuff FROM Stuff WHERE sid = ANY(:ids) ORDER BY sid;
 -- name: get_stuff_sid^
 SELECT sid, stuff FROM Stuff WHERE sid = :sid;
 
+-- name: get_stuff_page
+-- A page of GET /stuff?limit=N (keyset pagination): the things after the key :after (NULL:
+-- from the first), filtered when :filter is not NULL, in sid order, at most :n of them.
+SELECT sid, stuff FROM Stuff
+WHERE (:after::bigint IS NULL OR sid > :after::bigint)
+  AND (:filter::text IS NULL OR stuff LIKE :filter::text)
+ORDER BY sid LIMIT :n::bigint;
+
+-- name: lock_stuff_sid^
+-- The thing as GET /stuff/<sid> shows it, locked until the request's transaction ends: what
+-- If-Match is checked against before PUT, PATCH or DELETE, with no write in between.
+SELECT sid, stuff FROM Stuff WHERE sid = :sid FOR UPDATE;
+
 -- name: add_stuff$
 INSERT INTO Stuff(stuff) VALUES (:stuff) RETURNING sid;
 

@@ -11,7 +11,8 @@ namespace kiva {
 
 App::App(const Config& config, const Logger& log)
     : name_(config.app_name), token_type_(config.token_type), log_(log), security_(config, log),
-      cors_(config) {}
+      cors_(config),
+      http_{config.cache_control_open, config.page_limit_max, security_.carrier().cookie()} {}
 
 std::string App::openapi(std::string server) const {
     OpenApiInfo info;
@@ -89,6 +90,11 @@ void App::check() const {
 
 Outcome App::handle(const Request& request, db::Database& db) const {
     Outcome out = run(request, db);
+    if (out.route >= 0) {  // ETag, Cache-Control, Vary; 304 (kiva/app/caching.hpp)
+        const auto& e = table_.entries()[static_cast<std::size_t>(out.route)];
+        add_validators(request, e.data.http, e.data.authorize.level() != Authorize::Level::open,
+                       http_, out.response);
+    }
     if (request.method() == "HEAD") {
         out.response.body.clear();
         out.response.stream = nullptr;  // a stream not read is drained when dropped
@@ -172,6 +178,7 @@ Response App::dispatch(Context& c, const RouteData& route) const {
     return route.invoke(c, [&] {
         check_parameters(c, route, schemes);  // 400
         check_objects(c, a);                  // 404, 403
+        check_preconditions(c, route.http, http_);  // 400 (limit), 412 (If-Match)
     });                                       // then the handler
 }
 

@@ -21,6 +21,7 @@
 #include "kiva/app/context.hpp"
 #include "kiva/app/handler_context.hpp"
 #include "kiva/http/response.hpp"
+#include "kiva/app/pagination.hpp"
 #include "kiva/app/routes.hpp"
 #include "kiva/core/config.hpp"
 #include "kiva/core/log.hpp"
@@ -153,6 +154,7 @@ class App {
     Security security_;
     Authentication authentication_{security_};  ///< after security_, which it uses
     Cors cors_;
+    HttpSettings http_;  ///< caching, conditions and pages (kiva/app/caching.hpp)
     RouteTable table_;
     GroupCheck group_check_;
     std::map<std::string, ObjectCheck, std::less<>> object_checks_;

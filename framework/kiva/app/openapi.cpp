@@ -112,12 +112,26 @@ void write_security(Pretty& w, const Authorize& a, const std::vector<AuthScheme>
     w.EndArray();
 }
 
+/// The headers of a 200 answer to GET (kiva/app/caching.hpp, pagination.hpp), or "".
+std::string success_headers(const RouteData& d, const std::string& method, int status) {
+    if (method != "GET" || status != 200) return "";
+    std::string h = R"J({"ETag":{"description":"strong validator of the body (SHA-256), for If-None-Match","schema":{"type":"string"}},)J"
+                    R"J("Cache-Control":{"schema":{"type":"string"}})J";
+    if (d.http.paged)
+        h += R"J(,"Link":{"description":"<...>; rel=\"next\" (RFC 8288) while more rows exist","schema":{"type":"string"}})J";
+    return h + "}";
+}
+
 void write_success(Pretty& w, const RouteData& d, const std::string& method) {
     if (d.returns.empty()) {
         key(w, method == "POST" ? "201" : "200");
         w.StartObject();
         key(w, "description");
         str(w, "success");
+        if (auto h = success_headers(d, method, method == "POST" ? 201 : 200); !h.empty()) {
+            key(w, "headers");
+            raw(w, h);
+        }
         key(w, "content");
         w.StartObject();
         key(w, "application/json");
@@ -134,6 +148,10 @@ void write_success(Pretty& w, const RouteData& d, const std::string& method) {
         w.StartObject();
         key(w, "description");
         str(w, r.status == 204 ? "success, no content" : "success");
+        if (auto h = success_headers(d, method, r.status); !h.empty()) {
+            key(w, "headers");
+            raw(w, h);
+        }
         if (r.status != 204) {
             key(w, "content");
             w.StartObject();
@@ -211,6 +229,10 @@ void write_operation(Pretty& w, const RouteTable::Entry& e, const OpenApiInfo& i
         raw(w, schema);
         w.EndObject();
     }
+    if (e.method == "GET")
+        raw(w, R"J({"name":"If-None-Match","in":"header","required":false,"description":"ETags (or *): 304 when one matches (weak comparison)","schema":{"type":"string"}})J");
+    if (d.http.current)
+        raw(w, R"J({"name":"If-Match","in":"header","required":false,"description":"ETags from GET (or *): 412 unless one is the current one (strong comparison); nothing changes","schema":{"type":"string"}})J");
     w.EndArray();
 
     if (body && !rest.empty()) {
@@ -249,6 +271,14 @@ void write_operation(Pretty& w, const RouteTable::Entry& e, const OpenApiInfo& i
     key(w, "responses");
     w.StartObject();
     write_success(w, d, e.method);
+    if (e.method == "GET") {
+        key(w, "304");
+        raw(w, R"J({"description":"not modified: If-None-Match matched; no body, the same ETag"})J");
+    }
+    if (d.http.current) {
+        key(w, "412");
+        raw(w, R"J({"description":"If-Match does not hold: the resource changed (or is gone); nothing changed","content":{"application/json":{"schema":{"$ref":"#/components/schemas/Error"}}}})J");
+    }
     for (const auto& [status, what] : errors) {
         key(w, std::to_string(status));
         std::string ref = R"({"$ref":"#/components/responses/E)";

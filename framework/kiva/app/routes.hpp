@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "kiva/security/authorize.hpp"
+#include "kiva/app/caching.hpp"
 #include "kiva/app/context.hpp"
 #include "kiva/app/handler_context.hpp"
 #include "kiva/http/response.hpp"
@@ -108,7 +109,13 @@ struct RouteData {
     /// For the OpenAPI document.
     std::vector<ParamDoc> docs;
     std::vector<ReturnsDoc> returns;
+    /// Caching, If-Match and pages (kiva/app/caching.hpp): .cache(), .if_match(), keyset_page().
+    RouteHttp http;
 };
+
+/// A parameter spec that makes the route paged (kiva/app/pagination.hpp's keyset_page()).
+template <typename P>
+constexpr bool is_paged = requires { P::paged; };
 
 using RouteTable = Router<RouteData>;
 
@@ -122,9 +129,10 @@ class Routes {
     template <typename H, typename... P>
     Routes& route(std::vector<std::string> methods, std::string_view path, Authorize a, H handler,
                   P... params) {
-        RouteData data{std::move(a), make_invoker(std::move(handler), params...), {}, {}, {}};
+        RouteData data{std::move(a), make_invoker(std::move(handler), params...), {}, {}, {}, {}};
         (params.names(data.params), ...);
         (params.doc(data.docs), ...);
+        data.http.paged = (is_paged<P> || ...);
         std::string full = prefix_ + std::string(path);
         if (full.size() > 1 && full.back() == '/') full.pop_back();
         for (auto& name : PathPattern(full).names())  // path segments are parameters too
@@ -145,6 +153,20 @@ class Routes {
     Routes& returns_list(int status = 200) {
         return returns_doc({status, std::string(Row::schema_name), std::string(Row::json_schema), true});
     }
+    /// The caching of the route's 200 answers to GET/HEAD: `.cache(Caching::max_age(60s))`.
+    Routes& cache(Caching c) {
+        return each_entry([&](RouteData& d) { d.http.caching = c; });
+    }
+    /// If-Match on the route (412 when it does not hold): `current` reads the resource's
+    /// current representation under a row lock, as its GET answers it (kiva/app/caching.hpp).
+    template <typename F>
+    Routes& if_match(F current) {
+        CurrentRepresentation reader = [current = std::move(current)](Context& c) mutable {
+            return with_context(current, c);
+        };
+        return each_entry([&](RouteData& d) { d.http.current = reader; });
+    }
+
     /// An inline JSON Schema: `returns(201, R"({"type":"integer"})")`; 204: `returns(204, "")`.
     Routes& returns(int status, std::string schema) { return returns_doc({status, "", std::move(schema), false}); }
 
@@ -193,6 +215,12 @@ class Routes {
                 [&](auto&... a) -> Response { return with_context(handler, c, std::move(a)...); },
                 args);
         };
+    }
+
+    template <typename F>
+    Routes& each_entry(F f) {
+        for (std::size_t i = last_; i < table_->entries().size(); ++i) f(table_->data(i));
+        return *this;
     }
 
     Routes& returns_doc(ReturnsDoc doc) {

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <string>
@@ -81,6 +82,8 @@ struct Config {
     std::chrono::milliseconds cache_timeout{};
     std::vector<std::string> cors_origins;  ///< empty: CORS off
     std::chrono::seconds cors_max_age{};
+    std::string cache_control_open;
+    int64_t page_limit_max{};
     std::vector<std::string> trusted_proxies;
     bool test_mode{};
 

@@ -68,6 +68,14 @@ std::vector<ConfigKey> declare() {
             "worker processes sharing the listening socket; a supervisor respawns any that dies"),
         key("body_limit", &Config::body_limit, Size{}, 1 << 20,
             "largest request body, bytes or 64K/1M; more gets 413"),
+        key("cache_control_open", &Config::cache_control_open, Text{.trimmed = true}, "no-cache",
+            "`Cache-Control` of the 200 answers to GET of OPEN routes that declare none "
+            "(authenticated ones: `private, no-cache`), e.g. `public, max-age=60`")
+            .when_empty("none sent")
+            .see("HTTP caching", "http-caching.md#cache-control-and-vary"),
+        key("page_limit_max", &Config::page_limit_max, Integer<int64_t>{1, 1000000}, 1000,
+            "largest `limit` a paged list accepts (keyset_page()); more gets 400")
+            .see("Pagination", "http-caching.md#pagination"),
         key("log_level", &Config::log_level,
             Enum<LogLevel>{parse_log_level, {"debug", "info", "warning", "error", "off"}},
             LogLevel::info, "debug, info, warning, error or off"),

@@ -7,7 +7,7 @@ namespace kiva {
 Cors::Cors(const Config& config)
     : origins_(config.cors_origins),
       max_age_(config.cors_max_age),
-      allow_headers_("Authorization, Content-Type, X-Request-ID"),
+      allow_headers_("Authorization, Content-Type, X-Request-ID, If-Match, If-None-Match"),
       credentials_(std::find(config.token_carrier.begin(), config.token_carrier.end(), "cookie") !=
                    config.token_carrier.end()) {
     if (credentials_) allow_headers_ += ", " + config.csrf_header;
@@ -38,7 +38,7 @@ void Cors::decorate(const Request& request, Response& response) const {
     response.header("Access-Control-Allow-Origin", std::string(origin));
     if (credentials_) response.header("Access-Control-Allow-Credentials", "true");
     if (response.status != 204 || request.method() != "OPTIONS")
-        response.header("Access-Control-Expose-Headers", "X-Request-ID, Retry-After, WWW-Authenticate");
+        response.header("Access-Control-Expose-Headers", "X-Request-ID, Retry-After, WWW-Authenticate, ETag, Link");
 }
 
 }  // namespace kiva

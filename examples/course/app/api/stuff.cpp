@@ -7,8 +7,14 @@ namespace api {
 using namespace kiva;
 
 static Response get_stuff(Context& c, std::optional<std::string> filter,
-                          std::optional<std::vector<int64_t>> ids) {
+                          std::optional<std::vector<int64_t>> ids, Page page) {
     if (ids && filter) throw HttpError(400, "send filter or ids, not both");
+    if (page) {  // ?limit=N: a page in sid order, and a Link to the next one while more exist
+        if (ids) throw HttpError(400, "send ids or limit, not both");
+        if (filter && filter->empty()) filter.reset();
+        return page.answer(c, c.q.get_stuff_page(page.after(), filter, page.fetch()).all(),
+                           [](const StuffRow& row) { return row.sid; });
+    }
     if (ids) return json(c.q.get_stuff_ids(*ids));
     if (filter && !filter->empty())
         return json(c.q.get_stuff_like(*filter));
@@ -30,6 +36,13 @@ static Response get_stuff_sid(Context& c, int64_t sid) {
     return json(*stuff);
 }
 
+/// The thing as GET /stuff/<sid> answers it, row locked: what If-Match compares with.
+static std::optional<Response> current_stuff(Context& c) {
+    auto stuff = c.q.lock_stuff_sid(c.params.get<int64_t>("sid"));
+    if (!stuff) return std::nullopt;
+    return json(*stuff);
+}
+
 static Response put_stuff_sid(Context& c, int64_t sid, std::string stuff) {
     if (c.q.upd_stuff_sid(stuff, sid) == 0) no_such_stuff(sid);
     return no_content();
@@ -48,15 +61,18 @@ static Response delete_stuff_sid(Context& c, int64_t sid) {
 
 void stuff(Routes r) {
     r.get("/stuff", OPEN, get_stuff, maybe<std::string>("filter"),
-          maybe<std::vector<int64_t>>("ids"))
+          maybe<std::vector<int64_t>>("ids"), keyset_page())
         .returns_list<StuffRow>();
     r.post("/stuff", OPEN, post_stuff, param<std::string>("stuff"))
         .returns(201, R"({"type":"object","properties":{"sid":{"type":"integer"}},"required":["sid"]})");
     r.get("/stuff/<sid:int>", OPEN, get_stuff_sid, param<int64_t>("sid")).returns<StuffRow>();
     r.route({"PUT", "PATCH"}, "/stuff/<sid:int>", OPEN, put_stuff_sid, param<int64_t>("sid"),
             param<std::string>("stuff"))
-        .returns(204, "");
-    r.del("/stuff/<sid:int>", OPEN, delete_stuff_sid, param<int64_t>("sid")).returns(204, "");
+        .returns(204, "")
+        .if_match(current_stuff);
+    r.del("/stuff/<sid:int>", OPEN, delete_stuff_sid, param<int64_t>("sid"))
+        .returns(204, "")
+        .if_match(current_stuff);
     r.get("/stats", OPEN, get_stats)
         .returns(200, R"({"type":"object","properties":{"stuff":{"type":"integer"}},"required":["stuff"]})");
 }
