@@ -128,7 +128,7 @@ int main(int argc, char** argv, const Application& application) {
         }
         auto queries = kiva::db::load_queries(kiva::resolve_path(config, config.queries),
                                               application.queries, application.first_query);
-        if (config.metrics && !check_only && !list_routes) {
+        if (config.metrics && !check_only && !list_routes && !jobs_mode) {
             try {
                 metrics = kiva::observe::make_metrics(config.metrics_file, app.table(), queries);
             } catch (const std::exception& e) {  // serving matters more than counting
