@@ -155,8 +155,13 @@ WHERE state IN ('queued', 'running') AND NOT (name = ANY(:names::text[]))
 GROUP BY name ORDER BY name;
 
 -- name: job_queue_stats
--- Queue depth and the age of the oldest due job by name (metrics).
-SELECT name, count(*) AS depth,
-       coalesce(extract(epoch FROM now() - min(run_at)), 0)::double precision AS oldest_seconds
-FROM kiva_jobs WHERE state = 'queued' AND run_at <= now()
+-- The pending jobs by name (GET /metrics): due, scheduled for later, running (workers busy),
+-- and the age of the oldest due one. Pending rows only: the partial index kiva_jobs_due.
+SELECT name,
+       count(*) FILTER (WHERE state = 'queued' AND run_at <= now()) AS due,
+       count(*) FILTER (WHERE state = 'queued' AND run_at > now()) AS scheduled,
+       count(*) FILTER (WHERE state = 'running') AS running,
+       coalesce(extract(epoch FROM now() - min(run_at) FILTER (WHERE state = 'queued' AND run_at <= now())),
+                0)::double precision AS oldest_due_seconds
+FROM kiva_jobs WHERE state IN ('queued', 'running')
 GROUP BY name ORDER BY name;

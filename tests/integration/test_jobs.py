@@ -72,8 +72,9 @@ class JobsTest(ApiTest):
     def jobs_count(self):
         return int(self.sql("SELECT count(*) FROM kiva_jobs"))
 
-    def import_names(self, names, auth=HOBBES):
-        r = self.call("POST", "/stuff/import", 202, json_body={"names": names}, auth=auth)
+    def import_names(self, names, auth=HOBBES, key=None):
+        body = {"names": names} if key is None else {"names": names, "key": key}
+        r = self.call("POST", "/stuff/import", 202, json_body=body, auth=auth)
         self.assertEqual(set(r.json), {"job"})
         job = r.json["job"]
         self.assertEqual(r.headers["location"], f"{harness.PREFIX}/jobs/{job}")
@@ -102,6 +103,20 @@ class TestJobsHttp(JobsTest):
         self.assertTrue(set(names) <= {r["stuff"] for r in listed})
         self.assertTrue(eventually(lambda: f"rid={posted.headers['x-request-id']} job import_stuff#{job}: done"
                                    in self.workers[0].output()), self.workers[0].output()[-2000:])
+        # ... and in the audit rows of the job's writes, with the enqueuing user.
+        audit = self.sql(f"SELECT DISTINCT login || ' ' || request_id FROM Audit "
+                         f"WHERE tab = 'stuff' AND data->>'stuff' = '{names[0]}'")
+        self.assertEqual(audit, f"hobbes {posted.headers['x-request-id']}")
+
+    def test_metrics_show_the_queue(self):
+        job, _ = self.import_names([unique("metered")])
+        text = self.api.request("GET", "/metrics").body.decode()
+        for family in ("kiva_jobs_due", "kiva_jobs_scheduled", "kiva_jobs_running", "kiva_jobs_oldest_due_seconds"):
+            self.assertIn(f"# TYPE {family} gauge", text)
+        due = [line for line in text.splitlines() if line.startswith('kiva_jobs_due{name="import_stuff"}')]
+        self.assertTrue(due and float(due[0].split()[-1]) >= 1, due)
+        self.worker()
+        self.assertEqual(self.finished(job)["state"], "done")
 
     def test_visible_to_its_user_and_admin_only(self):
         job, _ = self.import_names([unique("seen")])
@@ -143,12 +158,49 @@ class TestJobsHttp(JobsTest):
                    auth=HOBBES)
         self.assertEqual(self.jobs_count(), before)
 
+    def test_a_key_refuses_the_same_import_while_it_is_pending(self):
+        key = unique("key")
+        job, _ = self.import_names([unique("keyed")], key=key)
+        before = self.jobs_count()
+        self.error("POST", "/stuff/import", 409, 'a job "import_stuff" with this unique key is already pending',
+                   json_body={"names": [unique("keyed")], "key": key}, auth=HOBBES)
+        self.assertEqual(self.jobs_count(), before)
+        self.import_names([unique("keyed")], key=unique("other-key"))  # another key
+        self.import_names([unique("keyed")], key=key, auth=CALVIN)     # another user's key
+        self.worker()
+        self.assertEqual(self.finished(job)["state"], "done")
+        self.import_names([unique("keyed")], key=key)  # done: no longer pending
+
     def test_a_rolled_back_request_leaves_no_job(self):
         # The handler enqueues, then refuses a name that exists: its 409 rolls back the job too.
         before = self.jobs_count()
         self.error("POST", "/stuff/import", 409, "some names exist already",
                    json_body={"names": [unique("new"), "Chair"]}, auth=HOBBES)
         self.assertEqual(self.jobs_count(), before)
+
+    def test_a_periodic_job_runs_once_per_period_with_two_workers(self):
+        self.worker()
+        self.worker()  # two schedulers, as on two hosts: one job for the hour
+        census = "SELECT count(*) FROM kiva_jobs WHERE name = 'stuff_census'"
+        self.assertTrue(eventually(lambda: self.sql(census + " AND state = 'done'") != "0", timeout=30))
+        self.assertTrue(eventually(
+            lambda: self.sql(census + f" AND unique_key = 'stuff_census@{int(time.time()) // 3600}'") == "1"))
+        self.assertEqual(self.sql("SELECT count(*) FROM (SELECT unique_key FROM kiva_jobs "
+                                  "WHERE name = 'stuff_census' GROUP BY unique_key HAVING count(*) > 1) AS twice"), "0")
+        result = self.sql("SELECT result FROM kiva_jobs WHERE name = 'stuff_census' AND state = 'done' LIMIT 1")
+        self.assertGreater(int(result), 0)
+
+    def test_undeclared_jobs_are_reported_not_run(self):
+        name = unique("retired").replace("-", "_")
+        self.sql(f"INSERT INTO kiva_jobs(name, payload) VALUES ('{name}', '[]'), ('{name}', '[]')")
+        w = self.worker()
+        self.assertTrue(eventually(lambda: f'2 pending jobs named "{name}", which this binary does not '
+                                   'declare: not run' in w.output(), timeout=10), w.output())
+        job, _ = self.import_names([unique("after-retired")])
+        self.assertEqual(self.finished(job)["state"], "done")
+        self.assertEqual(self.sql(f"SELECT string_agg(state || attempts, ',') FROM kiva_jobs WHERE name = '{name}'"),
+                         "queued0,queued0")
+        self.sql(f"DELETE FROM kiva_jobs WHERE name = '{name}'")
 
     def test_sigterm_stops_the_worker(self):
         w = self.worker()
@@ -191,9 +243,23 @@ class TestJobsFaults(JobsTest):
         victim = self.worker(threads=3)
         self.worker(threads=1)
         self.assertTrue(eventually(lambda: self.counts(tag)[0] >= 150, timeout=60), self.counts(tag))
-        victim.kill()  # SIGKILL while its threads are in jobs
+        # Stopped at an instant when it holds claimed jobs, then SIGKILLed: in the middle of them.
+        held = ""
+        for _ in range(500):
+            victim.process.send_signal(signal.SIGSTOP)
+            held = self.sql(f"SELECT string_agg(id::text, ',') FROM kiva_jobs WHERE state = 'running' "
+                            f"AND worker LIKE '%:{victim.process.pid}:%'")
+            if held:
+                break
+            victim.process.send_signal(signal.SIGCONT)
+            time.sleep(0.01)
+        victim.kill()
+        self.assertTrue(held, "the victim never held a job")
         self.assertLess(self.counts(tag)[0], self.LOAD, "the kill came too late to mean anything")
         self.check_exactly_once(tag)
+        # Its jobs were claimed again after their lease, and done once.
+        self.assertEqual(self.sql(f"SELECT count(*) FROM kiva_jobs WHERE id IN ({held}) "
+                                  "AND state = 'done' AND attempts >= 2"), str(len(held.split(","))))
 
     def test_postgres_restart_loses_and_doubles_nothing(self):
         tag = self.enqueue_load()

@@ -17,13 +17,21 @@ static int64_t import_stuff(jobs::JobContext& c, std::vector<std::string> names)
     return static_cast<int64_t>(names.size());
 }
 
-static Response post_stuff_import(Context& c, Json names) {
+/// A periodic job: the number of things, once an hour across every host (its result).
+static int64_t stuff_census(jobs::JobContext& c) {
+    return Queries(c.db).count_stuff().value_or(0);
+}
+
+static Response post_stuff_import(Context& c, Json names, std::optional<std::string> key) {
     // The payload is checked against the job's declared type here (400: not a list of strings).
-    int64_t id = c.enqueue("import_stuff", names);
+    // A key the client chose refuses the same import sent again while it is pending (409).
+    jobs::Options options;
+    if (key) options.unique_key = "import_stuff:" + c.login() + ":" + *key;
+    int64_t id = c.enqueue("import_stuff", names, options);
     // Names taken already are refused at once: the 409 rolls back the request, and with it
     // the job just queued (a job exists iff its request commits).
     std::vector<std::string> list = jobs::decode_payload<std::vector<std::string>>(names.value());
-    if (c.q.count_stuff_named(list) > 0) throw HttpError(409, "some names exist already");
+    if (c.q.count_stuff_named(list).value_or(0) > 0) throw HttpError(409, "some names exist already");
     Response r = json(object{{"job", id}}, 202);
     r.header("Location", std::string(c.request.var("SCRIPT_NAME")) + "/jobs/" + std::to_string(id));
     return r;
@@ -31,7 +39,8 @@ static Response post_stuff_import(Context& c, Json names) {
 
 void jobs(App& app, Routes r) {
     app.jobs().job<std::vector<std::string>>("import_stuff", import_stuff);
-    r.post("/stuff/import", AUTH, post_stuff_import, param<Json>("names"))
+    app.jobs().periodic("stuff_census", std::chrono::hours(1), stuff_census);
+    r.post("/stuff/import", AUTH, post_stuff_import, param<Json>("names"), maybe<std::string>("key"))
         .returns(202, R"({"type":"object","properties":{"job":{"type":"integer"}},"required":["job"]})");
     app.publish_jobs();  // GET /jobs/<id>
 }
