@@ -38,7 +38,8 @@ class JobsWorker:
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait(10)
-        self.log.close()
+        if not self.log.closed:
+            self.log.close()
 
     def terminate(self):
         self.process.send_signal(signal.SIGTERM)
@@ -59,6 +60,9 @@ class JobsTest(ApiTest):
     def tearDown(self):
         for w in self.workers:
             w.kill()
+            # As run.py does for the stack's log: no sanitizer report, no crash.
+            for marker in ("AddressSanitizer", "runtime error:", "LeakSanitizer"):
+                self.assertNotIn(marker, w.output())
         super().tearDown()
 
     def worker(self, threads=2):
