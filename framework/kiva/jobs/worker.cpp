@@ -200,15 +200,18 @@ bool Workers::run_one(db::Database& db, const std::string& worker) {
 }
 
 void Workers::listen() {
-    // The conninfo with the connect timeout, as the workers' own connections have it.
-    std::string conninfo = config_.database;
-    if (conninfo.find("connect_timeout") == std::string::npos)
-        conninfo += " connect_timeout=" + std::to_string(config_.db_connect_timeout.count());
+    // As the workers' own connections (db/connection.cpp): the configured string expanded as
+    // dbname, its keys winning; keepalives notice a server that vanished within about 20 s.
+    std::string timeout = std::to_string(std::max<long long>(config_.db_connect_timeout.count(), 1));
+    const char* keys[] = {"connect_timeout", "keepalives_idle", "keepalives_interval",
+                          "keepalives_count", "dbname", "fallback_application_name", nullptr};
+    const char* values[] = {timeout.c_str(), "10", "3", "3", config_.database.c_str(),
+                            config_.app_name.c_str(), nullptr};
     PGconn* conn = nullptr;
     while (!stopping_) {
         if (!conn || PQstatus(conn) != CONNECTION_OK) {
             if (conn) PQfinish(conn);
-            conn = PQconnectdb(conninfo.c_str());
+            conn = PQconnectdbParams(keys, values, 1);
             PGresult* r = PQstatus(conn) == CONNECTION_OK ? PQexec(conn, "LISTEN kiva_jobs") : nullptr;
             bool ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
             if (r) PQclear(r);
