@@ -194,6 +194,29 @@ class TestJobsHttp(JobsTest):
         result = self.sql("SELECT result FROM kiva_jobs WHERE name = 'stuff_census' AND state = 'done' LIMIT 1")
         self.assertGreater(int(result), 0)
 
+    def test_a_failing_attempt_is_retried_then_the_job_fails_for_good(self):
+        # A trigger fails inserts of 'flaky-...' names twice (a sequence: not rolled back with
+        # them) and of 'doomed-...' names always, with a server error (500: worth retrying).
+        self.sql("CREATE SEQUENCE IF NOT EXISTS jobs_test_flaky; "
+                 "CREATE OR REPLACE FUNCTION jobs_test_fail() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                 "IF NEW.stuff LIKE 'doomed-%' THEN RAISE EXCEPTION 'injected failure' USING ERRCODE = 'XX000'; END IF; "
+                 "IF NEW.stuff LIKE 'flaky-%' THEN IF nextval('jobs_test_flaky') % 3 <> 0 THEN "
+                 "RAISE EXCEPTION 'injected failure' USING ERRCODE = 'XX000'; END IF; END IF; RETURN NEW; END $$; "
+                 "CREATE OR REPLACE TRIGGER jobs_test_fail BEFORE INSERT ON Stuff "
+                 "FOR EACH ROW EXECUTE FUNCTION jobs_test_fail(); SELECT setval('jobs_test_flaky', 1, false)")
+        try:
+            self.worker()
+            flaky, _ = self.import_names([unique("flaky")])
+            doomed, _ = self.import_names([unique("doomed")])
+            state = self.finished(flaky)
+            self.assertEqual((state["state"], state["attempts"]), ("done", 3), state)
+            state = self.finished(doomed)
+            self.assertEqual((state["state"], state["attempts"]), ("failed", 5), state)
+            self.assertTrue(state["error"].startswith("500: ") and "injected failure" in state["error"], state)
+        finally:
+            self.sql("DROP TRIGGER jobs_test_fail ON Stuff; DROP FUNCTION jobs_test_fail(); "
+                     "DROP SEQUENCE jobs_test_flaky")
+
     def test_undeclared_jobs_are_reported_not_run(self):
         name = unique("retired").replace("-", "_")
         self.sql(f"INSERT INTO kiva_jobs(name, payload) VALUES ('{name}', '[]'), ('{name}', '[]')")
