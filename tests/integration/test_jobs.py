@@ -288,6 +288,19 @@ class TestJobsFaults(JobsTest):
         self.assertEqual(self.sql(f"SELECT count(*) FROM kiva_jobs WHERE id IN ({held}) "
                                   "AND state = 'done' AND attempts >= 2"), str(len(held.split(","))))
 
+    def test_sigterm_under_load_finishes_its_jobs_and_exits(self):
+        tag = self.enqueue_load()
+        first = self.worker(threads=2)
+        self.assertTrue(eventually(lambda: self.counts(tag)[0] >= 150, timeout=60), self.counts(tag))
+        self.assertEqual(first.terminate(), 0, first.output()[-2000:])
+        self.assertIn("jobs: stopped", first.output())
+        # It left nothing claimed: its jobs were finished, the rest are queued for the next.
+        self.assertEqual(self.sql(f"SELECT count(*) FROM kiva_jobs WHERE payload->>0 LIKE '{tag}-%' "
+                                  "AND state = 'running'"), "0")
+        self.assertLess(self.counts(tag)[0], self.LOAD, "the stop came too late to mean anything")
+        self.worker(threads=2)
+        self.check_exactly_once(tag)
+
     def test_postgres_restart_loses_and_doubles_nothing(self):
         tag = self.enqueue_load()
         self.worker(threads=2)
