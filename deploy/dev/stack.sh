@@ -20,6 +20,7 @@
 #                course's rule, so that its walkthrough registers moe/secret)
 #   DATABASE     a libpq conninfo of a database made elsewhere (the HA cluster of
 #                deploy/ha/db-cluster.sh): no PostgreSQL is started, no schema loaded
+#   JOBS         1: a jobs worker (kiva --jobs) beside the HTTP worker (the default); 0: none
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -70,8 +71,10 @@ stop_all() {
   trap '' INT TERM
   [ -n "${nginx_pid:-}" ] && kill -QUIT "$nginx_pid" 2>/dev/null || true
   [ -n "${worker_pid:-}" ] && kill -TERM "$worker_pid" 2>/dev/null || true
+  [ -n "${jobs_pid:-}" ] && kill -TERM "$jobs_pid" 2>/dev/null || true
   [ -n "${nginx_pid:-}" ] && wait "$nginx_pid" 2>/dev/null || true
   [ -n "${worker_pid:-}" ] && wait "$worker_pid" 2>/dev/null || true
+  [ -n "${jobs_pid:-}" ] && wait "$jobs_pid" 2>/dev/null || true
   if [ -n "${pg_running:-}" ]; then
     as_pg "$pgbin/pg_ctl" -D "$pg/data" -m fast -w stop >/dev/null || true
   fi
@@ -146,6 +149,13 @@ rm -f "$run/kiva.sock"
 worker_pid=$!
 for _ in $(seq 100); do [ -S "$run/kiva.sock" ] && break; kill -0 "$worker_pid" 2>/dev/null || break; sleep 0.05; done
 [ -S "$run/kiva.sock" ] || { say "the worker did not start"; exit 1; }
+# The jobs worker: the same binary and configuration (docs/jobs.md). Not watched below: a
+# jobs worker that dies leaves its jobs to the next one, after their lease.
+if [ "${JOBS:-1}" != 0 ]; then
+  "$kiva" --config "$run/kiva.conf" --jobs &
+  jobs_pid=$!
+  say "jobs worker started (pid $jobs_pid)"
+fi
 
 # --- nginx ------------------------------------------------------------------------------
 access_log=${ACCESS_LOG:-$log/nginx-access.log}

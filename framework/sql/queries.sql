@@ -73,3 +73,104 @@ FROM pg_notify('kiva_auth', CASE WHEN octet_length(:login::text) <= 4000
                                  THEN 'c:' || :login::text ELSE '*' END)
 ON CONFLICT (login) DO UPDATE SET changed_at = EXCLUDED.changed_at
 RETURNING (extract(epoch FROM changed_at) * 1000000)::bigint;
+
+-- ---------------------------------------------------------------- Jobs
+-- The job queue (kiva/jobs, docs/jobs.md), on kiva_jobs (migrations/0003-jobs.sql).
+
+-- name: enqueue_job$
+-- In the request's transaction; no row when unique_key is taken by a pending job.
+INSERT INTO kiva_jobs(name, payload, priority, run_at, max_attempts, unique_key, enqueued_by,
+                      request_id)
+VALUES (:name, :payload::jsonb, :priority::integer,
+        coalesce(to_timestamp(:run_at::double precision), now()), :max_attempts::integer,
+        :unique_key::text, :enqueued_by::text, :request_id::text)
+ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state IN ('queued', 'running')
+DO NOTHING
+RETURNING id;
+
+-- name: schedule_periodic_job$
+-- A periodic job's run for one period, once across every host (no row: already scheduled).
+WITH period AS (
+  INSERT INTO kiva_job_periods(name, period) VALUES (:name, :period::bigint)
+  ON CONFLICT DO NOTHING RETURNING name)
+INSERT INTO kiva_jobs(name, payload, max_attempts, unique_key)
+SELECT name, 'null'::jsonb, :max_attempts::integer, name || '@' || :period::bigint FROM period
+RETURNING id;
+
+-- name: claim_job^
+-- The next due job among names (or one whose worker's lease ran out), claimed for :lease
+-- seconds. SKIP LOCKED: workers never wait for each other, and a job whose worker still
+-- holds its row (running it) is never taken.
+UPDATE kiva_jobs SET state = 'running', attempts = attempts + 1, worker = :worker,
+  lease_until = now() + :lease::integer * interval '1 second', started_at = now()
+WHERE id = (
+  SELECT id FROM kiva_jobs
+  WHERE name = ANY(:names::text[])
+    AND ((state = 'queued' AND run_at <= now()) OR (state = 'running' AND lease_until < now()))
+  ORDER BY priority DESC, run_at, id
+  LIMIT 1 FOR UPDATE SKIP LOCKED)
+RETURNING id, name, payload::text AS payload, attempts, max_attempts, enqueued_by, request_id;
+
+-- name: lock_job$
+-- First statement of a job's transaction: its row, locked until the commit that marks it
+-- done (a reclaim after the lease skips it); no row when the claim was lost.
+SELECT attempts FROM kiva_jobs
+WHERE id = :id AND state = 'running' AND attempts = :attempt::integer
+FOR UPDATE;
+
+-- name: complete_job!
+UPDATE kiva_jobs SET state = 'done', result = :result::jsonb, finished_at = now(),
+  lease_until = NULL
+WHERE id = :id AND state = 'running' AND attempts = :attempt::integer;
+
+-- name: fail_job$
+-- After a failed attempt (its transaction rolled back): queued again after :delay_ms, or
+-- failed for good when attempts are spent or the error is final. The new state.
+UPDATE kiva_jobs SET
+  state = CASE WHEN :final::boolean OR attempts >= max_attempts THEN 'failed' ELSE 'queued' END,
+  run_at = now() + :delay_ms::bigint * interval '1 millisecond',
+  finished_at = CASE WHEN :final::boolean OR attempts >= max_attempts THEN now() END,
+  last_error = :error::text, lease_until = NULL
+WHERE id = :id AND state = 'running' AND attempts = :attempt::integer
+RETURNING state;
+
+-- name: get_job^
+SELECT id, name, state, attempts, max_attempts, priority, payload::text AS payload,
+       result::text AS result, last_error, enqueued_by, request_id, unique_key,
+       to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at,
+       to_char(run_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS run_at,
+       to_char(finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS finished_at
+FROM kiva_jobs WHERE id = :id;
+
+-- name: list_jobs
+SELECT id, name, state, attempts, max_attempts, enqueued_by,
+       to_char(run_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS run_at, last_error
+FROM kiva_jobs WHERE :state::text IS NULL OR state = :state::text
+ORDER BY id DESC LIMIT :limit::integer;
+
+-- name: retry_job!
+-- A failed or cancelled job queued again, with its attempts anew.
+UPDATE kiva_jobs SET state = 'queued', run_at = now(), attempts = 0, finished_at = NULL
+WHERE id = :id AND state IN ('failed', 'cancelled');
+
+-- name: cancel_job!
+UPDATE kiva_jobs SET state = 'cancelled', finished_at = now()
+WHERE id = :id AND state = 'queued';
+
+-- name: undeclared_jobs
+-- Pending jobs whose name this binary does not declare: reported at start, never run.
+SELECT name, count(*) AS pending FROM kiva_jobs
+WHERE state IN ('queued', 'running') AND NOT (name = ANY(:names::text[]))
+GROUP BY name ORDER BY name;
+
+-- name: job_queue_stats
+-- The pending jobs by name (GET /metrics): due, scheduled for later, running (workers busy),
+-- and the age of the oldest due one. Pending rows only: the partial index kiva_jobs_due.
+SELECT name,
+       count(*) FILTER (WHERE state = 'queued' AND run_at <= now()) AS due,
+       count(*) FILTER (WHERE state = 'queued' AND run_at > now()) AS scheduled,
+       count(*) FILTER (WHERE state = 'running') AS running,
+       coalesce(extract(epoch FROM now() - min(run_at) FILTER (WHERE state = 'queued' AND run_at <= now())),
+                0)::double precision AS oldest_due_seconds
+FROM kiva_jobs WHERE state IN ('queued', 'running')
+GROUP BY name ORDER BY name;

@@ -4,10 +4,18 @@
 // The password is hashed with the worker's own password_scheme and cost (configuration file and
 // KIVA_* overrides, as the worker reads them) and inserted with a parameterized statement.
 // libpq directly, apart from the API's queries: one statement, in its own transaction.
+//   kiva-admin --config conf/kiva.conf jobs list [--state STATE] [--limit N] | show ID | retry ID | cancel ID
+// The job queue (docs/jobs.md), with the framework's typed queries.
 
 #include "kiva/security/argon2id.hpp"
 #include "kiva/security/auth/password.hpp"
 #include "kiva/core/config.hpp"
+#include "kiva/core/json.hpp"
+#include "kiva/core/log.hpp"
+#include "kiva/core/values.hpp"
+#include "kiva/db/database.hpp"
+#include "kiva/security/framework_queries.hpp"
+#include "kiva/security/queries.hpp"
 
 #include <libpq-fe.h>
 
@@ -38,7 +46,15 @@ void print_usage(std::ostream& out) {
            "  --password-file F    where the password is read, '-' for standard input\n"
            "  --help               print this help\n"
            "\n"
-           "Exit status: 0 created, 1 refused or failed (message on standard error), 2 usage.\n";
+           "Exit status: 0 created, 1 refused or failed (message on standard error), 2 usage.\n"
+           "\n"
+           "       kiva-admin --config FILE jobs list [--state STATE] [--limit N]\n"
+           "       kiva-admin --config FILE jobs show|retry|cancel ID\n"
+           "\n"
+           "The job queue: list the latest jobs (tab-separated: id, name, state, attempts/max,\n"
+           "user, run at, last error), show one as JSON, queue a failed or cancelled one again\n"
+           "(attempts anew), cancel a queued one. Exit status: 0 done, 1 no such job in that\n"
+           "state or failed, 2 usage.\n";
 }
 
 struct Options {
@@ -144,6 +160,89 @@ void create_user(const kiva::Config& config, const Options& o, const std::string
     exec(conn.get(), "COMMIT", {});
 }
 
+/// kiva-admin --config FILE jobs ...: the job queue through the framework's typed queries.
+int jobs_command(int argc, char* argv[]) {
+    std::string config_path, command, state;
+    std::optional<int64_t> id;
+    int64_t limit = 50;
+    try {
+        for (int i = 1; i < argc; ++i) {
+            const std::string_view arg = argv[i];
+            auto value = [&]() -> std::string {
+                if (i + 1 >= argc) throw std::invalid_argument(std::string(arg) + " needs a value");
+                return argv[++i];
+            };
+            auto number = [](const std::string& text) {
+                std::size_t used = 0;
+                int64_t n = std::stoll(text, &used);
+                if (used != text.size() || n < 1) throw std::invalid_argument("not a positive number: " + text);
+                return n;
+            };
+            if (arg == "--config") config_path = value();
+            else if (arg == "--state") state = value();
+            else if (arg == "--limit") limit = number(value());
+            else if (arg == "jobs" && command.empty()) command = "jobs";
+            else if (command == "jobs" && (arg == "list" || arg == "show" || arg == "retry" || arg == "cancel"))
+                command = arg;
+            else if (!command.empty() && command != "jobs" && command != "list" && !id) id = number(std::string(arg));
+            else throw std::invalid_argument("unexpected argument " + std::string(arg));
+        }
+        if (config_path.empty()) throw std::invalid_argument("--config FILE is required");
+        if (command == "jobs") throw std::invalid_argument("jobs needs list, show, retry or cancel");
+        if (command != "list" && !id) throw std::invalid_argument("jobs " + command + " needs an ID");
+    } catch (const std::exception& e) {
+        std::cerr << "kiva-admin: " << e.what() << "\n";
+        print_usage(std::cerr);
+        return 2;
+    }
+    try {
+        kiva::Config config = kiva::load_config_file(config_path);
+        kiva::apply_env(config, environment());
+        kiva::validate(config);
+        kiva::Logger log(kiva::LogLevel::warning, "kiva-admin");
+        const kiva::db::QueryFile queries = kiva::db::framework_queries();
+        kiva::db::Database db(queries, config.database, "kiva-admin", log,
+                              {config.db_connect_timeout, config.db_statement_timeout});
+        db.set_login("kiva-admin:" + std::to_string(geteuid()));
+        kiva::db::FrameworkQueries q(db);
+        if (command == "list") {
+            std::optional<std::string> only;
+            if (!state.empty()) only = state;
+            for (const auto& j : q.list_jobs(only, limit).all())
+                std::cout << j.id << "\t" << j.name << "\t" << j.state << "\t" << j.attempts << "/"
+                          << j.max_attempts << "\t" << j.enqueued_by.value_or("-") << "\t"
+                          << j.run_at.value_or("-") << "\t" << j.last_error.value_or("") << "\n";
+        } else if (command == "show") {
+            auto j = q.get_job(*id);
+            if (!j) throw std::runtime_error("no job " + std::to_string(*id));
+            std::string payload = j->payload.value_or("null"), result = j->result.value_or("null");
+            std::cout << kiva::js::serialize(kiva::js::object{
+                             {"id", j->id}, {"name", j->name}, {"state", j->state},
+                             {"attempts", j->attempts}, {"max_attempts", j->max_attempts},
+                             {"priority", j->priority}, {"payload", kiva::js::Raw{payload}},
+                             {"result", kiva::js::Raw{result}}, {"error", j->last_error},
+                             {"user", j->enqueued_by}, {"request_id", j->request_id},
+                             {"unique_key", j->unique_key}, {"created_at", j->created_at},
+                             {"run_at", j->run_at}, {"finished_at", j->finished_at}})
+                      << "\n";
+        } else {
+            int64_t n = command == "retry" ? q.retry_job(*id) : q.cancel_job(*id);
+            db.finish(true);
+            if (n == 0)
+                throw std::runtime_error("no job " + std::to_string(*id) +
+                                         (command == "retry" ? " that is failed or cancelled"
+                                                             : " that is queued"));
+            std::cout << "kiva-admin: job " << *id << (command == "retry" ? " queued again" : " cancelled")
+                      << "\n";
+        }
+        db.finish(true);
+    } catch (const std::exception& e) {
+        std::cerr << "kiva-admin: " << e.what() << "\n";
+        return 1;
+    }
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char* argv[]) {
@@ -152,6 +251,8 @@ int main(int argc, char* argv[]) {
             print_usage(std::cout);
             return 0;
         }
+    for (int i = 1; i < argc; ++i)
+        if (std::string_view(argv[i]) == "jobs") return jobs_command(argc, argv);
     std::optional<Options> options;
     try {
         options = parse_args(argc, argv);

@@ -19,7 +19,8 @@ def main():
     args = parser.parse_args()
 
     # A small worker body limit, under nginx's, so that both 413s can be tested.
-    stack = harness.Stack(args.build, BODY_LIMIT="64K", NGINX_BODY_LIMIT="1M", THREADS="4",
+    # No jobs worker of the stack's: test_jobs.py starts its own (and kills them on purpose).
+    stack = harness.Stack(args.build, BODY_LIMIT="64K", NGINX_BODY_LIMIT="1M", THREADS="4", JOBS="0",
                           KIVA_EXTRA="password_cost = 4\npassword_cache_ttl = 60s\n"
                           # Tests fail passwords on purpose, all from 127.0.0.1: throttling is
                           # tested on its own stack (test_throttle.py), not tripped here.

@@ -86,3 +86,7 @@ SELECT u.login = :login AS self FROM Utilisateur AS u WHERE u.id = :uid;
 
 -- name: get_owned_uid
 SELECT oid, object, owner FROM Owned WHERE owner = :uid ORDER BY oid;
+
+-- name: count_stuff_named$
+-- How many of these names are taken already (POST /stuff/import refuses them at once).
+SELECT count(*) FROM Stuff WHERE stuff = ANY(:names);

@@ -86,6 +86,10 @@ void App::check() const {
             throw std::runtime_error(where +
                                      " accepts passwords, but no password lookup is registered");
     }
+    for (const auto& d : jobs_.all())
+        if (!d.viewers.empty() && !group_check_)
+            throw std::runtime_error("job \"" + d.name + "\" is visible to group \"" + d.viewers +
+                                     "\", but no group check is registered");
 }
 
 Outcome App::handle(const Request& request, db::Database& db) const {
@@ -121,7 +125,7 @@ Outcome App::route(const Request& request, db::Database& db) const {
         }
     if (match.entry) out.route = static_cast<int>(match.entry - table_.entries().data());
     Params params(request, match.captures);
-    Context ctx{request, params, db, security_, name_, std::nullopt};
+    Context ctx{request, params, db, security_, name_, std::nullopt, &jobs_};
     out.response = respond(ctx, match);  // hooks, 404/405, or the route's pipeline
     run_after_hooks(ctx, out.response);
     end_transaction(ctx, out.response);  // commit if status < 400, else rollback

@@ -26,6 +26,7 @@
 #include "kiva/core/config.hpp"
 #include "kiva/core/log.hpp"
 #include "kiva/core/repeat_limit.hpp"
+#include "kiva/jobs/jobs.hpp"
 #include "kiva/security/cors.hpp"
 #include "kiva/security/security.hpp"
 
@@ -68,6 +69,12 @@ class App {
 
     /// The root group of routes; `routes().group("/cmp")` for a prefixed group.
     Routes routes() { return Routes(table_, ""); }
+    /// The declared jobs (kiva/jobs/jobs.hpp): `app.jobs().job<T>("name", handler)`.
+    jobs::Registry& jobs() { return jobs_; }
+    const jobs::Registry& jobs() const { return jobs_; }
+    /// Serves GET path/<id> (jobs.cpp): a job's state, to the user who enqueued it and to its
+    /// declaration's group (others: 404).
+    void publish_jobs(std::string path = "/jobs");
 
     // The callbacks (FlaskSimpleAuth's get_user_pass, group_check, object_perms) take the
     // framework's Context or the application's (with its typed queries).
@@ -156,6 +163,7 @@ class App {
     Cors cors_;
     HttpSettings http_;  ///< caching, conditions and pages (kiva/app/caching.hpp)
     RouteTable table_;
+    jobs::Registry jobs_;
     GroupCheck group_check_;
     std::map<std::string, ObjectCheck, std::less<>> object_checks_;
     observe::Metrics* metrics_ = nullptr;

@@ -12,6 +12,7 @@
 #include "kiva/http/http_error.hpp"
 #include "kiva/http/params.hpp"
 #include "kiva/http/request.hpp"
+#include "kiva/jobs/jobs.hpp"
 #include "kiva/security/revocation.hpp"
 #include "kiva/security/scope.hpp"
 #include "kiva/security/security.hpp"
@@ -26,6 +27,17 @@ struct Context {
     const std::string& app_name;
     /// The authenticated login, if any (OPEN routes may have none).
     std::optional<std::string> user;
+    /// The declared jobs (App::jobs()), for enqueue().
+    const jobs::Registry* jobs = nullptr;
+
+    /// Queues a declared job in this request's transaction (it exists iff the request
+    /// commits); its id. 400: unknown name, payload not of the declared type; 409: its
+    /// options.unique_key is pending. The job carries this request's login and id.
+    template <typename T>
+    int64_t enqueue(std::string_view name, const T& payload, const jobs::Options& options = {}) {
+        if (!jobs) throw std::logic_error("no jobs are declared in this context");
+        return jobs->enqueue(db, name, js::serialize(payload), options, user, request.id());
+    }
 
     /// The authenticated login; 401 when there is none.
     const std::string& login() const {

@@ -87,6 +87,12 @@ struct Config {
     std::vector<std::string> trusted_proxies;
     bool test_mode{};
 
+    // Jobs (docs/jobs.md).
+    int jobs_threads{};
+    std::chrono::milliseconds jobs_poll{};
+    std::chrono::seconds jobs_lease{};
+    std::chrono::milliseconds jobs_retry_base{};
+
     /// Where the configuration came from, for relative paths and messages (not a key).
     std::string source;
 };

@@ -205,6 +205,18 @@ std::vector<ConfigKey> declare() {
         key("cors_max_age", &Config::cors_max_age, Seconds{}, 10min,
             "how long a browser may keep a preflight's answer")
             .see("CORS", "authentication.md#cors"),
+        key("jobs_threads", &Config::jobs_threads, Integer<int>{1, 256}, 2,
+            "threads of `kiva --jobs`, each running one job at a time on its own connection")
+            .see("Workers", "jobs.md#workers"),
+        key("jobs_poll", &Config::jobs_poll, Millis{.nonzero = true}, 1s,
+            "the longest a jobs worker sleeps without a NOTIFY before looking for due jobs")
+            .see("Workers", "jobs.md#workers"),
+        key("jobs_lease", &Config::jobs_lease, Seconds{.min = 1s}, 60s,
+            "how long a claimed job is its worker's: a dead worker's job is claimable again after it")
+            .see("Workers", "jobs.md#workers"),
+        key("jobs_retry_base", &Config::jobs_retry_base, Millis{.nonzero = true}, 1s,
+            "a failed attempt's first backoff, doubled at each attempt (at most an hour), with jitter")
+            .see("Retries", "jobs.md#retries"),
         key("test_mode", &Config::test_mode, Bool{}, false,
             "on: a missing token secret is replaced by a random one instead of refusing to start")
             .see("Passwords", "authentication.md#passwords"),

@@ -22,6 +22,7 @@
 #include "kiva/db/typed.hpp"
 #include "kiva/observe/metrics.hpp"
 #include "kiva/security/framework_queries.hpp"
+#include "kiva/server/jobs_main.hpp"
 #include "kiva/server/server.hpp"
 
 extern char** environ;
@@ -30,13 +31,14 @@ namespace {
 
 void usage() {
     std::cout << "usage: kiva [--config FILE] [--check] [--routes] [--openapi] [--config-table]\n"
-                 "            [--version] [--help]\n\n"
+                 "            [--jobs] [--version] [--help]\n\n"
                  "A FastCGI worker serving a JSON REST API from PostgreSQL.\n"
                  "  --config FILE   configuration file (default: $KIVA_CONFIG, else none)\n"
                  "  --check         load configuration, queries and routes, then exit\n"
                  "  --routes        print the routes and their authorization, then exit\n"
                  "  --openapi       print the OpenAPI 3.1 document of the routes, then exit\n"
                  "  --config-table  print the configuration keys as a markdown table (the docs')\n"
+                 "  --jobs          run the application's jobs (jobs_threads workers), not requests\n"
                  "  --version       print kiva's version\n\n"
                  "Configuration keys (file: key = value; environment: KIVA_KEY overrides):\n"
               << kiva::config_help_table();
@@ -58,7 +60,7 @@ namespace kiva {
 
 int main(int argc, char** argv, const Application& application) {
     std::string config_path;
-    bool check_only = false, list_routes = false, print_openapi = false;
+    bool check_only = false, list_routes = false, print_openapi = false, jobs_mode = false;
     for (int i = 1; i < argc; ++i) {
         std::string arg = argv[i];
         if (arg == "--help" || arg == "-h") {
@@ -80,6 +82,8 @@ int main(int argc, char** argv, const Application& application) {
             list_routes = true;
         } else if (arg == "--openapi") {
             print_openapi = true;
+        } else if (arg == "--jobs") {
+            jobs_mode = true;
         } else {
             std::cerr << "kiva: unknown argument " << arg << " (see --help)\n";
             return 2;
@@ -124,7 +128,7 @@ int main(int argc, char** argv, const Application& application) {
         }
         auto queries = kiva::db::load_queries(kiva::resolve_path(config, config.queries),
                                               application.queries, application.first_query);
-        if (config.metrics && !check_only && !list_routes) {
+        if (config.metrics && !check_only && !list_routes && !jobs_mode) {
             try {
                 metrics = kiva::observe::make_metrics(config.metrics_file, app.table(), queries);
             } catch (const std::exception& e) {  // serving matters more than counting
@@ -138,6 +142,7 @@ int main(int argc, char** argv, const Application& application) {
                       << app.table().entries().size() << " routes are fine\n";
             return 0;
         }
+        if (jobs_mode) return kiva::run_jobs(config, app, queries, log);
         kiva::Server server(config, app, queries, log);
         server.observe(metrics.get());
         return server.run();

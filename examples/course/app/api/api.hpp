@@ -14,6 +14,8 @@ void users(kiva::App& app, kiva::Routes routes);
 void owned(kiva::App& app, kiva::Routes routes);
 /// The compute blueprint, mounted under /cmp.
 void compute(kiva::Routes routes);
+/// POST /stuff/import (a job) and GET /jobs/<id>.
+void jobs(kiva::App& app, kiva::Routes routes);
 
 /// Declares the whole API.
 inline void register_api(kiva::App& app) {
@@ -22,6 +24,7 @@ inline void register_api(kiva::App& app) {
     users(app, app.routes());
     owned(app, app.routes());
     compute(app.routes().group("/cmp"));
+    jobs(app, app.routes());
     app.publish_openapi();  // GET /openapi.json
 }
 
