@@ -39,7 +39,7 @@ void after_shared_write(bool written) {
 /// most likely delivered it too when the answer leaves.
 void after_notification(SecurityScope& c, const std::string& payload) {
     RevocationCache* memory = c.security.revocation_cache();
-    if (!memory) return;
+    if (!memory || !memory->live()) return;  // not answering: nothing to forget or wait for
     auto awaited = memory->expect(payload);
     c.db.finish(true);
     memory->forget(payload);

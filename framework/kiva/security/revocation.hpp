@@ -19,8 +19,9 @@ struct SecurityScope;
 void check_not_revoked(SecurityScope& c, std::string_view token, const auth::VerifiedToken& verified);
 
 /// Revokes the request's token (Bearer or cookie) until it would have expired (POST /logout).
-/// With the revocation cache (the default) or the shared cache, the request's transaction is
-/// committed here, so that every process hears of it before the answer: call it last.
+/// When the revocation cache is answering (the default), or with the shared cache, the
+/// request's transaction is committed here, so that every process hears of it before the
+/// answer: call it last.
 void revoke_request_token(SecurityScope& c);
 
 /// After a password change of login in this transaction: tokens issued so far are refused,
