@@ -80,6 +80,8 @@ struct Config {
     std::vector<std::string> cors_origins;  ///< empty: CORS off
     std::chrono::seconds cors_max_age{};
     std::vector<std::string> trusted_proxies;
+    std::string rate_limit;  ///< "off" or N/T (core/rate_spec.hpp)
+    std::chrono::seconds idempotency_ttl{};
     bool test_mode{};
 
     /// Where the configuration came from, for relative paths and messages (not a key).
