@@ -6,3 +6,4 @@
   \set runtime :USER
 \endif
 \ir migrations/0001-auth-state.sql
+\ir migrations/0002-idempotency.sql
