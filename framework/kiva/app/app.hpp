@@ -25,7 +25,9 @@
 #include "kiva/core/config.hpp"
 #include "kiva/core/log.hpp"
 #include "kiva/core/repeat_limit.hpp"
+#include "kiva/app/idempotency.hpp"
 #include "kiva/security/cors.hpp"
+#include "kiva/security/rate_limit.hpp"
 #include "kiva/security/security.hpp"
 
 namespace kiva {
@@ -138,7 +140,14 @@ class App {
     void run_after_hooks(Context& c, Response& response) const;
     /// Commit if status < 400, else rollback; a failed commit becomes the response.
     void end_transaction(Context& c, Response& response) const;
-    Response dispatch(Context& c, const RouteData& route) const;
+    Response dispatch(Context& c, const RouteTable::Entry& entry) const;
+    /// The route's rate limit, counted for the client: nullopt when none applies; throws
+    /// HttpError 429 over it. Sets the RateLimit headers' values in `fields`.
+    std::optional<RateSpec> rate_limit(Context& c, const RouteTable::Entry& entry,
+                                       const std::string& client,
+                                       std::vector<std::pair<std::string, std::string>>& fields) const;
+    /// Who a rate limit and an idempotency key belong to: the login, else the address.
+    std::string client_of(const Context& c) const;
     /// 401 without a login where one is needed, 403 outside the route's group.
     void check_groups(Context& c, const Authorize& a) const;
     /// 400 for a parameter the route does not declare (a typo is not silently ignored).
@@ -153,6 +162,8 @@ class App {
     Security security_;
     Authentication authentication_{security_};  ///< after security_, which it uses
     Cors cors_;
+    Idempotency idempotency_;
+    RateLimiter rate_limiter_;
     RouteTable table_;
     GroupCheck group_check_;
     std::map<std::string, ObjectCheck, std::less<>> object_checks_;

@@ -23,6 +23,7 @@
 #include <utility>
 #include <vector>
 
+#include "kiva/core/rate_spec.hpp"
 #include "kiva/security/authorize.hpp"
 #include "kiva/app/context.hpp"
 #include "kiva/app/handler_context.hpp"
@@ -108,6 +109,9 @@ struct RouteData {
     /// For the OpenAPI document.
     std::vector<ParamDoc> docs;
     std::vector<ReturnsDoc> returns;
+    /// Its own rate limit (`.rate_limit("5/1s")`, `.rate_limit("off")`) when it declares one;
+    /// otherwise the configured rate_limit applies.
+    std::optional<std::optional<RateSpec>> rate_limit;
 };
 
 using RouteTable = Router<RouteData>;
@@ -122,7 +126,7 @@ class Routes {
     template <typename H, typename... P>
     Routes& route(std::vector<std::string> methods, std::string_view path, Authorize a, H handler,
                   P... params) {
-        RouteData data{std::move(a), make_invoker(std::move(handler), params...), {}, {}, {}};
+        RouteData data{std::move(a), make_invoker(std::move(handler), params...), {}, {}, {}, {}};
         (params.names(data.params), ...);
         (params.doc(data.docs), ...);
         std::string full = prefix_ + std::string(path);
@@ -147,6 +151,14 @@ class Routes {
     }
     /// An inline JSON Schema: `returns(201, R"({"type":"integer"})")`; 204: `returns(204, "")`.
     Routes& returns(int status, std::string schema) { return returns_doc({status, "", std::move(schema), false}); }
+
+    /// The rate limit of the route just declared, instead of the configured one: `N/T`
+    /// (`r.post(...).rate_limit("5/1m")`) or "off". Throws std::invalid_argument when malformed.
+    Routes& rate_limit(std::string_view spec) {
+        auto parsed = parse_rate_spec(spec);
+        for (std::size_t i = last_; i < table_->entries().size(); ++i) table_->data(i).rate_limit = parsed;
+        return *this;
+    }
 
     /// A route that declares no authorization is closed: 403 for everyone.
     template <typename H, typename... P>
