@@ -72,6 +72,9 @@ class IdempotencyTest(ApiTest):
         finally:
             holder.stdin.close()
             holder.wait(timeout=30)
+        # The server ends the session's backend (and its lock) a moment after psql exits.
+        self.assertTrue(harness.eventually(lambda: s.psql(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'") == "0", timeout=20))
         self.post(stuff, k, 201)  # the lock released: it runs
         self.assertEqual(self.rows(stuff), 1)
 
