@@ -176,7 +176,7 @@ Response App::dispatch(Context& c, const RouteTable::Entry& entry) const {
     const std::string client =
         limited || c.request.method() == "POST" ? client_of(c) : std::string();
     std::vector<std::pair<std::string, std::string>> fields;
-    rate_limit(c, entry, client, fields);  // 429
+    rate_limit(entry, client, fields);  // 429
     Response r;
     try {
         r = idempotency_.run(c, client, [&] {  // 400, 409, 422, or the recorded answer
@@ -199,12 +199,11 @@ std::string App::client_of(const Context& c) const {
                                        rate_limiter_.trusted_proxies());
 }
 
-std::optional<RateSpec> App::rate_limit(
-    Context& c, const RouteTable::Entry& entry, const std::string& client,
-    std::vector<std::pair<std::string, std::string>>& fields) const {
+void App::rate_limit(const RouteTable::Entry& entry, const std::string& client,
+                     std::vector<std::pair<std::string, std::string>>& fields) const {
     const std::optional<RateSpec>& spec =
         entry.data.rate_limit ? *entry.data.rate_limit : rate_limiter_.default_policy();
-    if (!spec) return std::nullopt;
+    if (!spec) return;
     std::string route = entry.method;
     route += ' ';
     route += entry.pattern.text();
@@ -222,8 +221,6 @@ std::optional<RateSpec> App::rate_limit(
                                  std::to_string(d.reset) + " s",
                         std::move(headers));
     }
-    (void)c;
-    return spec;
 }
 
 void App::check_groups(Context& c, const Authorize& a) const {

@@ -141,11 +141,10 @@ class App {
     /// Commit if status < 400, else rollback; a failed commit becomes the response.
     void end_transaction(Context& c, Response& response) const;
     Response dispatch(Context& c, const RouteTable::Entry& entry) const;
-    /// The route's rate limit, counted for the client: nullopt when none applies; throws
-    /// HttpError 429 over it. Sets the RateLimit headers' values in `fields`.
-    std::optional<RateSpec> rate_limit(Context& c, const RouteTable::Entry& entry,
-                                       const std::string& client,
-                                       std::vector<std::pair<std::string, std::string>>& fields) const;
+    /// Counts the request under the route's rate limit (its own, else rate_limit), if any:
+    /// the RateLimit fields go to `fields`; over the limit, throws HttpError 429 with them.
+    void rate_limit(const RouteTable::Entry& entry, const std::string& client,
+                    std::vector<std::pair<std::string, std::string>>& fields) const;
     /// Who a rate limit and an idempotency key belong to: the login, else the address.
     std::string client_of(const Context& c) const;
     /// 401 without a login where one is needed, 403 outside the route's group.
