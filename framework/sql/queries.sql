@@ -69,8 +69,8 @@ RETURNING (extract(epoch FROM changed_at) * 1000000)::bigint;
 -- Answers of POSTs sent with an Idempotency-Key (kiva/app/idempotency).
 
 -- name: idempotency_lock$
--- Taken before anything else, until the transaction ends: a second request with the same
--- client and key meanwhile gets false (409), whichever host it reached.
+-- kiva: transaction (BEGIN first: held until the request's COMMIT or ROLLBACK). A second
+-- request of the same client and key meanwhile gets false (409), whichever host it reached.
 SELECT pg_try_advisory_xact_lock(hashtextextended(:client || E'\n' || :key, 2021));
 
 -- name: idempotency_answer^

@@ -5,8 +5,9 @@ lock taken from a psql session stands for the first request still running) is a 
 nothing, a rolled-back request records nothing, an expired key runs again, a malformed key is
 a 400, and keys belong to their client."""
 
-import subprocess
 import os
+import subprocess
+import threading
 import uuid
 
 import harness
@@ -76,6 +77,45 @@ class IdempotencyTest(ApiTest):
         self.assertTrue(harness.eventually(lambda: s.psql(
             "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'") == "0", timeout=20))
         self.post(stuff, k, 201)  # the lock released: it runs
+        self.assertEqual(self.rows(stuff), 1)
+
+    def test_a_retry_while_the_first_runs_is_409_then_gets_its_answer(self):
+        """The first request really in flight: its INSERT waits for a psql transaction that
+        inserted the same stuff, holding the worker's advisory lock meanwhile (bounded: the
+        psql session rolls back as soon as the 409 is seen, or after 20 s)."""
+        stuff, k = "idem-" + uuid.uuid4().hex[:8], key()
+        s = harness.STACK
+        blocker = subprocess.Popen(
+            ["psql", "-X", "-At", "-v", "ON_ERROR_STOP=1", "-h", os.path.join(s.state, "pg"),
+             "-p", str(s.pgport), "-U", "kiva", "-d", "kiva"],
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+        first = {}
+        try:
+            blocker.stdin.write(f"BEGIN;\nINSERT INTO Stuff(stuff) VALUES ('{stuff}');\n")
+            blocker.stdin.flush()
+            self.assertTrue(harness.eventually(lambda: s.psql(
+                f"SELECT count(*) FROM pg_stat_activity WHERE state = 'idle in transaction' "
+                f"AND query LIKE '%{stuff}%'") == "1", timeout=20))
+            runner = threading.Thread(target=lambda: first.update(
+                r=harness.Client(s.port).request("POST", "/stuff", data={"stuff": stuff},
+                                                 headers={"Idempotency-Key": k})))
+            runner.start()
+            # The worker holds its lock while its INSERT waits.
+            self.assertTrue(harness.eventually(lambda: s.psql(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted") == "1",
+                timeout=20), "the first request holds the key's lock while it runs")
+            self.error("POST", "/stuff", 409,
+                       "a request with this Idempotency-Key is still being processed",
+                       data={"stuff": stuff}, headers={"Idempotency-Key": k})
+        finally:
+            blocker.stdin.write("ROLLBACK;\n")
+            blocker.stdin.close()
+            blocker.wait(timeout=30)
+        runner.join(timeout=30)
+        self.assertEqual(first["r"].status, 201, first["r"])
+        again = self.post(stuff, k, 201)
+        self.assertEqual(again.body, first["r"].body)
+        self.assertEqual(again.headers.get("idempotent-replayed"), "true")
         self.assertEqual(self.rows(stuff), 1)
 
     def test_a_rolled_back_request_records_nothing(self):
