@@ -6,4 +6,5 @@
   \set runtime :USER
 \endif
 \ir migrations/0001-auth-state.sql
+\ir migrations/0002-idempotency.sql
 \ir migrations/0003-jobs.sql

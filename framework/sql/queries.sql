@@ -74,6 +74,35 @@ FROM pg_notify('kiva_auth', CASE WHEN octet_length(:login::text) <= 4000
 ON CONFLICT (login) DO UPDATE SET changed_at = EXCLUDED.changed_at
 RETURNING (extract(epoch FROM changed_at) * 1000000)::bigint;
 
+-- ---------------------------------------------------------------- Idempotent POSTs
+-- Answers of POSTs sent with an Idempotency-Key (kiva/app/idempotency).
+
+-- name: idempotency_lock$
+-- kiva: transaction (BEGIN first: held until the request's COMMIT or ROLLBACK). A second
+-- request of the same client and key meanwhile gets false (409), whichever host it reached.
+SELECT pg_try_advisory_xact_lock(hashtextextended(:client || E'\n' || :key, 2021));
+
+-- name: idempotency_answer^
+-- The recorded answer of this client's key, if it has not expired (body: hex).
+SELECT fingerprint, status, content_type, location, encode(body, 'hex') AS body_hex
+FROM IdempotencyKey
+WHERE client = :client AND key = :key AND expires > now();
+
+-- name: record_idempotency!
+-- Records an answer in the request's transaction (an expired row of the same key is
+-- replaced), and deletes at most 100 other expired rows (skipping rows others hold).
+WITH expired AS (
+  DELETE FROM IdempotencyKey WHERE ctid IN (
+    SELECT ctid FROM IdempotencyKey WHERE expires < now() LIMIT 100 FOR UPDATE SKIP LOCKED))
+INSERT INTO IdempotencyKey AS i(client, key, fingerprint, status, content_type, location, body,
+                                expires)
+VALUES (:client, :key, :fingerprint, :status::integer, :content_type, :location,
+        decode(:body_hex, 'hex'), now() + :ttl::integer * interval '1 second')
+ON CONFLICT (client, key) DO UPDATE SET
+  fingerprint = EXCLUDED.fingerprint, status = EXCLUDED.status,
+  content_type = EXCLUDED.content_type, location = EXCLUDED.location, body = EXCLUDED.body,
+  expires = EXCLUDED.expires;
+
 -- ---------------------------------------------------------------- Jobs
 -- The job queue (kiva/jobs, docs/jobs.md), on kiva_jobs (migrations/0003-jobs.sql).
 

@@ -6,7 +6,9 @@ namespaces, deployed by the shipped scripts), then, through the balancer and on 
   the integration suite's Stuff and authentication route checks give the same answers as on
   one host; a token made through one host works on the other (both ways); a logout and a
   password change through one host are honoured by the other at once, and a logout's
-  delay to the first 401 on the other host under load (printed); pg_hba keeps every
+  delay to the first 401 on the other host under load (printed); a POST's
+  Idempotency-Key recorded through one host is replayed by the other, and a rate limit is
+  counted by both hosts together (Redis); pg_hba keeps every
   app host (prepare-db.sh --app-host, --drop-app-host); the shared key set's modes; killing
   an app host under a bounded write load (no failed GET, POSTs fail only while in flight,
   every 201 is in the database); Redis stopped and back (no 5xx); a rolling deploy under
@@ -306,6 +308,41 @@ def revocation_delay_under_load(rounds=5):
                  not errors and len(delays) == rounds, errors[:3])
 
 
+def call_with_headers(host, method, path, headers, body=None):
+    """One request on a new connection to an app host's nginx: (status, headers, body)."""
+    conn = http.client.HTTPSConnection(APPS[host], 443, context=CTX, timeout=15)
+    try:
+        conn.request(method, "/api" + path, body=body, headers=headers)
+        r = conn.getresponse()
+        return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
+    finally:
+        conn.close()
+
+
+def idempotency_and_rate_limits():
+    say("an idempotency key and a rate limit, shared by both hosts")
+    basic = "Basic " + base64.b64encode(b"calvin:hobbes").decode()
+    stuff, key = f"kc-{uuid.uuid4().hex[:10]}", uuid.uuid4().hex
+    headers = {"Authorization": basic, "Idempotency-Key": key,
+               "Content-Type": "application/x-www-form-urlencoded"}
+    first = call_with_headers("app1", "POST", "/stuff", headers, f"stuff={stuff}")
+    again = call_with_headers("app2", "POST", "/stuff", headers, f"stuff={stuff}")
+    rows = CLUSTER.psql(f"SELECT count(*) FROM Stuff WHERE stuff = '{stuff}'")
+    CHECKS.check("a POST's Idempotency-Key recorded through app1 is replayed by app2 (one row)",
+                 first[0] == 201 and again[0] == 201 and again[2] == first[2]
+                 and again[1].get("idempotent-replayed") == "true" and rows.strip() == "1",
+                 (first, again, rows))
+
+    def remaining(host):
+        status, h, _ = call_with_headers(host, "GET", "/whoami", {"Authorization": basic})
+        fields = dict(p.split("=") for p in h.get("ratelimit", "").split(";")[1:])
+        return status, int(fields.get("r", -1)), int(fields.get("t", -1))
+    one, two = remaining("app1"), remaining("app2")
+    CHECKS.check("a rate limit is counted by both hosts together (RateLimit r one less on app2)",
+                 one[0] == 200 and two[0] == 200 and (two[1] == one[1] - 1 or two[2] > one[2]),
+                 (one, two))
+
+
 def pg_hba_hosts():
     with open(f"{STATE}/pg/data/pg_hba.conf") as f:
         return sorted(line.split()[3] for line in f if line.startswith("hostssl") and f" {DB} " in line)
@@ -517,7 +554,7 @@ def main():
         CLUSTER.start()
         CTX = ssl.create_default_context(cafile=f"{STATE}/tls/ca.crt")
         CHECKS.check("the cluster serves through the balancer", call(None, "GET", "/health")[0] == 200)
-        steps = (key_set_modes, shared_tokens, revocation_delay_under_load, prepare_db_hosts, integration_suite, kill_host_under_load,
+        steps = (key_set_modes, shared_tokens, revocation_delay_under_load, idempotency_and_rate_limits, prepare_db_hosts, integration_suite, kill_host_under_load,
                  redis_down_and_back, rolling_deploy_under_load, failing_host_stops_the_roll)
         if db == "ha":  # the same topology on the HA database: what it adds
             steps = (shared_tokens, revocation_delay_under_load, primary_killed_under_load)

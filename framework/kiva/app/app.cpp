@@ -6,13 +6,15 @@
 #include "kiva/observe/metrics.hpp"
 #include "kiva/app/docs.hpp"
 #include "kiva/app/openapi.hpp"
+#include "kiva/security/throttle.hpp"
 
 namespace kiva {
 
 App::App(const Config& config, const Logger& log)
     : name_(config.app_name), token_type_(config.token_type), log_(log), security_(config, log),
       cors_(config),
-      http_{config.cache_control_open, config.page_limit_max, security_.carrier().cookie()} {}
+      http_{config.cache_control_open, config.page_limit_max, security_.carrier().cookie()},
+      idempotency_(config.idempotency_ttl), rate_limiter_(config, log) {}
 
 std::string App::openapi(std::string server) const {
     OpenApiInfo info;
@@ -139,7 +141,7 @@ Response App::respond(Context& c, const RouteTable::Match& match) const {
         for (const auto& hook : before_)
             if ((early = hook(c))) break;
         if (early) return std::move(*early);
-        if (match.entry) return dispatch(c, match.entry->data);
+        if (match.entry) return dispatch(c, *match.entry);
         if (match.allow.empty()) return error_response(404, "not found");
         Response r =
             error_response(405, "method " + std::string(c.request.method()) + " not allowed");
@@ -171,7 +173,8 @@ void App::end_transaction(Context& c, Response& response) const {
 // A matched route, in FlaskSimpleAuth's order, so that an anonymous client learns nothing
 // about parameters or objects it may not see. The handler's parameters are converted (400)
 // inside invoke, before the gate; the commit decision is route()'s.
-Response App::dispatch(Context& c, const RouteData& route) const {
+Response App::dispatch(Context& c, const RouteTable::Entry& entry) const {
+    const RouteData& route = entry.data;
     const Authorize& a = route.authorize;
     if (a.closed()) throw HttpError(403, "access denied: this route is closed");
     const auto& schemes = a.schemes().empty() ? security_.default_schemes() : a.schemes();
@@ -179,11 +182,57 @@ Response App::dispatch(Context& c, const RouteData& route) const {
     c.user = authentication_.authenticate(c, schemes, !open);  // 401, 429
     if (c.user) c.db.set_login(*c.user);                       // for the audit triggers
     check_groups(c, a);                                        // 401, 403
-    return route.invoke(c, [&] {
-        check_parameters(c, route, schemes);  // 400
-        check_objects(c, a);                  // 404, 403
-        check_preconditions(c, route.http, http_);  // 400 (limit), 412 (If-Match)
-    });                                       // then the handler
+    const bool limited = route.rate_limit ? route.rate_limit->has_value()
+                                          : rate_limiter_.default_policy().has_value();
+    const std::string client =
+        limited || c.request.method() == "POST" ? client_of(c) : std::string();
+    std::vector<std::pair<std::string, std::string>> fields;
+    rate_limit(entry, client, fields);  // 429
+    Response r;
+    try {
+        r = idempotency_.run(c, client, [&] {  // 400, 409, 422, or the recorded answer
+            return route.invoke(c, [&] {
+                check_parameters(c, route, schemes);        // 400
+                check_objects(c, a);                        // 404, 403
+                check_preconditions(c, route.http, http_);  // 400 (limit), 412 (If-Match)
+            });                                             // then the handler
+        });
+    } catch (...) {
+        r = error(c.request, std::current_exception());
+    }
+    for (auto& [name, value] : fields) r.header(std::move(name), std::move(value));
+    return r;
+}
+
+std::string App::client_of(const Context& c) const {
+    if (c.user) return "login:" + *c.user;
+    return "address:" + client_address(c.request.var("REMOTE_ADDR"),
+                                       c.request.header("X-Forwarded-For"),
+                                       rate_limiter_.trusted_proxies());
+}
+
+void App::rate_limit(const RouteTable::Entry& entry, const std::string& client,
+                     std::vector<std::pair<std::string, std::string>>& fields) const {
+    const std::optional<RateSpec>& spec =
+        entry.data.rate_limit ? *entry.data.rate_limit : rate_limiter_.default_policy();
+    if (!spec) return;
+    std::string route = entry.method;
+    route += ' ';
+    route += entry.pattern.text();
+    auto d = rate_limiter_.hit(*spec, route, client, security_.shared_cache());
+    fields.emplace_back("RateLimit-Policy", rate_limit_policy_field("default", *spec));
+    fields.emplace_back("RateLimit", rate_limit_field("default", d.remaining, d.reset));
+    if (!d.allowed) {
+        if (metrics_) metrics_->rate_limited(static_cast<int>(&entry - table_.entries().data()),
+                                             d.counted_by);
+        auto headers = fields;
+        headers.emplace_back("Retry-After", std::to_string(d.reset));
+        fields.clear();
+        throw HttpError(429, "too many requests: at most " + std::to_string(spec->limit) +
+                                 " per " + std::to_string(spec->seconds) + " s, retry in " +
+                                 std::to_string(d.reset) + " s",
+                        std::move(headers));
+    }
 }
 
 void App::check_groups(Context& c, const Authorize& a) const {

@@ -27,7 +27,9 @@
 #include "kiva/core/log.hpp"
 #include "kiva/core/repeat_limit.hpp"
 #include "kiva/jobs/jobs.hpp"
+#include "kiva/app/idempotency.hpp"
 #include "kiva/security/cors.hpp"
+#include "kiva/security/rate_limit.hpp"
 #include "kiva/security/security.hpp"
 
 namespace kiva {
@@ -146,7 +148,13 @@ class App {
     void run_after_hooks(Context& c, Response& response) const;
     /// Commit if status < 400, else rollback; a failed commit becomes the response.
     void end_transaction(Context& c, Response& response) const;
-    Response dispatch(Context& c, const RouteData& route) const;
+    Response dispatch(Context& c, const RouteTable::Entry& entry) const;
+    /// Counts the request under the route's rate limit (its own, else rate_limit), if any:
+    /// the RateLimit fields go to `fields`; over the limit, throws HttpError 429 with them.
+    void rate_limit(const RouteTable::Entry& entry, const std::string& client,
+                    std::vector<std::pair<std::string, std::string>>& fields) const;
+    /// Who a rate limit and an idempotency key belong to: the login, else the address.
+    std::string client_of(const Context& c) const;
     /// 401 without a login where one is needed, 403 outside the route's group.
     void check_groups(Context& c, const Authorize& a) const;
     /// 400 for a parameter the route does not declare (a typo is not silently ignored).
@@ -162,6 +170,8 @@ class App {
     Authentication authentication_{security_};  ///< after security_, which it uses
     Cors cors_;
     HttpSettings http_;  ///< caching, conditions and pages (kiva/app/caching.hpp)
+    Idempotency idempotency_;
+    RateLimiter rate_limiter_;
     RouteTable table_;
     jobs::Registry jobs_;
     GroupCheck group_check_;

@@ -25,6 +25,23 @@ const std::pair<int, const char*> errors[] = {
     {503, "database unavailable, retry"},
 };
 
+/// POSTs take an Idempotency-Key (kiva/app/idempotency.hpp).
+constexpr const char* idempotency_key_parameter =
+    R"({"name":"Idempotency-Key","in":"header","required":false,"description":"Runs the POST )"
+    R"(at most once per client and key: a retry of the same request gets the first answer )"
+    R"(again, with Idempotent-Replayed: true; another request with the key is a 422, a retry )"
+    R"(while the first runs is a 409. Optionally in double quotes.","schema":{"type":"string",)"
+    R"("minLength":1,"maxLength":257,"pattern":"^\"?[!#-\\[\\]-~]{1,255}\"?$"}})";
+constexpr const char* idempotency_error =
+    R"({"description":"this Idempotency-Key was used for another request","content":)"
+    R"({"application/json":{"schema":{"$ref":"#/components/schemas/Error"}}}})";
+/// The fields of a rate limit (draft-ietf-httpapi-ratelimit-headers-10), on a 429.
+constexpr const char* rate_limit_headers =
+    R"({"Retry-After":{"description":"seconds until the window ends","schema":{"type":"integer"}},)"
+    R"("RateLimit-Policy":{"description":"the limit: \"default\";q=<requests>;w=<seconds>",)"
+    R"("schema":{"type":"string"}},"RateLimit":{"description":"what remains: )"
+    R"(\"default\";r=<requests>;t=<seconds until the window ends>","schema":{"type":"string"}}})";
+
 void raw(Pretty& w, const std::string& json) {
     w.RawValue(json.data(), json.size(), rapidjson::kObjectType);
 }
@@ -207,6 +224,7 @@ void write_operation(Pretty& w, const RouteTable::Entry& e, const OpenApiInfo& i
         raw(w, segment_schema(s.kind));
         w.EndObject();
     }
+    if (e.method == "POST") raw(w, idempotency_key_parameter);
     bool body = e.method == "POST" || e.method == "PUT" || e.method == "PATCH";
     for (const auto& p : d.docs) {
         bool in_path = false;
@@ -286,6 +304,10 @@ void write_operation(Pretty& w, const RouteTable::Entry& e, const OpenApiInfo& i
         ref += "\"}";
         raw(w, ref);
     }
+    if (e.method == "POST") {
+        key(w, "422");
+        raw(w, R"({"$ref":"#/components/responses/Idempotency"})");
+    }
     w.EndObject();
     w.EndObject();
 }
@@ -359,10 +381,17 @@ std::string openapi_document(const RouteTable& table, const OpenApiInfo& info) {
         std::string name = "E", answer = R"({"description":")";
         name += std::to_string(status);
         answer += what;
-        answer += R"(","content":{"application/json":{"schema":{"$ref":"#/components/schemas/Error"}}}})";
+        answer += R"(","content":{"application/json":{"schema":{"$ref":"#/components/schemas/Error"}}})";
+        if (status == 429) {
+            answer += R"(,"headers":)";
+            answer += rate_limit_headers;
+        }
+        answer += '}';
         key(w, name);
         raw(w, answer);
     }
+    key(w, "Idempotency");
+    raw(w, idempotency_error);
     w.EndObject();
     key(w, "securitySchemes");
     w.StartObject();

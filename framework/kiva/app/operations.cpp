@@ -47,7 +47,7 @@ void operations_routes(Routes routes, const Config& config,
                           up ? 200 : 503);
         r.header("Cache-Control", "no-store");
         return r;
-    });
+    }).rate_limit("off");  // probes and scrapers: the front end says who may call them
     if (!metrics) return;
     routes.get("/metrics", OPEN, [metrics](Context& c) {
         if (!*metrics) throw HttpError(404, "not found");
@@ -56,7 +56,7 @@ void operations_routes(Routes routes, const Config& config,
         r.content_type = "text/plain; version=0.0.4; charset=utf-8";
         r.header("Cache-Control", "no-store");
         return r;
-    });
+    }).rate_limit("off");
 }
 
 }  // namespace kiva::observe

@@ -23,6 +23,7 @@
 #include <utility>
 #include <vector>
 
+#include "kiva/core/rate_spec.hpp"
 #include "kiva/security/authorize.hpp"
 #include "kiva/app/caching.hpp"
 #include "kiva/app/context.hpp"
@@ -111,6 +112,9 @@ struct RouteData {
     std::vector<ReturnsDoc> returns;
     /// Caching, If-Match and pages (kiva/app/caching.hpp): .cache(), .if_match(), keyset_page().
     RouteHttp http;
+    /// Its own rate limit (`.rate_limit("5/1s")`, `.rate_limit("off")`) when it declares one;
+    /// otherwise the configured rate_limit applies.
+    std::optional<std::optional<RateSpec>> rate_limit;
 };
 
 /// A parameter spec that makes the route paged (kiva/app/pagination.hpp's keyset_page()).
@@ -129,7 +133,7 @@ class Routes {
     template <typename H, typename... P>
     Routes& route(std::vector<std::string> methods, std::string_view path, Authorize a, H handler,
                   P... params) {
-        RouteData data{std::move(a), make_invoker(std::move(handler), params...), {}, {}, {}, {}};
+        RouteData data{std::move(a), make_invoker(std::move(handler), params...), {}, {}, {}, {}, {}};
         (params.names(data.params), ...);
         (params.doc(data.docs), ...);
         data.http.paged = (is_paged<P> || ...);
@@ -169,6 +173,14 @@ class Routes {
 
     /// An inline JSON Schema: `returns(201, R"({"type":"integer"})")`; 204: `returns(204, "")`.
     Routes& returns(int status, std::string schema) { return returns_doc({status, "", std::move(schema), false}); }
+
+    /// The rate limit of the route just declared, instead of the configured one: `N/T`
+    /// (`r.post(...).rate_limit("5/1m")`) or "off". Throws std::invalid_argument when malformed.
+    Routes& rate_limit(std::string_view spec) {
+        auto parsed = parse_rate_spec(spec);
+        for (std::size_t i = last_; i < table_->entries().size(); ++i) table_->data(i).rate_limit = parsed;
+        return *this;
+    }
 
     /// A route that declares no authorization is closed: 403 for everyone.
     template <typename H, typename... P>

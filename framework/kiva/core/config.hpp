@@ -85,6 +85,8 @@ struct Config {
     std::string cache_control_open;
     int64_t page_limit_max{};
     std::vector<std::string> trusted_proxies;
+    std::string rate_limit;  ///< "off" or N/T (core/rate_spec.hpp)
+    std::chrono::seconds idempotency_ttl{};
     bool test_mode{};
 
     // Jobs (docs/jobs.md).

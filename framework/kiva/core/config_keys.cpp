@@ -9,6 +9,7 @@
 #include <string>
 
 #include "kiva/core/config_key.hpp"
+#include "kiva/core/rate_spec.hpp"
 
 namespace kiva {
 
@@ -33,6 +34,19 @@ void exact_origin(const std::string& o) {
         throw std::invalid_argument(
             "cors_origins lists exact origins such as https://app.example.com, not \"" + o + "\"");
 }
+
+/// `N/T` (100/1s) or off, kept as written once checked.
+struct Rate {
+    using value_type = std::string;
+    std::string parse(std::string_view text, std::string_view key) const {
+        try {
+            return format_rate_spec(parse_rate_spec(text));
+        } catch (const std::invalid_argument& e) {
+            throw std::invalid_argument(std::string(key) + ": " + e.what());
+        }
+    }
+    std::string show(const std::string& value) const { return value; }
+};
 
 std::vector<ConfigKey> declare() {
     return {
@@ -217,6 +231,13 @@ std::vector<ConfigKey> declare() {
         key("jobs_retry_base", &Config::jobs_retry_base, Millis{.nonzero = true}, 1s,
             "a failed attempt's first backoff, doubled at each attempt (at most an hour), with jitter")
             .see("Retries", "jobs.md#retries"),
+        key("rate_limit", &Config::rate_limit, Rate{}, "off",
+            "requests per client (its login, else its address) and route: `N/T`, e.g. `100/1s`; "
+            "a route's declaration may set its own")
+            .see("Rate limits", "routes.md#rate-limits"),
+        key("idempotency_ttl", &Config::idempotency_ttl, Seconds{.min = 1s, .max = 30 * 24h}, 24h,
+            "how long the answer of a POST sent with an `Idempotency-Key` is kept for its retries")
+            .see("Idempotent POSTs", "routes.md#idempotent-posts"),
         key("test_mode", &Config::test_mode, Bool{}, false,
             "on: a missing token secret is replaced by a random one instead of refusing to start")
             .see("Passwords", "authentication.md#passwords"),

@@ -22,8 +22,10 @@ constexpr std::size_t status_slots = statuses.size() + 4;
 constexpr std::array<std::string_view, 15> sqlstate_classes = {
     "08", "22", "23", "25", "28", "40", "42", "53", "54", "55", "57", "58", "P0", "XX", "other"};
 /// What the shared cache was used for (kiva/security/shared_cache.hpp).
-constexpr std::array<std::string_view, 4> cache_ops = {"password", "throttle", "token",
-                                                       "revocation"};
+constexpr std::array<std::string_view, 5> cache_ops = {"password", "throttle", "token",
+                                                       "revocation", "ratelimit"};
+/// Which counter refused a request over its rate limit (kiva/security/rate_limit).
+constexpr std::array<std::string_view, 2> rate_counters = {"host", "cluster"};
 constexpr std::array<std::string_view, 5> schemes = {"basic", "param", "token", "httpd", "none"};
 /// kiva_db_replica_queries_total{served_by}, in the order of ReplicaRead.
 constexpr std::array<std::string_view, 3> replica_servers = {"standby", "primary", "fallback"};
@@ -105,7 +107,8 @@ Metrics::Metrics(const std::string& path, const std::vector<RouteLabel>& routes,
     busy_ = cache_state_ + 1;
     started_ = busy_ + 1;
     lost_ = started_ + 1;
-    values_ = lost_ + 1;
+    rate_limited_ = lost_ + 1;
+    values_ = rate_limited_ + patterns_.size() * rate_counters.size();
 
     // Processes of the same release agree on the layout; another release gets a new file.
     std::uint64_t layout = 1469598103934665603ULL;
@@ -158,6 +161,16 @@ void Metrics::request(int route, std::string_view method, int status,
     SlotFile::add(slots_->current(),
                   requests_ + (p * methods.size() + m) * status_slots + status_index(status), 1);
     observe(durations_ + (p * methods.size() + m) * histogram_size(), took);
+}
+
+void Metrics::rate_limited(int route, std::string_view counted_by) {
+    std::size_t p = route >= 0 && static_cast<std::size_t>(route) < route_pattern_.size()
+                        ? route_pattern_[static_cast<std::size_t>(route)]
+                        : patterns_.size() - 1;
+    SlotFile::add(slots_->current(),
+                  rate_limited_ + p * rate_counters.size() +
+                      std::min(index_of(rate_counters, counted_by), rate_counters.size() - 1),
+                  1);
 }
 
 void Metrics::query(std::string_view name, std::chrono::nanoseconds took) {
@@ -314,6 +327,14 @@ std::string Metrics::exposition(std::string_view release) const {
     out.family("kiva_worker_lost_total", "counter",
                "Worker processes that ended without giving their slot back (killed or crashed).");
     out.sample({}, static_cast<double>(total[lost_]));
+    out.family("kiva_rate_limited_total", "counter",
+               "Requests refused with 429 over a rate limit, by route and by the counter that "
+               "refused them (host: this host's, cluster: the shared cache's).");
+    for (std::size_t p = 0; p < patterns_.size(); ++p)
+        for (std::size_t r = 0; r < rate_counters.size(); ++r)
+            if (auto n = total[rate_limited_ + p * rate_counters.size() + r])
+                out.sample({{"route", patterns_[p]}, {"counted_by", std::string(rate_counters[r])}},
+                           static_cast<double>(n));
     out.family("kiva_process_start_time_seconds", "gauge",
                "Start time of the most recently started running worker process, in seconds since "
                "the epoch.");

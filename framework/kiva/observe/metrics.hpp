@@ -58,9 +58,12 @@ class Metrics {
     /// scheme: basic, param, token, httpd or none (no credentials at all).
     void auth_failure(std::string_view scheme, std::string_view reason);
     void password_cache(bool hit);
-    /// A use of the shared cache (op: password, throttle, token, revocation); outcome 0: it
+    /// A use of the shared cache (op: password, throttle, token, revocation, ratelimit); outcome 0: it
     /// answered, 1: it failed, 2: skipped while backing off after a failure.
     void cache(std::string_view op, int outcome);
+    /// A request refused over its rate limit (route: its index in the route table), by the
+    /// counter that refused it: "host" or "cluster".
+    void rate_limited(int route, std::string_view counted_by);
     /// A request thread starts (+1) or ends (-1) a request.
     void busy(int delta);
 
@@ -79,7 +82,8 @@ class Metrics {
     std::unordered_map<std::string_view, std::size_t> query_index_;
     // Offsets of each family in a slot.
     std::size_t requests_, durations_, query_durations_, db_errors_, reconnects_, switches_, replica_reads_, auth_,
-        password_cache_, cache_errors_, cache_fallbacks_, cache_state_, busy_, started_, lost_, values_;
+        password_cache_, cache_errors_, cache_fallbacks_, cache_state_, busy_, started_, lost_,
+        rate_limited_, values_;
     std::unique_ptr<SlotFile> slots_;
 };
 

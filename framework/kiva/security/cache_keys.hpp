@@ -32,6 +32,9 @@ class Keys {
         return prefix_ + "lock:" + std::string(kind) + ":" + std::string(key);
     }
 
+    /// A rate limit's count in one window, by a hash of route, client and window.
+    std::string rate(std::string_view hash) const { return prefix_ + "rate:" + std::string(hash); }
+
   private:
     std::string prefix_;
 };

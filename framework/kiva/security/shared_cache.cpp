@@ -168,6 +168,17 @@ bool SharedCache::lock(std::string_view login, std::chrono::seconds login_lock,
     return commands.empty() || all_ok(redis_->run("throttle", commands, true));
 }
 
+std::optional<long long> SharedCache::count_request(std::string_view key,
+                                                    std::uint32_t seconds) const {
+    const std::string k = keys_.rate(key);
+    // Created with its expiry (the window, plus a second of clock skew between hosts), then
+    // counted: the key never lives without an expiry.
+    auto result = redis_->run("ratelimit", {{"SET", k, "0", "EX", std::to_string(seconds + 1), "NX"},
+                                            {"INCR", k}});
+    if (!all_ok(result)) return std::nullopt;
+    return result->replies[1].integer;
+}
+
 bool SharedCache::reset_failures(std::string_view login) const {
     return all_ok(redis_->run(
         "throttle", {{"DEL", keys_.failures("login", login), keys_.lock("login", login)}}, true));

@@ -90,6 +90,11 @@ class SharedCache {
               std::chrono::seconds address_lock) const;
     bool reset_failures(std::string_view login) const;
 
+    // --- rate limits (kiva/security/rate_limit) ---
+    /// One more request of a rate limit's window (key: route, client and window, hashed),
+    /// which expires with the window; its count, or nullopt when Redis did not answer.
+    std::optional<long long> count_request(std::string_view key, std::uint32_t seconds) const;
+
     // --- tokens ---
     struct Token {
         bool revoked = false;
