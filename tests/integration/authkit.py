@@ -73,6 +73,21 @@ def fresh_request(stack, method, path, *, source="127.0.0.1", auth=None, token=N
         conn.close()
 
 
+def register_user(request, prefix="rc-"):
+    """A new account through POST /register with `request(method, path, **kw)`: (login, password)."""
+    login, password = prefix + uuid.uuid4().hex[:10], "pw-" + uuid.uuid4().hex[:8]
+    status, _, body, _ = request("POST", "/register", body=urlencode({"login": login, "pword": password}))
+    assert status == 201, (status, body)
+    return login, password
+
+
+def token_for(request, login, password):
+    """A Bearer token from GET /login with `request(method, path, **kw)`."""
+    status, _, body, _ = request("GET", "/login", auth=(login, password))
+    assert status == 200, (status, body)
+    return json.loads(body)
+
+
 def pids_of(stack, request_ids):
     """The worker processes of a stack with log_format = json that answered these requests,
     from its access lines."""

@@ -15,9 +15,9 @@ invalidation the answers would stay 200 for the hour).
 import json
 import time
 import unittest
-import uuid
 from urllib.parse import urlencode
 
+import authkit
 import harness
 from harness import Stack
 from authkit import fresh_request, pids_of as authkit_pids_of
@@ -52,16 +52,11 @@ def request(method, path, **kwargs):
 
 
 def register():
-    login, password = "rc-" + uuid.uuid4().hex[:10], "pw-" + uuid.uuid4().hex[:8]
-    status, _, body, _ = request("POST", "/register", body=urlencode({"login": login, "pword": password}))
-    assert status == 201, (status, body)
-    return login, password
+    return authkit.register_user(request)
 
 
 def token_of(login, password):
-    status, _, body, _ = request("GET", "/login", auth=(login, password))
-    assert status == 200, (status, body)
-    return json.loads(body)
+    return authkit.token_for(request, login, password)
 
 
 def answers(times, token):
