@@ -217,6 +217,10 @@ std::vector<ConfigKey> declare() {
         key("jobs_retry_base", &Config::jobs_retry_base, Millis{.nonzero = true}, 1s,
             "a failed attempt's first backoff, doubled at each attempt (at most an hour), with jitter")
             .see("Retries", "jobs.md#retries"),
+        key("jobs_keep", &Config::jobs_keep, Seconds{}, 168h,
+            "how long finished jobs (done, failed, cancelled) stay in kiva_jobs before the jobs "
+            "workers delete them, in batches; 0 keeps them forever")
+            .see("Purge", "jobs.md#purge"),
         key("test_mode", &Config::test_mode, Bool{}, false,
             "on: a missing token secret is replaced by a random one instead of refusing to start")
             .see("Passwords", "authentication.md#passwords"),
