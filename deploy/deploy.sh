@@ -65,7 +65,7 @@ conf_file=${DEPLOY_CONF:-$root/deploy/deploy.local.conf}
 [ -f "$conf_file" ] || die "no deploy configuration $conf_file: copy deploy/deploy.conf.example to deploy/deploy.local.conf and edit it (or set DEPLOY_CONF=FILE)"
 
 known_keys=" INSTANCE TARGET_HOST SSH_USER SSH_PORT SSH_OPTIONS APP_DIR DATABASE DB_OWNER"
-known_keys+=" DB_OWNER_PASSWORD_FILE RESTART_COMMAND HEALTH_URL HEALTH_CA APP_NAME THREADS"
+known_keys+=" DB_OWNER_PASSWORD_FILE RESTART_COMMAND JOBS_RESTART_COMMAND HEALTH_URL HEALTH_CA APP_NAME THREADS"
 known_keys+=" PROCESSES BODY_LIMIT LOG_LEVEL BUILD_DIR JOBS MIGRATION_TRANSACTIONS KEEP_RELEASES"
 known_keys+=" TARGETS DRAIN_COMMAND UNDRAIN_COMMAND DRAIN_SECONDS TOKEN_KEYS_FILE WARM_COMMAND "
 declare -A cfg=()
@@ -151,6 +151,7 @@ drain_seconds=$(get DRAIN_SECONDS 2)
 cache_set=0
 for line in "${conf_extra[@]}"; do [[ "$line" == "cache = "?* ]] && cache_set=1; done
 restart_command=$(get RESTART_COMMAND "sudo -n systemctl restart kiva@$instance.service")
+jobs_restart_command=$(get JOBS_RESTART_COMMAND "sudo -n systemctl restart kiva-jobs@$instance.service")
 health_url=$(get HEALTH_URL)
 warm_command=$(get WARM_COMMAND)
 health_ca=$(expand_home "$(get HEALTH_CA)")
@@ -381,6 +382,16 @@ restart_worker() {
     remote "$restart_command" ||
       die "the restart failed: the new files are in place; check the worker's log on the target, or run deploy/deploy.sh rollback"
   fi
+  # The jobs worker (kiva-jobs@.service, docs/jobs.md): SIGTERM lets its running jobs finish
+  # (stop_timeout), then the new binary claims the next ones. Its failure is a warning: the
+  # requests are served by the new release already.
+  if [ "$jobs_restart_command" = none ]; then
+    say "JOBS_RESTART_COMMAND=none: no jobs worker restarted"
+  else
+    step "restarting the jobs worker gracefully: $jobs_restart_command"
+    remote "$jobs_restart_command" ||
+      warn "the jobs worker was not restarted (above): it runs the old release's jobs, or none; install kiva-jobs@.service and its sudo rule (deploy/prepare-target.sh --systemd --sudo-restart), or set JOBS_RESTART_COMMAND=none in the deploy configuration when the application declares no jobs"
+  fi
   # mod_fcgid: WARM_COMMAND (fcgid-warm.sh --switch) fills the vhost's other class with processes
   # of the new binary, moves clients to it, stops the old ones and says the size reached. A pool
   # short of its size serves, with stalls: a warning.
@@ -541,6 +552,8 @@ log_level = $(get LOG_LEVEL info)
 # Each log line starts with it: instances told apart in Apache's error log (mod_fcgid).
 log_name = $instance
 token_secret_file = $app_dir/conf/$([ -n "$token_keys_file" ] && echo token.keys || echo token.secret)
+# The counters shared by the worker's processes and the jobs worker (GET /metrics sums them).
+metrics_file = $app_dir/run/metrics
 EOF
   [ "$cache_set" = 0 ] || echo "cache_password_file = $app_dir/conf/cache.password"
   local line

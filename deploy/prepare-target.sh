@@ -15,9 +15,10 @@
 #                            NAME-deploy's authorized_keys
 #   --apache-user USER       Apache runs the worker (mod_fcgid) as USER (www-data): add USER to
 #                            group NAME and give it its own password file (conf/apache.pgpass)
-#   --systemd                install deploy/systemd/kiva@.{socket,service} and enable
-#                            kiva@NAME.socket (needs systemd)
-#   --sudo-restart           let NAME-deploy run `systemctl restart kiva@NAME.service`, nothing else
+#   --systemd                install deploy/systemd/kiva@.{socket,service} and kiva-jobs@.service,
+#                            enable kiva@NAME.socket and kiva-jobs@NAME.service (needs systemd)
+#   --sudo-restart           let NAME-deploy run `systemctl restart kiva@NAME.service` and
+#                            `systemctl restart kiva-jobs@NAME.service`, nothing else
 #                            (/etc/sudoers.d/kiva-NAME, checked with visudo)
 #   --cache-password-file F  the Redis password (deploy configuration CONF_cache=redis://...):
 #                            written to conf/cache.password (0640 NAME:NAME), replaced when given
@@ -279,7 +280,7 @@ fi
 if [ "$systemd" = 1 ]; then
   if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
     changed=0
-    for u in kiva@.socket kiva@.service; do
+    for u in kiva@.socket kiva@.service kiva-jobs@.service; do
       if ! cmp -s "$here/systemd/$u" "/etc/systemd/system/$u"; then
         say "installing /etc/systemd/system/$u"
         install -m 0644 "$here/systemd/$u" "/etc/systemd/system/$u"
@@ -289,16 +290,20 @@ if [ "$systemd" = 1 ]; then
     [ "$changed" = 0 ] || systemctl daemon-reload
     say "enabling kiva@$instance.socket (the worker starts on the first request or the first deploy)"
     systemctl enable --now "kiva@$instance.socket"
+    # Not started now: the first deploy installs the binary and (re)starts it.
+    say "enabling kiva-jobs@$instance.service (the jobs worker: started by each deploy, and at boot)"
+    systemctl enable "kiva-jobs@$instance.service"
   else
-    warn "no systemd here: install deploy/systemd/kiva@.socket and kiva@.service by hand"
+    warn "no systemd here: install deploy/systemd/kiva@.socket, kiva@.service and kiva-jobs@.service by hand"
   fi
 fi
 if [ "$sudo_restart" = 1 ]; then
   if [ -d /etc/sudoers.d ] && command -v visudo >/dev/null; then
-    rule="$deployer ALL=(root) NOPASSWD: $(command -v systemctl || echo /usr/bin/systemctl) restart kiva@$instance.service"
+    systemctl_path=$(command -v systemctl || echo /usr/bin/systemctl)
+    rule="$deployer ALL=(root) NOPASSWD: $systemctl_path restart kiva@$instance.service, $systemctl_path restart kiva-jobs@$instance.service"
     f=/etc/sudoers.d/kiva-$instance
     tmpf=$(mktemp)
-    printf '# make deploy restarts the worker of %s, and nothing else.\n%s\n' "$instance" "$rule" >"$tmpf"
+    printf '# make deploy restarts the workers of %s (requests, jobs), and nothing else.\n%s\n' "$instance" "$rule" >"$tmpf"
     visudo -cqf "$tmpf" || { rm -f "$tmpf"; die "visudo rejects: $rule"; }
     install -m 0440 "$tmpf" "$f"; rm -f "$tmpf"
     say "sudo rule in $f: $rule"

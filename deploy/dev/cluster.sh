@@ -311,6 +311,8 @@ DATABASE=$database
 DB_OWNER_PASSWORD_FILE=$state/secrets/$instance.owner.password
 TOKEN_KEYS_FILE=$state/deployer/token.keys
 RESTART_COMMAND=python3 $state/fake_systemd.py restart --control /run/kiva/$instance.control
+# No jobs worker in make cluster yet (docs/jobs.md, "Not done yet").
+JOBS_RESTART_COMMAND=none
 HEALTH_URL=https://{host}/api/health
 HEALTH_CA=$state/tls/ca.crt
 DRAIN_COMMAND=$root/deploy/haproxy-server.sh $state/haproxy/admin.sock kiva,kiva-degraded/{name} drain

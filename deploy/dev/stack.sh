@@ -140,6 +140,8 @@ processes = $processes
 body_limit = $body_limit
 token_secret_file = $secret
 log_level = info
+# Shared with the jobs worker (kiva --jobs), whose runs /metrics shows too.
+metrics_file = $run/metrics
 $([ -n "${PASSWORD_MIN_LENGTH:-}" ] && echo "password_min_length = $PASSWORD_MIN_LENGTH")
 $([ -f "$root/build-node/node_modules/swagger-ui-dist/swagger-ui-bundle.js" ] && echo "docs_dir = $root/build-node/node_modules/swagger-ui-dist")
 ${KIVA_EXTRA:-}

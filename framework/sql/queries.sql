@@ -192,6 +192,19 @@ SELECT name, count(*) AS pending FROM kiva_jobs
 WHERE state IN ('queued', 'running') AND NOT (name = ANY(:names::text[]))
 GROUP BY name ORDER BY name;
 
+-- name: purge_jobs!
+-- At most :batch finished jobs older than :keep_seconds deleted (jobs workers, docs/jobs.md
+-- "Purge"): a short transaction each; SKIP LOCKED, so workers of several hosts never wait.
+DELETE FROM kiva_jobs WHERE id IN (
+  SELECT id FROM kiva_jobs
+  WHERE state IN ('done', 'failed', 'cancelled')
+    AND finished_at < now() - :keep_seconds::bigint * interval '1 second'
+  ORDER BY finished_at LIMIT :batch::integer FOR UPDATE SKIP LOCKED);
+
+-- name: purge_job_periods!
+-- A periodic job's periods before :before, long done (kiva_job_periods).
+DELETE FROM kiva_job_periods WHERE name = :name AND period < :before::bigint;
+
 -- name: job_queue_stats
 -- The pending jobs by name (GET /metrics): due, scheduled for later, running (workers busy),
 -- and the age of the oldest due one. Pending rows only: the partial index kiva_jobs_due.

@@ -10,7 +10,7 @@ from the shipped files, then `make deploy` against it, checked over HTTPS throug
   - the app user kiva-e2e made by deploy/prepare-target.sh (ssh key, .pgpass, token secret,
     Apache's access), reached by an sshd on a loopback port with its own host key;
   - the standalone worker under tests/deploy/fake_systemd.py, which honours the shipped
-    deploy/systemd/kiva@.socket and kiva@.service;
+    deploy/systemd/kiva@.socket, kiva@.service and kiva-jobs@.service (the jobs worker);
   - Apache 2.4 (mod_fcgid; mod_proxy_fcgi) and nginx from Debian, configured with the shipped
     apache/*.conf.in and nginx/kiva-site.conf.in (+ kiva-api.conf.in) rendered by
     deploy/render-site.sh, inside minimal main configuration files.
@@ -26,6 +26,7 @@ Environment: KIVA_DEPLOY_BUILD_DIR (build directory of make deploy, default buil
 """
 
 import fcntl
+import grp
 import datetime
 import hashlib
 import http.client
@@ -185,10 +186,11 @@ class DeployTest(Day2, Day2Schema, Day2Hosts, SuexecInstances, Target):
         os.makedirs(d)
         for kind in ("socket", "service"):
             shutil.copy(f"{ROOT}/deploy/systemd/kiva@.{kind}", f"{d}/kiva@{INSTANCE}.{kind}")
-        r = sh(["systemd-analyze", "verify", "--man=no", f"{d}/kiva@{INSTANCE}.socket", f"{d}/kiva@{INSTANCE}.service"],
-               check=False)
-        CHECKS.check("systemd-analyze verify accepts kiva@.socket and kiva@.service", r.returncode == 0 and not r.stdout.strip(),
-                     r.stdout)
+        shutil.copy(f"{ROOT}/deploy/systemd/kiva-jobs@.service", f"{d}/kiva-jobs@{INSTANCE}.service")
+        r = sh(["systemd-analyze", "verify", "--man=no", f"{d}/kiva@{INSTANCE}.socket", f"{d}/kiva@{INSTANCE}.service",
+                f"{d}/kiva-jobs@{INSTANCE}.service"], check=False)
+        CHECKS.check("systemd-analyze verify accepts kiva@.socket, kiva@.service and kiva-jobs@.service",
+                     r.returncode == 0 and not r.stdout.strip(), r.stdout)
 
     def db_checks(self):
         say("database checks")
@@ -285,9 +287,12 @@ class DeployTest(Day2, Day2Schema, Day2Hosts, SuexecInstances, Target):
         CHECKS.check(f"apache-fcgid: every scrape sums the {len(served)} mod_fcgid processes that served "
                      f"{sum(sent)} requests", len(served) >= 2 and counts == [sum(sent)] * len(counts),
                      (served, counts))
+        # Shared with the supervised worker and the jobs worker too (metrics_file in kiva.conf):
+        # whoever made it, it is the app's group's, 0660 (the units' UMask=0077 notwithstanding).
         st = os.stat(f"{HOME}/run/metrics")
-        CHECKS.check("mod_fcgid's processes share the metrics file in the app's run/ directory",
-                     pwd.getpwuid(st.st_uid).pw_name == "www-data", st)
+        CHECKS.check("the worker processes share the metrics file in the app's run/ directory (app group, 0660)",
+                     pwd.getpwuid(st.st_uid).pw_name in ("www-data", INSTANCE)
+                     and grp.getgrgid(st.st_gid).gr_name == INSTANCE and st.st_mode & 0o777 == 0o660, st)
         r = subprocess.run(["promtool", "check", "metrics"], input=scrapes[-1].encode(), capture_output=True)
         CHECKS.check("promtool check metrics accepts the deployed worker's /metrics", r.returncode == 0 and not r.stdout
                      and not r.stderr, r.stdout + r.stderr)
@@ -310,6 +315,14 @@ class DeployTest(Day2, Day2Schema, Day2Hosts, SuexecInstances, Target):
         supervised_threads = procs[spid][2] if spid in procs else 0
         CHECKS.check("under mod_fcgid the worker runs as Apache's user with one request thread",
                      apache_children and all(p[2] == supervised_threads - 1 for p in apache_children.values()), procs)
+        jobs = self.jobs_pid()
+        CHECKS.check("make deploy started the jobs worker (kiva-jobs@.service) as the app user",
+                     jobs in procs and procs[jobs][0] == INSTANCE, (jobs, procs))
+        # It serves no HTTP: its slot in run/metrics is what the worker's /metrics shows of it.
+        text = source_get(self.ctx, self.nginx.https, "/api/metrics", "127.0.0.1").body.decode()
+        CHECKS.check("the systemd worker's /metrics counts the jobs worker (kiva_jobs_worker_processes 1)",
+                     "\nkiva_jobs_worker_processes 1\n" in text,
+                     [line for line in text.splitlines() if "kiva_jobs_" in line][:10])
 
     def credentials_not_logged(self):
         """A password sent in a query string (the param scheme) stays out of every log."""
@@ -382,7 +395,8 @@ class DeployTest(Day2, Day2Schema, Day2Hosts, SuexecInstances, Target):
         CHECKS.require("make deploy: release build, unit tests, upload, migrations, switch, restart",
                        rc == 0 and "deploy done" in out, self.tail(out, 40))
         for step in ("building the release binary", "running the unit tests", "uploading", "applying the pending migrations",
-                     "switching to the new release", "restarting the worker gracefully"):
+                     "switching to the new release", "restarting the worker gracefully",
+                     "restarting the jobs worker gracefully"):
             CHECKS.check(f"make deploy says what it does: {step}", step in out)
         ok, seen = self.wait_version("kiva-e2e-v1")
         CHECKS.require("every front end answers from the deployed worker", ok, seen)
@@ -494,6 +508,7 @@ class DeployTest(Day2, Day2Schema, Day2Hosts, SuexecInstances, Target):
             old_sha = hashlib.sha256(f.read()).hexdigest()
         old_inode = os.stat(f"{HOME}/bin/kiva").st_ino
         old_supervised = self.supervised_pid()
+        old_jobs = self.jobs_pid()
         load = Load(self.ctx, [(self.fcgid, 2), (self.nginx, 2), (self.proxy, 1)]).start()
         since = int(time.time())
         time.sleep(1)
@@ -537,6 +552,9 @@ class DeployTest(Day2, Day2Schema, Day2Hosts, SuexecInstances, Target):
         spid = self.supervised_pid()
         CHECKS.check("the supervised worker was restarted on the new binary",
                      spid != old_supervised and spid in procs and procs[spid][3] == new_inode, (old_supervised, spid, procs))
+        jobs = self.jobs_pid()
+        CHECKS.check("the jobs worker was restarted on the new binary (JOBS_RESTART_COMMAND)",
+                     jobs != old_jobs and jobs in procs and procs[jobs][3] == new_inode, (old_jobs, jobs, procs))
         request(self.ctx, self.fcgid.https, "GET", "/api/version")
         fresh = [pid for pid, p in self.worker_processes().items() if p[0] == "www-data" and p[3] == new_inode]
         CHECKS.check("mod_fcgid started processes of the new binary", bool(fresh), self.worker_processes())

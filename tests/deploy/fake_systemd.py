@@ -20,6 +20,11 @@ the backlog and nothing is refused. Ask for one with SIGHUP to the supervisor, o
 RESTART_COMMAND runs as the deploy account; the control directory is writable by the unit's
 group, or the --control-group, only: what the sudo rule of deploy/sudoers.example allows). Other settings of the units (hardening) are listed as not emulated.
 
+The jobs worker's unit, kiva-jobs@.service, likewise (no socket: ExecStart, Environment, User,
+Group, WorkingDirectory, UMask, Restart, RestartSec, KillSignal, TimeoutStopSec): started by
+the first `fake_systemd.py restart-jobs --control DIR` (what JOBS_RESTART_COMMAND runs), which
+is a stop then a start as well, and restarted after a failure as Restart= says.
+
 Apache's unit is emulated too, as far as the deploys need it: `fake_systemd.py reload-apache2`
 runs, as root, the --exec-reload commands in order (apache2.service's own ExecReload, then the
 shipped drop-in's, deploy/systemd/apache2.service.d/), and `warm-fcgid` the --exec-warm ones
@@ -27,7 +32,7 @@ shipped drop-in's, deploy/systemd/apache2.service.d/), and `warm-fcgid` the --ex
 
   fake_systemd.py run --units DIR --instance NAME --control DIR [--control-group G] [--log FILE]
                       [--exec-reload CMD]... [--exec-warm CMD]...
-  fake_systemd.py restart|reload-apache2|warm-fcgid --control DIR [--timeout SECONDS]
+  fake_systemd.py restart|restart-jobs|reload-apache2|warm-fcgid --control DIR [--timeout SECONDS]
   fake_systemd.py status --control DIR
 """
 
@@ -87,6 +92,86 @@ def seconds(text):
     return float(text)
 
 
+class JobsService:
+    """kiva-jobs@.service: the same binary run with --jobs, no socket (see the module's doc)."""
+
+    def __init__(self, path, instance, log_path):
+        self.svc = parse_unit(path, instance).get("Service", [])
+        ignored = sorted({k for k, _ in self.svc} - EMULATED["Service"])
+        if ignored:
+            log(f"[Service] of kiva-jobs@.service not emulated: {', '.join(ignored)}")
+        self.instance = instance
+        self.log_path = log_path
+        self.process = None
+        self.restart_at = None
+        self.starts = 0
+
+    def start(self):
+        exec_start = shlex.split(one(self.svc, "ExecStart"))
+        exec_start[0] = exec_start[0].lstrip("-@+!")
+        user = one(self.svc, "User", "root")
+        pw = pwd.getpwnam(user)
+        group = one(self.svc, "Group")
+        gid = grp.getgrnam(group).gr_gid if group else pw.pw_gid
+        env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8",
+               "HOME": pw.pw_dir, "USER": user, "LOGNAME": user, "SHELL": pw.pw_shell,
+               "INVOCATION_ID": os.urandom(16).hex()}
+        for _, value in (kv for kv in self.svc if kv[0] == "Environment"):
+            for assignment in shlex.split(value):
+                name, _, val = assignment.partition("=")
+                env[name] = val
+        umask = int(one(self.svc, "UMask", "0022"), 8)
+        out = open(self.log_path, "ab", buffering=0)
+        self.process = subprocess.Popen(
+            exec_start, env=env, cwd=one(self.svc, "WorkingDirectory", "/"), user=pw.pw_uid, group=gid,
+            extra_groups=os.getgrouplist(user, gid), stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+            preexec_fn=lambda: os.umask(umask), start_new_session=True)
+        out.close()
+        self.starts += 1
+        log(f"started kiva-jobs@{self.instance}.service as pid {self.process.pid} (user {user})")
+
+    def stop(self):
+        if not self.process or self.process.poll() is not None:
+            self.process = None
+            return
+        sig = getattr(signal, one(self.svc, "KillSignal", "SIGTERM"))
+        timeout = seconds(one(self.svc, "TimeoutStopSec", "90s"))
+        log(f"stopping the jobs worker, pid {self.process.pid}, with {sig.name}")
+        self.process.send_signal(sig)
+        try:
+            rc = self.process.wait(timeout)
+        except Exception:
+            log(f"pid {self.process.pid} did not stop in {timeout}s: SIGKILL")
+            self.process.kill()
+            rc = self.process.wait()
+        log(f"the jobs worker, pid {self.process.pid}, stopped ({Supervisor.describe(rc)})")
+        self.process = None
+
+    def restart(self):
+        log(f"restart of kiva-jobs@{self.instance}.service requested")
+        self.restart_at = None
+        self.stop()
+        self.start()
+
+    def reap(self):
+        """True when the state changed (status to write)."""
+        if self.restart_at and time.time() >= self.restart_at:
+            self.restart_at = None
+            self.start()
+            return True
+        if not self.process or self.process.poll() is None:
+            return False
+        rc, pid = self.process.returncode, self.process.pid
+        self.process = None
+        clean = rc == 0 or (rc < 0 and signal.Signals(-rc) in CLEAN_SIGNALS)
+        policy = one(self.svc, "Restart", "no")
+        again = policy == "always" or (policy == "on-failure" and not clean)
+        log(f"the jobs worker, pid {pid}, exited ({Supervisor.describe(rc)}){', restarting' if again else ''}")
+        if again and self.starts < 50:
+            self.restart_at = time.time() + seconds(one(self.svc, "RestartSec", "100ms"))
+        return True
+
+
 class Supervisor:
     def __init__(self, units, instance, control, log_path, control_group=None, commands=None):
         sock_unit = parse_unit(os.path.join(units, "kiva@.socket"), instance)
@@ -108,6 +193,8 @@ class Supervisor:
         self.hup = False
         self.starts = 0
         self.commands = commands or {}  # request -> the shell commands it runs, in order
+        jobs_unit = os.path.join(units, "kiva-jobs@.service")
+        self.jobs = JobsService(jobs_unit, instance, log_path) if os.path.exists(jobs_unit) else None
 
     # --- the socket -----------------------------------------------------------------------
     def bind(self):
@@ -216,6 +303,9 @@ class Supervisor:
 
     def write_status(self):
         status = {"pid": self.process.pid if self.process else None, "starts": self.starts}
+        if self.jobs:
+            status.update(jobs_pid=self.jobs.process.pid if self.jobs.process else None,
+                          jobs_starts=self.jobs.starts)
         tmp = os.path.join(self.control, ".status.tmp")
         with open(tmp, "w") as f:
             json.dump(status, f)
@@ -238,6 +328,13 @@ class Supervisor:
             if what == "restart":
                 try:
                     self.restart()
+                    answer = "ok"
+                except Exception as e:  # reported to the client
+                    answer = f"failed: {e}"
+            elif what == "restart-jobs" and self.jobs:
+                try:
+                    self.jobs.restart()
+                    self.write_status()
                     answer = "ok"
                 except Exception as e:  # reported to the client
                     answer = f"failed: {e}"
@@ -277,6 +374,8 @@ class Supervisor:
         try:
             while not self.stopping:
                 self.reap()
+                if self.jobs and self.jobs.reap():
+                    self.write_status()
                 if self.hup:
                     self.hup = False
                     self.restart()
@@ -296,6 +395,8 @@ class Supervisor:
                 else:
                     time.sleep(0.05)
         finally:
+            if self.jobs:
+                self.jobs.stop()
             self.stop()
             self.sock.close()
             try:
@@ -336,7 +437,7 @@ def main():
     run.add_argument("--control-group", help="the group that may ask for a restart (default: the unit's Group)")
     run.add_argument("--exec-reload", action="append", default=[], help="a command of reload-apache2 (repeat)")
     run.add_argument("--exec-warm", action="append", default=[], help="a command of warm-fcgid (repeat)")
-    for name in ("restart", "status", "reload-apache2", "warm-fcgid"):
+    for name in ("restart", "restart-jobs", "status", "reload-apache2", "warm-fcgid"):
         p = sub.add_parser(name)
         p.add_argument("--control", required=True)
         p.add_argument("--timeout", type=float, default=90)

@@ -336,6 +336,7 @@ SSH_OPTIONS=-i {self.path('client', 'id_ed25519')} -o StrictHostKeyChecking=acce
 DATABASE=host=127.0.0.1 port={self.ports['pg']} dbname={DB} user={DB} sslmode=verify-full sslrootcert={self.ca}
 DB_OWNER_PASSWORD_FILE={self.owner_password}
 RESTART_COMMAND=python3 {self.path('fake_systemd.py')} restart --control {self.control}
+JOBS_RESTART_COMMAND=python3 {self.path('fake_systemd.py')} restart-jobs --control {self.control}
 WARM_COMMAND=python3 {self.path('fake_systemd.py')} warm-fcgid --control {self.control}
 HEALTH_URL=https://localhost:{self.nginx.https}/api/health
 HEALTH_CA={self.ca}
@@ -387,6 +388,11 @@ CONF_token_delay=10m
     def supervised_pid(self):
         with open(os.path.join(self.control, "status.json")) as f:
             return json.load(f)["pid"]
+
+    def jobs_pid(self):
+        """The jobs worker's (kiva-jobs@.service under the supervisor)."""
+        with open(os.path.join(self.control, "status.json")) as f:
+            return json.load(f).get("jobs_pid")
 
     # ----------------------------------------------------------------------- cleanup
     def cleanup(self):

@@ -20,12 +20,12 @@ SUSIE = ("susie", "derkins")
 class JobsWorker:
     """`kiva --jobs` on the stack's configuration, with a short lease and poll."""
 
-    def __init__(self, threads=2):
+    def __init__(self, threads=2, **extra):
         stack = harness.STACK
         self.log_path = os.path.join(stack.state, f"jobs-{uuid.uuid4().hex[:6]}.log")
         self.log = open(self.log_path, "w")
         env = dict(os.environ, KIVA_JOBS_LEASE="1s", KIVA_JOBS_POLL="200ms",
-                   KIVA_JOBS_THREADS=str(threads), KIVA_JOBS_RETRY_BASE="50ms")
+                   KIVA_JOBS_THREADS=str(threads), KIVA_JOBS_RETRY_BASE="50ms", **extra)
         self.process = subprocess.Popen(
             [os.path.join(stack.build, "kiva"), "--config", os.path.join(stack.state, "run/kiva.conf"),
              "--jobs"], env=env, stdout=self.log, stderr=subprocess.STDOUT)
@@ -65,8 +65,8 @@ class JobsTest(ApiTest):
                 self.assertNotIn(marker, w.output())
         super().tearDown()
 
-    def worker(self, threads=2):
-        w = JobsWorker(threads)
+    def worker(self, threads=2, **extra):
+        w = JobsWorker(threads, **extra)
         self.workers.append(w)
         return w
 
@@ -139,6 +139,74 @@ class TestJobsHttp(JobsTest):
         self.assertEqual((state["state"], state["attempts"], state["result"]), ("queued", 0, None))
         self.worker()
         self.assertEqual(self.finished(job)["state"], "done")
+
+    def metrics(self):
+        """{'name{labels}': value} of the stack's /metrics (the HTTP worker's)."""
+        text = self.api.request("GET", "/metrics").body.decode()
+        out = {}
+        for line in text.splitlines():
+            if line and not line.startswith("#"):
+                series, value = line.rsplit(" ", 1)
+                out[series] = float(value)
+        return out
+
+    def test_metrics_count_the_worker_runs(self):
+        # The jobs worker serves no HTTP: it counts in the instance's metrics file
+        # (metrics_file, set by the stack), which the HTTP worker's /metrics sums.
+        runs = 'kiva_jobs_runs_total{name="import_stuff",outcome="%s"}'
+        took = 'kiva_jobs_run_duration_seconds_count{name="import_stuff"}'
+        before = self.metrics()
+        self.assertEqual(before.get("kiva_jobs_worker_processes"), 0, before)
+        w = self.worker()
+        self.assertTrue(eventually(lambda: self.metrics().get("kiva_jobs_worker_processes") == 1, timeout=10),
+                        w.output()[-2000:])
+        good, _ = self.import_names([unique("counted")])
+        dup = unique("dup")
+        bad, _ = self.import_names([dup, dup])
+        self.assertEqual(self.finished(good)["state"], "done")
+        self.assertEqual(self.finished(bad)["state"], "failed")
+
+        def counted():
+            m = self.metrics()
+            return [m.get(runs % o, 0) - before.get(runs % o, 0) for o in ("done", "failed")] == [1, 1] \
+                and m.get(took, 0) - before.get(took, 0) == 2 and m.get("kiva_jobs_workers_busy") == 0 and m
+        after = eventually(counted, timeout=10)
+        self.assertTrue(after, (before, self.metrics()))
+        self.assertEqual(after.get(runs % "retried", 0), before.get(runs % "retried", 0))
+        inf = 'kiva_jobs_run_duration_seconds_bucket{name="import_stuff",le="+Inf"}'
+        self.assertEqual(after[inf], after[took])
+        # The jobs worker is no HTTP worker process; once stopped, it is counted no more.
+        self.assertEqual(after["kiva_worker_processes"], before["kiva_worker_processes"])
+        self.assertEqual(w.terminate(), 0)
+        self.assertEqual(self.metrics().get("kiva_jobs_worker_processes"), 0)
+        self.assertEqual(self.metrics()[runs % "done"], after[runs % "done"])  # counts outlive it
+
+    def test_finished_jobs_older_than_jobs_keep_are_purged_in_batches(self):
+        name = unique("purged")
+        old, recent = "now() - interval '2 hours'", "now() - interval '10 minutes'"
+        self.sql(f"INSERT INTO kiva_jobs(name, payload, state, finished_at) "
+                 f"SELECT '{name}', '{{}}', 'done', {old} FROM generate_series(1, 2500)")
+        self.sql(f"INSERT INTO kiva_jobs(name, payload, state, finished_at) VALUES "
+                 f"('{name}', '{{}}', 'failed', {old}), ('{name}', '{{}}', 'cancelled', {old}), "
+                 f"('{name}-kept', '{{}}', 'done', {recent}), ('{name}-kept', '{{}}', 'failed', {recent})")
+        # Pending jobs stay however old (never finished); so do recent periods.
+        self.sql(f"INSERT INTO kiva_jobs(name, payload, state, created_at, run_at) VALUES "
+                 f"('{name}-kept', '{{}}', 'queued', now() - interval '1 day', now() + interval '1 day')")
+        self.sql("INSERT INTO kiva_job_periods(name, period) VALUES ('stuff_census', 7) ON CONFLICT DO NOTHING")
+        try:
+            before = self.metrics().get("kiva_jobs_purged_total", 0)
+            w = self.worker(KIVA_JOBS_KEEP="1h")
+            self.assertTrue(eventually(lambda: self.sql(f"SELECT count(*) FROM kiva_jobs WHERE name = '{name}'") == "0",
+                                       timeout=30), w.output()[-2000:])
+            self.assertEqual(self.sql(f"SELECT string_agg(state, ',' ORDER BY state) FROM kiva_jobs "
+                                      f"WHERE name = '{name}-kept'"), "done,failed,queued")
+            self.assertTrue(eventually(lambda: "jobs: purged 2502 finished jobs older than 3600 s (jobs_keep) "
+                                               "in 3 batches" in w.output()), w.output()[-2000:])
+            self.assertEqual(self.sql("SELECT count(*) FROM kiva_job_periods WHERE name = 'stuff_census' "
+                                      "AND period = 7"), "0")
+            self.assertTrue(eventually(lambda: self.metrics().get("kiva_jobs_purged_total", 0) - before == 2502))
+        finally:
+            self.sql(f"DELETE FROM kiva_jobs WHERE name LIKE '{name}%'")
 
     def test_a_duplicate_fails_the_job_without_partial_rows(self):
         self.worker()

@@ -87,6 +87,47 @@ BOOST_AUTO_TEST_CASE(histogram_buckets_are_cumulative_with_sum_and_count) {
     BOOST_TEST(text.find("not_a_query") == std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(job_runs_by_name_and_outcome_in_a_jobs_worker) {
+    Metrics m("", routes, queries, 64, {"import_stuff", "census"});
+    m.start_process(true);  // a `kiva --jobs` process: not an HTTP worker process
+    using O = Metrics::JobOutcome;
+    m.job_run("import_stuff", O::done, 20ms);
+    m.job_run("import_stuff", O::done, 2s);
+    m.job_run("import_stuff", O::retried, 40s);
+    m.job_run("import_stuff", O::failed, 2h);  // above every bucket: +Inf only
+    m.job_run("undeclared", O::done, 1ms);     // ignored: bounded labels
+    m.job_busy(1);
+    m.job_busy(1);
+    m.job_busy(-1);
+    std::string text = m.exposition("r");
+    auto runs = [&](const std::string& name, const std::string& outcome) {
+        return sample(text, R"(kiva_jobs_runs_total{name=")" + name + R"(",outcome=")" + outcome +
+                                R"("})");
+    };
+    BOOST_TEST(runs("import_stuff", "done") == "2");
+    BOOST_TEST(runs("import_stuff", "retried") == "1");
+    BOOST_TEST(runs("import_stuff", "failed") == "1");
+    BOOST_TEST(runs("import_stuff", "lost") == "");  // none: no series
+    BOOST_TEST(text.find("undeclared") == std::string::npos);
+    auto bucket = [&](const std::string& le) {
+        return sample(text,
+                      R"(kiva_jobs_run_duration_seconds_bucket{name="import_stuff",le=")" + le + "\"}");
+    };
+    BOOST_TEST(bucket("0.025") == "1");
+    BOOST_TEST(bucket("2.5") == "2");
+    BOOST_TEST(bucket("60") == "3");
+    BOOST_TEST(bucket("3600") == "3");
+    BOOST_TEST(bucket("+Inf") == "4");
+    BOOST_TEST(text.find(R"(name="census")") == std::string::npos);  // never run
+    BOOST_TEST(sample(text, "kiva_jobs_workers_busy") == "1");
+    BOOST_TEST(sample(text, "kiva_jobs_purged_total") == "0");
+    BOOST_TEST(sample(text, "kiva_jobs_worker_processes") == "1");
+    BOOST_TEST(sample(text, "kiva_worker_processes") == "0");
+    m.stop_process();
+    // Without declared jobs, no jobs families at all.
+    BOOST_TEST(Metrics("", routes, queries).exposition("r").find("kiva_jobs_") == std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(every_family_has_help_and_type) {
     Metrics m("", routes, queries);
     m.start_process();

@@ -6,6 +6,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -23,6 +24,11 @@ std::string temp_path(const std::string& name) {
                ("kiva-slots-" + std::to_string(getpid()) + "-" + name);
     std::filesystem::remove(dir);
     return dir.string();
+}
+
+unsigned mode(const std::string& path) {
+    struct stat st {};
+    return stat(path.c_str(), &st) == 0 ? static_cast<unsigned>(st.st_mode & 0777) : 0u;
 }
 
 std::uint64_t total(const SlotFile& f, std::size_t index) {
@@ -128,6 +134,21 @@ BOOST_AUTO_TEST_CASE(live_processes_keep_their_own_slots_and_the_last_is_shared)
     BOOST_TEST(!f.live(0));
     close(ready[0]);
     close(ready[1]);
+}
+
+BOOST_AUTO_TEST_CASE(the_file_is_group_writable_whatever_the_umask) {
+    // A systemd unit's UMask=0077: the file must still be shared with the instance's other
+    // users (mod_fcgid's www-data, in the app's group), as made and as replaced.
+    std::string path = temp_path("mode");
+    mode_t before = umask(0077);
+    {
+        SlotFile made(path, 1, 2, 4);
+        BOOST_TEST(mode(path) == 0660u);
+        SlotFile replaced(path, 2, 2, 4);
+        BOOST_TEST(mode(path) == 0660u);
+    }
+    umask(before);
+    std::filesystem::remove(path);
 }
 
 BOOST_AUTO_TEST_CASE(another_layout_replaces_the_file) {

@@ -94,6 +94,7 @@ struct Config {
     std::chrono::milliseconds jobs_poll{};
     std::chrono::seconds jobs_lease{};
     std::chrono::milliseconds jobs_retry_base{};
+    std::chrono::seconds jobs_keep{};
 
     /// Where the configuration came from, for relative paths and messages (not a key).
     std::string source;

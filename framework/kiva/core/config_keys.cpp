@@ -238,6 +238,10 @@ std::vector<ConfigKey> declare() {
         key("idempotency_ttl", &Config::idempotency_ttl, Seconds{.min = 1s, .max = 30 * 24h}, 24h,
             "how long the answer of a POST sent with an `Idempotency-Key` is kept for its retries")
             .see("Idempotent POSTs", "routes.md#idempotent-posts"),
+        key("jobs_keep", &Config::jobs_keep, Seconds{}, 168h,
+            "how long finished jobs (done, failed, cancelled) stay in kiva_jobs before the jobs "
+            "workers delete them, in batches; 0 keeps them forever")
+            .see("Purge", "jobs.md#purge"),
         key("test_mode", &Config::test_mode, Bool{}, false,
             "on: a missing token secret is replaced by a random one instead of refusing to start")
             .see("Passwords", "authentication.md#passwords"),

@@ -11,6 +11,7 @@
 #include <random>
 
 #include "kiva/http/http_error.hpp"
+#include "kiva/observe/metrics.hpp"
 #include "kiva/security/queries.hpp"
 
 namespace kiva::jobs {
@@ -136,6 +137,11 @@ bool Workers::run_one(db::Database& db, const std::string& worker) {
     auto job = q.claim_job(worker, static_cast<int64_t>(config_.jobs_lease.count()), names_);
     db.finish(true);  // the claim (attempts + 1) commits on its own
     if (!job) return false;
+    auto began = std::chrono::steady_clock::now();
+    using Outcome = observe::Metrics::JobOutcome;
+    auto count = [&](Outcome o) {
+        if (metrics_) metrics_->job_run(job->name, o, std::chrono::steady_clock::now() - began);
+    };
     const JobDecl* decl = registry_.find(job->name);  // claimed by name: always declared
     JobContext c{db, log_, job->id, job->name, job->attempts, job->max_attempts,
                  job->enqueued_by, job->request_id.value_or("")};
@@ -144,9 +150,11 @@ bool Workers::run_one(db::Database& db, const std::string& worker) {
                    job->attempts);
         db.finish(true);
         c.log(LogLevel::error, "failed: lease expired after its last attempt");
+        count(Outcome::failed);
         return true;
     }
     ++running_;
+    if (metrics_) metrics_->job_busy(1);
     std::string outcome;
     try {
         if (c.user) db.set_login(*c.user);  // the audit rows of its writes
@@ -195,6 +203,13 @@ bool Workers::run_one(db::Database& db, const std::string& worker) {
             }
         }
     }
+    if (metrics_) {
+        metrics_->job_busy(-1);
+        count(outcome == "done"      ? Outcome::done
+              : outcome == "retried" ? Outcome::retried
+              : outcome == "failed"  ? Outcome::failed
+                                     : Outcome::lost);
+    }
     --running_;
     return true;
 }
@@ -241,15 +256,58 @@ void Workers::listen() {
     if (conn) PQfinish(conn);
 }
 
+void Workers::purge(db::Database& db, const std::vector<const JobDecl*>& periodic) {
+    constexpr int64_t batch = 1000;     // rows a transaction deletes
+    constexpr int max_batches = 100;    // a round; the next one comes after purge_every
+    int64_t keep = static_cast<int64_t>(config_.jobs_keep.count());
+    int64_t purged = 0;
+    int batches = 0;
+    try {
+        db::FrameworkQueries q(db);
+        db.set_request_id("");
+        while (batches < max_batches && !stopping_) {
+            int64_t n = static_cast<int64_t>(q.purge_jobs(keep, batch));
+            db.finish(true);
+            ++batches;
+            purged += n;
+            if (n < batch) break;
+        }
+        auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+        for (const auto* d : periodic) {
+            q.purge_job_periods(d->name, (now - keep) / d->every.count());
+            db.finish(true);
+        }
+    } catch (const std::exception& e) {
+        try {
+            db.finish(false);
+        } catch (...) {
+        }
+        log_.warning(std::string("jobs: cannot purge finished jobs now: ") + e.what());
+    }
+    if (metrics_ && purged > 0) metrics_->jobs_purged(static_cast<std::uint64_t>(purged));
+    if (purged > 0)
+        log_.info("jobs: purged " + std::to_string(purged) + " finished jobs older than " +
+                  std::to_string(keep) + " s (jobs_keep) in " + std::to_string(batches) +
+                  " batches");
+}
+
 void Workers::schedule() {
     std::vector<const JobDecl*> periodic;
     for (const auto& d : registry_.all())
         if (d.every.count() > 0) periodic.push_back(&d);
-    if (periodic.empty()) return;
+    bool purging = config_.jobs_keep.count() > 0;
+    if (periodic.empty() && !purging) return;
     db::Database db(queries_, config_.database, config_.app_name, log_,
                     {config_.db_connect_timeout, config_.db_statement_timeout});
     std::vector<int64_t> done(periodic.size(), -1);  // the last period scheduled here
+    auto next_purge = std::chrono::steady_clock::now();  // at start, then every purge_every
     while (!stopping_) {
+        if (purging && std::chrono::steady_clock::now() >= next_purge) {
+            purge(db, periodic);
+            next_purge = std::chrono::steady_clock::now() + purge_every;
+        }
         auto now = std::chrono::duration_cast<std::chrono::seconds>(
                        std::chrono::system_clock::now().time_since_epoch())
                        .count();

@@ -7,7 +7,8 @@
 /// exponential backoff with jitter (jobs_retry_base, doubled each attempt, at most an hour),
 /// then the job is failed with its last error. A killed worker's job is claimable again once
 /// its lease has run out: its transaction died with its connection, so nothing of it stayed.
-/// A scheduler thread enqueues each periodic job once per period (kiva_job_periods).
+/// A scheduler thread enqueues each periodic job once per period (kiva_job_periods), and
+/// purges finished jobs older than jobs_keep at start and every minute.
 
 #include <atomic>
 #include <chrono>
@@ -63,7 +64,12 @@ class Workers {
     /// Claims and runs one job; false when none was due.
     bool run_one(db::Database& db, const std::string& worker);
     void listen();
+    /// The scheduler thread: periodic jobs' periods, and the purge every purge_every.
     void schedule();
+    /// Deletes finished jobs older than jobs_keep, in bounded batches (a transaction each),
+    /// and the periods of periodic jobs as old.
+    void purge(db::Database& db, const std::vector<const JobDecl*>& periodic);
+    static constexpr std::chrono::minutes purge_every{1};
     /// Waits until woken (NOTIFY), stopping, or `wait` has passed.
     void wait(std::chrono::milliseconds wait);
     void wake_all();

@@ -29,6 +29,8 @@ constexpr std::array<std::string_view, 2> rate_counters = {"host", "cluster"};
 constexpr std::array<std::string_view, 5> schemes = {"basic", "param", "token", "httpd", "none"};
 /// kiva_db_replica_queries_total{served_by}, in the order of ReplicaRead.
 constexpr std::array<std::string_view, 3> replica_servers = {"standby", "primary", "fallback"};
+/// kiva_jobs_runs_total{outcome}, in the order of Metrics::JobOutcome.
+constexpr std::array<std::string_view, 4> job_outcomes = {"done", "retried", "failed", "lost"};
 constexpr std::array<std::string_view, 8> reasons = {
     "missing_credentials", "unknown_user", "wrong_password", "invalid_token",
     "expired_token",       "wrong_scheme", "throttled",      "malformed"};
@@ -57,8 +59,8 @@ std::uint64_t fnv(std::uint64_t h, std::string_view s) {
 }
 
 /// Per histogram: one count per bucket, the count above the last bucket, the sum in ns.
-std::size_t histogram_size() {
-    return Metrics::buckets().size() + 2;
+std::size_t histogram_size(const std::vector<double>& bounds = Metrics::buckets()) {
+    return bounds.size() + 2;
 }
 
 }  // namespace
@@ -80,9 +82,16 @@ const std::vector<double>& Metrics::buckets() {
     return b;
 }
 
+const std::vector<double>& Metrics::job_buckets() {
+    static const std::vector<double> b = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
+                                          2.5,   5,    10,    30,   60,  300,  900, 3600};
+    return b;
+}
+
 Metrics::Metrics(const std::string& path, const std::vector<RouteLabel>& routes,
-                 const std::vector<std::string>& queries, std::size_t slots)
-    : queries_(queries) {
+                 const std::vector<std::string>& queries, std::size_t slots,
+                 const std::vector<std::string>& jobs)
+    : queries_(queries), jobs_(jobs) {
     for (const auto& r : routes) {
         auto it = std::find(patterns_.begin(), patterns_.end(), r.pattern);
         route_pattern_.push_back(static_cast<std::size_t>(it - patterns_.begin()));
@@ -90,6 +99,7 @@ Metrics::Metrics(const std::string& path, const std::vector<RouteLabel>& routes,
     }
     patterns_.push_back("unmatched");
     for (std::size_t i = 0; i < queries_.size(); ++i) query_index_[queries_[i]] = i;
+    for (std::size_t i = 0; i < jobs_.size(); ++i) job_index_[jobs_[i]] = i;
 
     std::size_t h = histogram_size();
     requests_ = 0;
@@ -108,22 +118,30 @@ Metrics::Metrics(const std::string& path, const std::vector<RouteLabel>& routes,
     started_ = busy_ + 1;
     lost_ = started_ + 1;
     rate_limited_ = lost_ + 1;
-    values_ = rate_limited_ + patterns_.size() * rate_counters.size();
+    job_runs_ = rate_limited_ + patterns_.size() * rate_counters.size();
+    job_durations_ = job_runs_ + jobs_.size() * job_outcomes.size();
+    job_busy_ = job_durations_ + jobs_.size() * histogram_size(job_buckets());
+    jobs_worker_ = job_busy_ + 1;
+    jobs_purged_ = jobs_worker_ + 1;
+    values_ = jobs_purged_ + 1;
 
     // Processes of the same release agree on the layout; another release gets a new file.
     std::uint64_t layout = 1469598103934665603ULL;
     for (const auto& p : patterns_) layout = fnv(layout, p);
     for (const auto& q : queries_) layout = fnv(layout, q);
+    for (const auto& j : jobs_) layout = fnv(layout, j);
     layout = fnv(layout, std::to_string(values_));
     slots_ = std::make_unique<SlotFile>(path, layout, values_, slots);
 }
 
-SlotFile::Claim Metrics::start_process() {
+SlotFile::Claim Metrics::start_process(bool jobs_worker) {
     SlotFile::Claim claim = slots_->claim();
     std::uint64_t* v = slots_->current();
     if (!claim.shared) {  // what a dead owner left is not busy, nor its view of the cache
         SlotFile::set(v, busy_, 0);
+        SlotFile::set(v, job_busy_, 0);
         SlotFile::set(v, cache_state_, 0);
+        SlotFile::set(v, jobs_worker_, jobs_worker ? 1 : 0);
     }
     if (claim.stale) SlotFile::add(v, lost_, 1);
     SlotFile::set(v, started_, static_cast<std::uint64_t>(std::time(nullptr)));
@@ -141,8 +159,8 @@ std::size_t Metrics::status_index(int status) const {
     return statuses.size() + static_cast<std::size_t>(klass - 2);
 }
 
-void Metrics::observe(std::size_t at, std::chrono::nanoseconds took) {
-    const auto& b = buckets();
+void Metrics::observe(std::size_t at, std::chrono::nanoseconds took,
+                      const std::vector<double>& b) {
     double seconds = std::chrono::duration<double>(took).count();
     std::size_t bucket = static_cast<std::size_t>(std::lower_bound(b.begin(), b.end(), seconds) -
                                                   b.begin());  // le: upper bound included
@@ -218,16 +236,39 @@ void Metrics::busy(int delta) {
                   static_cast<std::uint64_t>(static_cast<std::int64_t>(delta)));
 }
 
+void Metrics::job_run(std::string_view name, JobOutcome outcome, std::chrono::nanoseconds took) {
+    auto it = job_index_.find(name);
+    if (it == job_index_.end()) return;
+    SlotFile::add(slots_->current(),
+                  job_runs_ + it->second * job_outcomes.size() + static_cast<std::size_t>(outcome),
+                  1);
+    observe(job_durations_ + it->second * histogram_size(job_buckets()), took, job_buckets());
+}
+
+void Metrics::job_busy(int delta) {
+    SlotFile::add(slots_->current(), job_busy_,
+                  static_cast<std::uint64_t>(static_cast<std::int64_t>(delta)));
+}
+
+void Metrics::jobs_purged(std::uint64_t n) {
+    SlotFile::add(slots_->current(), jobs_purged_, n);
+}
+
 std::string Metrics::exposition(std::string_view release) const {
     // The sums of every slot ever used; gauges only from the slots of running processes.
     std::vector<std::uint64_t> total(values_, 0);
-    std::int64_t busy = 0;
-    std::uint64_t processes = 0, newest_start = 0, cache_seen = 0, cache_down = 0;
+    std::int64_t busy = 0, jobs_busy = 0;
+    std::uint64_t processes = 0, jobs_processes = 0, newest_start = 0, cache_seen = 0, cache_down = 0;
     for (std::size_t s = 0; s < slots_->slots(); ++s) {
         if (!slots_->used(s)) continue;
         const std::uint64_t* v = slots_->slot_values(s);
         for (std::size_t i = 0; i < values_; ++i) total[i] += SlotFile::get(v, i);
         if (!slots_->live(s)) continue;
+        if (SlotFile::get(v, jobs_worker_) != 0) {  // a `kiva --jobs` process
+            ++jobs_processes;
+            jobs_busy += static_cast<std::int64_t>(SlotFile::get(v, job_busy_));
+            continue;
+        }
         ++processes;
         cache_seen += SlotFile::get(v, cache_state_) != 0;
         cache_down += SlotFile::get(v, cache_state_) == 2;
@@ -236,17 +277,18 @@ std::string Metrics::exposition(std::string_view release) const {
     }
     Exposition out;
     const std::size_t h = histogram_size();
-    auto histogram = [&](std::size_t at, const Labels& labels) {
+    auto histogram = [&](std::size_t at, const Labels& labels,
+                         const std::vector<double>& bounds = buckets()) {
         std::uint64_t count = 0;
-        for (std::size_t b = 0; b <= buckets().size(); ++b) count += total[at + b];
+        for (std::size_t b = 0; b <= bounds.size(); ++b) count += total[at + b];
         if (count == 0) return;
         std::uint64_t cumulative = 0;
-        for (std::size_t b = 0; b < buckets().size(); ++b) {
+        for (std::size_t b = 0; b < bounds.size(); ++b) {
             cumulative += total[at + b];
-            out.bucket(labels, buckets()[b], cumulative);
+            out.bucket(labels, bounds[b], cumulative);
         }
         out.bucket(labels, -1, count);
-        out.sum_count(labels, static_cast<double>(total[at + buckets().size() + 1]) / 1e9, count);
+        out.sum_count(labels, static_cast<double>(total[at + bounds.size() + 1]) / 1e9, count);
     };
 
     out.family(
@@ -339,6 +381,34 @@ std::string Metrics::exposition(std::string_view release) const {
                "Start time of the most recently started running worker process, in seconds since "
                "the epoch.");
     out.sample({}, static_cast<double>(newest_start));
+    if (!jobs_.empty()) {
+        out.family("kiva_jobs_runs_total", "counter",
+                   "Job attempts run by the jobs workers (kiva --jobs), by job name and outcome: "
+                   "done, retried (failed, queued again), failed (for good), lost (reclaimed "
+                   "meanwhile, or its failure could not be recorded).");
+        for (std::size_t j = 0; j < jobs_.size(); ++j)
+            for (std::size_t o = 0; o < job_outcomes.size(); ++o)
+                if (auto n = total[job_runs_ + j * job_outcomes.size() + o])
+                    out.sample({{"name", jobs_[j]}, {"outcome", std::string(job_outcomes[o])}},
+                               static_cast<double>(n));
+        out.family("kiva_jobs_run_duration_seconds", "histogram",
+                   "Time of each job attempt in a jobs worker, from its claim to its outcome "
+                   "recorded, by job name.");
+        for (std::size_t j = 0; j < jobs_.size(); ++j)
+            histogram(job_durations_ + j * histogram_size(job_buckets()), {{"name", jobs_[j]}},
+                      job_buckets());
+        out.family("kiva_jobs_workers_busy", "gauge",
+                   "Jobs worker threads running a job now, in every running jobs worker process "
+                   "of the instance.");
+        out.sample({}, static_cast<double>(std::max<std::int64_t>(jobs_busy, 0)));
+        out.family("kiva_jobs_worker_processes", "gauge",
+                   "Jobs worker processes (kiva --jobs) running and sharing this instance's "
+                   "metrics file.");
+        out.sample({}, static_cast<double>(jobs_processes));
+        out.family("kiva_jobs_purged_total", "counter",
+                   "Finished jobs deleted by the jobs workers' purge (older than jobs_keep).");
+        out.sample({}, static_cast<double>(total[jobs_purged_]));
+    }
     out.family("kiva_build_info", "gauge", "The release the worker binary carries (always 1).");
     out.sample({{"release", std::string(release)}}, 1);
     return out.take();

@@ -105,6 +105,7 @@ SlotFile::SlotFile(const std::string& path, std::uint64_t layout, std::size_t va
             Fd n;
             n.fd = open(fresh.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0660);
             if (n.fd < 0) throw failure("cannot create", fresh);
+            (void)fchmod(n.fd, 0660);  // as below: whatever the umask
             if (ftruncate(n.fd, static_cast<off_t>(bytes_)) != 0 ||
                 pwrite(n.fd, &want, sizeof want, 0) != static_cast<ssize_t>(sizeof want) ||
                 rename(fresh.c_str(), path_.c_str()) != 0) {
@@ -114,6 +115,9 @@ SlotFile::SlotFile(const std::string& path, std::uint64_t layout, std::size_t va
             continue;
         }
         if (!fits) {
+            // Read and written by every process of the instance, whatever its user's umask
+            // (a systemd unit's UMask=0077): the app's group, which run/ gives it (setgid).
+            (void)fchmod(f.fd, 0660);
             if (ftruncate(f.fd, static_cast<off_t>(bytes_)) != 0 ||
                 pwrite(f.fd, &want, sizeof want, 0) != static_cast<ssize_t>(sizeof want))
                 throw failure("cannot initialize the metrics file", path_);

@@ -4,17 +4,22 @@
 #include <unistd.h>
 
 #include "kiva/jobs/worker.hpp"
+#include "kiva/observe/metrics.hpp"
 
 namespace kiva {
 
-int run_jobs(const Config& config, const App& app, const db::QueryFile& queries, const Logger& log) {
+int run_jobs(const Config& config, const App& app, const db::QueryFile& queries, const Logger& log,
+             observe::Metrics* metrics) {
     // The signals are taken by this thread alone (sigwait), before any other thread starts.
     sigset_t stop;
     sigemptyset(&stop);
     sigaddset(&stop, SIGTERM);
     sigaddset(&stop, SIGINT);
     pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+    if (metrics && metrics->start_process(true).shared)
+        log.warning("every metrics slot is taken by a running process: sharing the last one");
     jobs::Workers workers(app.jobs(), queries, config, log);
+    workers.observe(metrics);
     workers.start();
     int sig = 0;
     while (sigwait(&stop, &sig) != 0) {
@@ -27,6 +32,7 @@ int run_jobs(const Config& config, const App& app, const db::QueryFile& queries,
                     "again after their lease");
         _exit(1);  // their threads hold connections: ending the process ends their transactions
     }
+    if (metrics) metrics->stop_process();
     log.info("jobs: stopped");
     return 0;
 }

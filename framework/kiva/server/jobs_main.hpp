@@ -12,7 +12,9 @@
 
 namespace kiva {
 
-/// Runs the workers until a stop signal; the process's exit status.
-int run_jobs(const Config& config, const App& app, const db::QueryFile& queries, const Logger& log);
+/// Runs the workers until a stop signal; the process's exit status. metrics: the instance's
+/// shared counters (metrics_file), where the HTTP worker's /metrics reads the runs; or null.
+int run_jobs(const Config& config, const App& app, const db::QueryFile& queries, const Logger& log,
+             observe::Metrics* metrics = nullptr);
 
 }  // namespace kiva

@@ -128,12 +128,16 @@ int main(int argc, char** argv, const Application& application) {
         }
         auto queries = kiva::db::load_queries(kiva::resolve_path(config, config.queries),
                                               application.queries, application.first_query);
-        if (config.metrics && !check_only && !list_routes && !jobs_mode) {
+        // A jobs worker counts in the instance's metrics file, where /metrics finds its counts.
+        if (config.metrics && !check_only && !list_routes &&
+            (!jobs_mode || !config.metrics_file.empty())) {
             try {
-                metrics = kiva::observe::make_metrics(config.metrics_file, app.table(), queries);
+                metrics = kiva::observe::make_metrics(config.metrics_file, app.table(), queries,
+                                                      app.jobs().names());
             } catch (const std::exception& e) {  // serving matters more than counting
                 log.error(std::string(e.what()) + ": /metrics counts this process only");
-                metrics = kiva::observe::make_metrics("", app.table(), queries);
+                metrics = kiva::observe::make_metrics("", app.table(), queries,
+                                                      app.jobs().names());
             }
         }
         app.observe(metrics.get());
@@ -142,7 +146,7 @@ int main(int argc, char** argv, const Application& application) {
                       << app.table().entries().size() << " routes are fine\n";
             return 0;
         }
-        if (jobs_mode) return kiva::run_jobs(config, app, queries, log);
+        if (jobs_mode) return kiva::run_jobs(config, app, queries, log, metrics.get());
         kiva::Server server(config, app, queries, log);
         server.observe(metrics.get());
         return server.run();

@@ -28,6 +28,9 @@ CREATE UNIQUE INDEX IF NOT EXISTS kiva_jobs_pending_key ON kiva_jobs(unique_key)
   WHERE unique_key IS NOT NULL AND state IN ('queued', 'running');
 CREATE INDEX IF NOT EXISTS kiva_jobs_due ON kiva_jobs(priority DESC, run_at, id)
   WHERE state IN ('queued', 'running');
+-- The purge of finished jobs older than jobs_keep (purge_jobs).
+CREATE INDEX IF NOT EXISTS kiva_jobs_finished ON kiva_jobs(finished_at)
+  WHERE state IN ('done', 'failed', 'cancelled');
 
 -- Periodic jobs: one row per (job, period) ever scheduled, so that a period runs once across
 -- every host whatever the timing of their schedulers.
