@@ -469,8 +469,8 @@ def main():
         b.prepare()
         results["settings"].update(rows=b.rows, big_response_bytes=b.big_bytes)
         tg = targets(b)
-        order = [] if APACHE_ONLY else ["ceiling", "responder", "s1", "s1off", "s2", "s3", "s5", "s6"]
-        order += list(rest.KEYS) if b.rest else []
+        order = [] if APACHE_ONLY else ["ceiling", "responder", "s1", "s1off",
+                                         *(rest.KEYS if b.rest else ()), "s2", "s3", "s5", "s6"]
         order += ["s1many", "s1keep"] if KEEP and not APACHE_ONLY else []
         order += ["kiva-ids", *peers.all_keys()] if b.peers and not APACHE_ONLY else []
         order += list(APACHE_SCENARIOS) if b.apache else []
@@ -601,7 +601,8 @@ def main():
     errors = sum(r["errors"] for rs in runs.values() for r in rs)
     errors += sum(r["errors"] for r in results.get("sweeps") or [])
     errors += sum(pg["failed"] for pg in results.get("pgbench") or [])
-    errors += sum(results["jobs"][k]["errors"] for k in ("kiva", "loop")) if results.get("jobs") else 0
+    errors += sum(results["jobs"][k]["errors"] + results["jobs"][k]["drain"]["enqueue_errors"]
+                  for k in ("kiva", "loop")) if results.get("jobs") else 0
     if errors:
         say(f"{errors} errors (non-2xx or socket errors): the numbers are not valid")
         return 1
