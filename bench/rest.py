@@ -27,6 +27,9 @@ RATE = "1000000/1s"            # the largest N the key accepts: never refused at
 TAGGED_IDS = 1000              # the ids whose current tag the revalidation row sends
 JOBS_THREADS = int(os.environ.get("BENCH_JOBS_THREADS") or 4)
 LATENCY_JOBS = int(os.environ.get("BENCH_JOBS_LATENCY") or 100)
+# The drain's queue is filled for this long (not the rounds' duration: 10 s would queue about
+# 30,000 jobs, a minute or more to drain).
+DRAIN_FILL = os.environ.get("BENCH_JOBS_DRAIN_FILL") or "2s"
 NAMES = {"s1rl": "nginx-stuff-rate-limited", "s1inm": "nginx-stuff-if-none-match-304"}
 KEYS = ("s1rl", "s1inm")
 
@@ -117,7 +120,7 @@ def _last_id(b):
     return int(b.psql("SELECT coalesce(max(id), 0) FROM kiva_jobs"))
 
 
-def _wait_done(b, first_id, timeout=120, since="created_at"):
+def _wait_done(b, first_id, timeout=300, since="created_at"):
     deadline = time.time() + timeout
     while True:
         n, done, secs = _jobs_since(b, first_id, since)
@@ -157,7 +160,7 @@ def jobs(b, wrk, duration, connections, token, prefix, kiva, loop_binary, say):
         last completion)."""
         first = _last_id(b)
         r = wrk(["-s", post, f"{b.url}{prefix}/", "--", prefix, f"{kind}d{int(time.time())}", token],
-                connections, duration)
+                connections, DRAIN_FILL)
         proc = start()
         n, secs = _wait_done(b, first, since="started_at")
         stop(proc, kind)

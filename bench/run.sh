@@ -10,7 +10,8 @@
 # sweeps out, BENCH_SWEEP_DURATION (5s), NGINX_FASTCGI_KEEPALIVE=N persistent nginx-to-worker
 # connections (an experiment: give THREADS above what nginx can pin), BENCH_ONLY=rest the nginx
 # section with issues 21/22's rows alone (no Apache, peers, keep_conn), BENCH_REST=0 without them,
-# BENCH_JOBS_THREADS (4), BENCH_JOBS_LATENCY (100 jobs), JOBS_LOOP and ETAG_COST prebuilt binaries.
+# BENCH_JOBS_THREADS (4), BENCH_JOBS_LATENCY (100 jobs), BENCH_JOBS_DRAIN_FILL (2s), JOBS_LOOP and
+# ETAG_COST prebuilt binaries.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -37,6 +38,7 @@ if [ -z "${HELLO:-}" ]; then
 fi
 # Issues 21/22's rows (bench/rest.py): the bare SKIP LOCKED jobs loop, and the ETag digest timed alone.
 if [ -z "${JOBS_LOOP:-}" ]; then
+  # shellcheck disable=SC2046  # pkg-config's flags are meant to be split
   g++ -std=c++20 -O2 -Wall -Wextra -Werror -o "$build/kiva-bench-jobs-loop" "$root/bench/jobs-loop.cpp" \
     $(pkg-config --cflags --libs libpq) -lpthread
   export JOBS_LOOP=$build/kiva-bench-jobs-loop
