@@ -37,6 +37,7 @@ if [ -z "${HELLO:-}" ]; then
   export HELLO=$build/kiva-bench-hello
 fi
 # Issues 21/22's rows (bench/rest.py): the bare SKIP LOCKED jobs loop, and the ETag digest timed alone.
+mkdir -p "$build"
 if [ -z "${JOBS_LOOP:-}" ]; then
   # shellcheck disable=SC2046  # pkg-config's flags are meant to be split
   g++ -std=c++20 -O2 -Wall -Wextra -Werror -o "$build/kiva-bench-jobs-loop" "$root/bench/jobs-loop.cpp" \
