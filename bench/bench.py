@@ -34,6 +34,7 @@ import apache
 import coldstart
 import cpu
 import peers
+import rest
 
 BENCH = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(BENCH)
@@ -48,14 +49,18 @@ KIVA = os.path.abspath(env("KIVA", os.path.join(ROOT, "build-bench", "kiva")))
 RESPONDER = os.path.abspath(env("RESPONDER", os.path.join(os.path.dirname(KIVA), "kiva-bench-responder")))
 HELLO = os.path.abspath(env("HELLO", os.path.join(os.path.dirname(KIVA), "kiva-bench-hello")))
 PEERS_DIR = os.path.abspath(env("PEERS_DIR", os.path.join(os.path.dirname(KIVA), "peers")))
-APACHE = env("BENCH_APACHE", "1") != "0"        # 0 leaves the Apache scenarios out
+REST_ONLY = env("BENCH_ONLY", "") == "rest"     # the nginx section and issues 21/22's rows, no Apache/peers
+APACHE = env("BENCH_APACHE", "1") != "0" and not REST_ONLY  # 0 leaves the Apache scenarios out
 APACHE_ONLY = env("BENCH_ONLY", "") == "apache"  # make bench-apache: the Apache section alone
+REST = env("BENCH_REST", "1") != "0" and not APACHE_ONLY  # 0 leaves issues 21/22's rows out (bench/rest.py)
+JOBS_LOOP = env("JOBS_LOOP", os.path.join(os.path.dirname(KIVA), "kiva-bench-jobs-loop"))
+ETAG_COST = env("ETAG_COST", os.path.join(os.path.dirname(KIVA), "kiva-bench-etag-cost"))
 SLOW_MS = 900                                     # a request this slow (Apache's %D) is a stall
 FCGID_RUNS = int(env("BENCH_FCGID_RUNS", "0"))    # extra runs of apache-fcgid, and one across a reload
 SHORT = env("BENCH_SHORT", "0") != "0"          # a quick end-to-end check: 1 s runs, one round
 DURATION = env("BENCH_DURATION", "1s" if SHORT else "10s")
 ROUNDS = int(env("BENCH_ROUNDS", "1" if SHORT else "2"))  # round B is round A reversed, and so on
-PEERS = env("BENCH_PEERS", "1") != "0" and not APACHE_ONLY  # 0 leaves the peers and the sweeps out
+PEERS = env("BENCH_PEERS", "1") != "0" and not APACHE_ONLY and not REST_ONLY  # 0 leaves the peers and the sweeps out
 SWEEP_DURATION = env("BENCH_SWEEP_DURATION", "1s" if SHORT else "5s")
 CONNECTIONS = int(env("BENCH_CONNECTIONS", "16"))
 WRK_THREADS = int(env("BENCH_WRK_THREADS", "1"))
@@ -72,7 +77,7 @@ RESULTS = env("BENCH_RESULTS", os.path.join(BENCH, "results"))
 PREFIX = "/api"
 NOCACHE_PREFIX = "/api-nocache"
 NOMETRICS_PREFIX = "/api-nometrics"
-KEEP = env("BENCH_KEEPCONN", "1") != "0" and not APACHE_ONLY  # persistent nginx-to-worker connections
+KEEP = env("BENCH_KEEPCONN", "1") != "0" and not APACHE_ONLY and not REST_ONLY  # persistent nginx-to-worker connections
 KEEP_THREADS = int(env("BENCH_KEEPCONN_THREADS", "16"))  # its worker's threads: above what nginx pins
 KEEP_PREFIX, MANY_PREFIX = "/api-keep", "/api-t16"
 BASELINE_PREFIX = "/baseline"
@@ -90,7 +95,7 @@ NAMES = {"ceiling": "nginx-ceiling", "responder": "nginx-responder", "s1": "ngin
          "s1off": "nginx-stuff-metrics-off",
          "s2": "nginx-whoami-bearer", "s3": "nginx-whoami-basic-cached", "s4": "nginx-whoami-basic-nocache",
          "s5": "nginx-stuff-write", "s6": "nginx-stuff-all", "kiva-ids": "nginx-stuff-ids",
-         "s1many": "nginx-stuff-16-threads", "s1keep": "nginx-stuff-16-threads-keepconn"}
+         "s1many": "nginx-stuff-16-threads", "s1keep": "nginx-stuff-16-threads-keepconn", **rest.NAMES}
 APACHE_SCENARIOS = ("apache-fcgid", "apache-fcgid-hello", "apache-fcgid-4", "apache-proxy-fcgi",
                     "apache-proxy-fcgi-hello", "flask-wsgi-seed", "flask-wsgi-4")
 # The Apache path deploy/README.md recommends: the targets of the Apache rows are checked on it.
@@ -177,6 +182,7 @@ class Bench:
         self.apache = None
         self.failure = Failure
         self.peers = peers.Peers(self, free_port, PEERS_DIR) if PEERS else None
+        self.rest = rest.Rest(self) if REST else None
 
     # --- processes ----------------------------------------------------------------------
     def spawn(self, name, argv, **kw):
@@ -198,6 +204,7 @@ class Bench:
                           fastcgi_location(NOCACHE_PREFIX, self.nocache_sock),
                           fastcgi_location(NOMETRICS_PREFIX, self.nometrics_sock)]
                          + ([self.peers.nginx_locations()] if self.peers else [])
+                         + ([self.rest.nginx_locations(fastcgi_location)] if self.rest else [])
                          + ([fastcgi_location(MANY_PREFIX, self.keep_sock),
                              fastcgi_location(KEEP_PREFIX, "kiva_keep").replace(
                                  "fastcgi_pass unix:kiva_keep;", "fastcgi_keep_conn on; fastcgi_pass kiva_keep;")]
@@ -209,6 +216,7 @@ class Bench:
         stack_env = dict(os.environ, STATE=self.state, PORT=str(self.port), PGPORT=str(self.pgport),
                          PREFIX=PREFIX, KIVA=KIVA, THREADS=str(THREADS), PROCESSES="1",
                          STUFF_ROWS=str(STUFF_ROWS), ACCESS_LOG="off", NGINX_EXTRA=extra,
+                         JOBS="0",  # no jobs worker beside the scenarios; bench/rest.py starts its own
                          # Every worker thread, peer pool, mod_fcgid process and pgbench client
                          # holds a connection: about 100 in all, PostgreSQL's default limit.
                          PG_SETTINGS="\n".join(filter(None, ["max_connections = 200",
@@ -254,6 +262,9 @@ class Bench:
                               + [f"listen = unix:{self.nometrics_sock}", "metrics = off"]) + "\n")
         self.spawn("kiva-nometrics", [KIVA, "--config", self.nometrics_conf])
         wait_for_socket(self.nometrics_sock, self.procs["kiva-nometrics"], "the third worker")
+
+        if self.rest:  # scenario 1 with rate_limit on (issue 21)
+            self.rest.start(lines, KIVA, wait_for_socket)
 
         if KEEP:  # a fourth worker, KEEP_THREADS threads: one connection per request, or kept
             self.keep_conf = os.path.join(self.run_dir, "kiva-keep.conf")
@@ -344,11 +355,25 @@ class Bench:
         self.expect("DELETE", f"{PREFIX}/stuff/{sid}", 204)
         if self.peers:
             self.peers.check(json.loads)
+        if self.rest:
+            self.rest.prepare(PREFIX)
         if self.apache:
             for name in APACHE_SCENARIOS:
                 got = self.expect("GET", f"{PREFIX}/stuff/42", 200, base=self.apache.url(name))
                 if "hello" not in name and json.loads(got) != json.loads(ours):
                     raise Failure(f"{name} and nginx disagree: {got!r} vs {ours!r}")
+
+    def http_json(self, method, path, doc, token):
+        req = urllib.request.Request(self.url + path, data=json.dumps(doc).encode(), method=method,
+                                     headers={"Content-Type": "application/json", "Authorization": "Bearer " + token})
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                return r.status, r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read()
+
+    def cleanup(self):
+        cleanup_writes(self)
 
     def psql(self, *sql, user="kiva"):
         """Each statement on its own (-c each), so that VACUUM can be one of them."""
@@ -385,6 +410,7 @@ def targets(b):
         "s1keep": (f"1 on {KEEP_THREADS} thr., keep_conn", ["-s", get, f"{u}{KEEP_PREFIX}/", "--", KEEP_PREFIX]),
         "kiva-ids": ("kiva: ids", ["-s", os.path.join(BENCH, "stuff-ids.lua"), f"{u}{PREFIX}/", "--", PREFIX]),
         **(b.peers.targets(b.token) if b.peers else {}),
+        **(b.rest.targets(u, PREFIX) if b.rest else {}),
         **({name: (name, ["-s", get, f"{b.apache.url(name)}{PREFIX}/", "--", PREFIX]) for name in APACHE_SCENARIOS}
            if b.apache else {}),
     }
@@ -421,7 +447,7 @@ def main():
             raise Failure(f"{tool} not found (make bench installs it)")
     if APACHE_ONLY and not APACHE:
         raise Failure("BENCH_ONLY=apache with BENCH_APACHE=0: nothing to run")
-    for binary in (KIVA, RESPONDER):
+    for binary in (KIVA, RESPONDER) + ((JOBS_LOOP, ETAG_COST) if REST else ()):
         if not os.access(binary, os.X_OK):
             raise Failure(f"{binary} not found (bench/run.sh builds it)")
     # 1024 connections of wrk (the sweep) need more descriptors than a shell's 1024.
@@ -436,14 +462,15 @@ def main():
         "nocache_duration": NOCACHE_DURATION, "nocache_connections": NOCACHE_CONNECTIONS,
         "cold_runs": COLD_RUNS, "worker_threads": THREADS, "stuff_rows": STUFF_ROWS, "kiva": KIVA,
         "responder": RESPONDER, "rounds": ROUNDS, "short": SHORT, "peers": PEERS,
-        "sweep_duration": SWEEP_DURATION, "fastcgi_keepalive": os.environ.get("NGINX_FASTCGI_KEEPALIVE")}}
+        "sweep_duration": SWEEP_DURATION, "rest": REST, "fastcgi_keepalive": os.environ.get("NGINX_FASTCGI_KEEPALIVE")}}
     ok = interrupted = False
     try:
         b.start()
         b.prepare()
         results["settings"].update(rows=b.rows, big_response_bytes=b.big_bytes)
         tg = targets(b)
-        order = [] if APACHE_ONLY else ["ceiling", "responder", "s1", "s1off", "s2", "s3", "s5", "s6"]
+        order = [] if APACHE_ONLY else ["ceiling", "responder", "s1", "s1off",
+                                         *(rest.KEYS if b.rest else ()), "s2", "s3", "s5", "s6"]
         order += ["s1many", "s1keep"] if KEEP and not APACHE_ONLY else []
         order += ["kiva-ids", *peers.all_keys()] if b.peers and not APACHE_ONLY else []
         order += list(APACHE_SCENARIOS) if b.apache else []
@@ -458,6 +485,8 @@ def main():
                 return b.apache.app_match(name)
             if name in ("s1many", "s1keep"):
                 return b.procs["kiva-keep"].pid
+            if name == "s1rl":
+                return b.rest.pid_of(name)
             return {"responder": b.procs["responder"].pid, "s4": b.procs["kiva-nocache"].pid,
                     "s1off": b.procs["kiva-nometrics"].pid,
                     "ceiling": None, "apache-proxy-fcgi-hello": b.procs.get("hello") and b.procs["hello"].pid
@@ -537,6 +566,12 @@ def main():
                 lambda sock: [RESPONDER, sock, b.conninfo, str(THREADS)], COLD_RUNS, prefix=BASELINE_PREFIX,
                 log_path=cold_log, workdir=cold_dir))
             b.check_alive()
+        if b.rest:  # issue 21's digest, issue 22's jobs (bench/rest.py)
+            results["etag"] = {"ns_per_tag": rest.etag_cost(ETAG_COST, b.rest.body_bytes),
+                               "body_bytes": b.rest.body_bytes}
+            say(f"ETag digest: {results['etag']['ns_per_tag']:.0f} ns per tag ({b.rest.body_bytes} bytes)")
+            results["jobs"] = rest.jobs(b, wrk, DURATION, CONNECTIONS, b.token, PREFIX, KIVA, JOBS_LOOP, say)
+            b.check_alive()
         if b.peers and not APACHE_ONLY:
             results["sweeps"] = sweeps(b, tg)
         results["worker_log_lines"] = count_lines(os.path.join(b.state, "stack.log"))
@@ -566,6 +601,8 @@ def main():
     errors = sum(r["errors"] for rs in runs.values() for r in rs)
     errors += sum(r["errors"] for r in results.get("sweeps") or [])
     errors += sum(pg["failed"] for pg in results.get("pgbench") or [])
+    errors += sum(results["jobs"][k]["errors"] + results["jobs"][k]["drain"]["enqueue_errors"]
+                  for k in ("kiva", "loop")) if results.get("jobs") else 0
     if errors:
         say(f"{errors} errors (non-2xx or socket errors): the numbers are not valid")
         return 1
@@ -762,6 +799,7 @@ def summarize(results, tg, runs, rss, rss_after, cold_kiva, cold_resp, b):
     check("rss", end_rss is not None and end_rss < 16 * MIB, f"{end_rss / MIB:.1f} MiB", "<16 MiB")
     check("cold", cold_kiva["median_ms"] < 30, f"{cold_kiva['median_ms']:.1f} ms", "<30 ms")
     apache_checks(s, checks)
+    rest.checks(s, checks, check_of, results)
     if "peer-go-one" in s:
         peer_checks(s, checks, results)
     results.update(scenarios=[dict(v, key=k) for k, v in s.items()], checks=checks, cold_start={"kiva": cold_kiva, "responder": cold_resp},
@@ -908,6 +946,8 @@ def print_report(results):
     row("  cold start responder", p50=f"{cold['responder']['median_ms']:.2f}",
         p99=f"{cold['responder']['p90_ms']:.2f}")
     row("worker RSS at the end", rss=mib(results["rss"]["end"]), chk=c["rss"])
+    if "s1rl" in s or results.get("jobs"):
+        rest.print_rest(s, c, results, row)
     if "flask-wsgi-seed" in s:
         print_apache(s, c, results)
     if "peer-go-one" in s:
@@ -1016,8 +1056,8 @@ def print_cpu(s):
     head = f"{'scenario':<29} " + " ".join(f"{g:>8}" for g in cpu.GROUPS) + f" {'total':>8} {'idle %':>6}"
     print(head)
     print("-" * len(head))
-    for name in ("ceiling", "responder", "s1", "s1off", "s1many", "s1keep", "s2", "s3", "s4", "s5", "s6",
-                 *APACHE_SCENARIOS,
+    for name in ("ceiling", "responder", "s1", "s1off", *rest.KEYS, "s1many", "s1keep", "s2", "s3", "s4", "s5",
+                 "s6", *APACHE_SCENARIOS,
                  "kiva-ids", *peers.all_keys()):
         if name not in s:
             continue

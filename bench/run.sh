@@ -8,7 +8,10 @@
 # bench-apache), BENCH_FCGID_PROCESSES (24) sizes mod_fcgid, BENCH_SHORT=1 a quick end-to-end
 # check (1 s runs, one round, short sweeps), BENCH_ROUNDS (2), BENCH_PEERS=0 leaves the peers and
 # sweeps out, BENCH_SWEEP_DURATION (5s), NGINX_FASTCGI_KEEPALIVE=N persistent nginx-to-worker
-# connections (an experiment: give THREADS above what nginx can pin).
+# connections (an experiment: give THREADS above what nginx can pin), BENCH_ONLY=rest the nginx
+# section with issues 21/22's rows alone (no Apache, peers, keep_conn), BENCH_REST=0 without them,
+# BENCH_JOBS_THREADS (4), BENCH_JOBS_LATENCY (100 jobs), BENCH_JOBS_DRAIN_FILL (2s), JOBS_LOOP and
+# ETAG_COST prebuilt binaries.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -33,7 +36,20 @@ if [ -z "${HELLO:-}" ]; then
     $(pkg-config --cflags --libs fcgi) -lpthread
   export HELLO=$build/kiva-bench-hello
 fi
-if [ "${BENCH_PEERS:-1}" != 0 ] && [ "${BENCH_ONLY:-}" != apache ]; then
+# Issues 21/22's rows (bench/rest.py): the bare SKIP LOCKED jobs loop, and the ETag digest timed alone.
+mkdir -p "$build"
+if [ -z "${JOBS_LOOP:-}" ]; then
+  # shellcheck disable=SC2046  # pkg-config's flags are meant to be split
+  g++ -std=c++20 -O2 -Wall -Wextra -Werror -o "$build/kiva-bench-jobs-loop" "$root/bench/jobs-loop.cpp" \
+    $(pkg-config --cflags --libs libpq) -lpthread
+  export JOBS_LOOP=$build/kiva-bench-jobs-loop
+fi
+if [ -z "${ETAG_COST:-}" ]; then
+  g++ -std=c++20 -O2 -Wall -Wextra -Werror -I "$root/framework" -o "$build/kiva-bench-etag-cost" \
+    "$root/bench/etag-cost.cpp" "$root/framework/kiva/http/etag.cpp" -lcrypto
+  export ETAG_COST=$build/kiva-bench-etag-cost
+fi
+if [ "${BENCH_PEERS:-1}" != 0 ] && [ "${BENCH_ONLY:-}" != apache ] && [ "${BENCH_ONLY:-}" != rest ]; then
   "$root/bench/peers/build.sh" "${PEERS_DIR:-$build/peers}"
 fi
 exec python3 "$root/bench/bench.py"
