@@ -575,8 +575,9 @@ run rsync -rlpt --checksum --delete --chmod=Du=rwx,Dg=rx,Do=,Fu=rwX,Fg=rX,Fo= \
 step "checking the new release on the target (configuration, queries, routes)"
 # As the deploy account, which cannot read the token secret nor the cache's password: a
 # stand-in secret and no password for this check only (the worker's own access to them shows
-# in the health check after the restart; --check connects to nothing).
-remote "cd $A && KIVA_TOKEN_SECRET_FILE= KIVA_TOKEN_SECRET_ENV=KIVA_CHECK_ONLY_SECRET KIVA_CHECK_ONLY_SECRET=not-a-secret-only-for-the-check KIVA_CACHE_PASSWORD_FILE= .incoming/bin/kiva --config .incoming/conf/kiva.conf --check" ||
+# in the health check after the restart; --check connects to nothing). No metrics file either:
+# run/ is the worker's, and the rate limits' counters beside it would be mapped.
+remote "cd $A && KIVA_TOKEN_SECRET_FILE= KIVA_TOKEN_SECRET_ENV=KIVA_CHECK_ONLY_SECRET KIVA_CHECK_ONLY_SECRET=not-a-secret-only-for-the-check KIVA_CACHE_PASSWORD_FILE= KIVA_METRICS_FILE= .incoming/bin/kiva --config .incoming/conf/kiva.conf --check" ||
   die "the new release does not start on the target (see above): nothing was switched"
 if [ "$phase" = stage ]; then say "staged '$release' on $dest"; exit 0; fi
 else

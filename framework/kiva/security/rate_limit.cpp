@@ -69,8 +69,12 @@ HostRateCounters::HostRateCounters(const std::string& path, std::size_t words) {
     if (path.empty()) {
         p = mmap(nullptr, bytes_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     } else {
-        int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0660);
         if (fd >= 0) {
+            // Shared by every process of the instance, whatever its user's umask (a unit's
+            // UMask=0077; mod_fcgid's processes beside the systemd worker): the app's group,
+            // as the metrics file beside it (kiva/observe/slots.cpp).
+            (void)fchmod(fd, 0660);
             struct stat st {};
             // A file of another size is from another release: resized, its counts start over.
             if (fstat(fd, &st) == 0 &&
