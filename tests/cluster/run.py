@@ -278,6 +278,9 @@ def revocation_delay_under_load(rounds=5):
     delays, stale, errors = [], [], []
     try:
         for _ in range(rounds):
+            # The course's tokens are stamped to the second: a login in the same second as the
+            # previous round's (or shared_tokens') logout would get that revoked token again.
+            time.sleep(1.1)
             status, token = call("app1", "GET", "/login", auth=("hobbes", "susie"))
             warm = [call("app2", "GET", "/whoami", token=token)[0] for _ in range(6)]
             conn = http.client.HTTPSConnection(APPS["app2"], 443, context=CTX, timeout=15)
@@ -297,7 +300,6 @@ def revocation_delay_under_load(rounds=5):
             stale.append(answers.count(200))
             if (status, warm, out) != (200, [200] * 6, 204) or answers[-1:] != [401]:
                 errors.append((status, warm, out, answers[-3:]))
-            time.sleep(0.2)
     finally:
         load.stop()
     if delays:
@@ -337,10 +339,17 @@ def idempotency_and_rate_limits():
         status, h, _ = call_with_headers(host, "GET", "/whoami", {"Authorization": basic})
         fields = dict(p.split("=") for p in h.get("ratelimit", "").split(";")[1:])
         return status, int(fields.get("r", -1)), int(fields.get("t", -1))
-    one, two = remaining("app1"), remaining("app2")
+    # A host whose Redis command timed out (cache_timeout, right after a load step) counts
+    # alone for its back-off second: a few tries, 1.5 s apart; one shared count suffices.
+    tries = []
+    for _ in range(4):
+        one, two = remaining("app1"), remaining("app2")
+        tries.append((one, two))
+        if one[0] == 200 and two[0] == 200 and (two[1] == one[1] - 1 or two[2] > one[2]):
+            break
+        time.sleep(1.5)
     CHECKS.check("a rate limit is counted by both hosts together (RateLimit r one less on app2)",
-                 one[0] == 200 and two[0] == 200 and (two[1] == one[1] - 1 or two[2] > one[2]),
-                 (one, two))
+                 one[0] == 200 and two[0] == 200 and (two[1] == one[1] - 1 or two[2] > one[2]), tries)
 
 
 def pg_hba_hosts():
