@@ -101,7 +101,7 @@ if [ "$packages" = 1 ]; then
   command -v psql >/dev/null || missing="$missing postgresql-client"
   command -v logrotate >/dev/null || missing="$missing logrotate"
   # The worker links hiredis (the shared cache client), whether or not `cache` is set.
-  ldconfig -p 2>/dev/null | grep -q 'libhiredis\.so' || missing="$missing libhiredis0.14"
+  grep -q 'libhiredis\.so' <<<"$(ldconfig -p 2>/dev/null)" || missing="$missing libhiredis0.14"
   if [ -n "$missing" ]; then
     command -v apt-get >/dev/null || die "install$missing (needed by make deploy)"
     say "installing$missing"

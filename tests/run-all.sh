@@ -91,7 +91,7 @@ count "$(echo "$package_out" | sed -n 's/^package: \([0-9]\+\) passed.*/\1/p')" 
       "$(echo "$package_out" | sed -n 's/^package: [0-9]\+ passed, \([0-9]\+\) failed.*/\1/p')" package
 say "kiva-new: a new project on the installed framework, its own make test (below a private directory)"
 newproject_out=$(tests/newproject/run.sh build 2>&1); echo "$newproject_out" | grep -E '^(ok|FAIL|  [a-z-]+:|newproject:)'
-echo "$newproject_out" | grep -q '^FAIL' && echo "$newproject_out" | tail -n 60
+grep -q '^FAIL' <<<"$newproject_out" && echo "$newproject_out" | tail -n 60
 count "$(echo "$newproject_out" | sed -n 's/^newproject: \([0-9]\+\) passed.*/\1/p')" \
       "$(echo "$newproject_out" | sed -n 's/^newproject: [0-9]\+ passed, \([0-9]\+\) failed.*/\1/p')" newproject
 say "unit tests"

@@ -286,15 +286,18 @@ balancer() {  # HAProxy on the root namespace: the edge, the only published port
 }
 
 deploy_conf() {
-  local targets="" i extra=""
+  local targets="" i extra="" help
+  # Captured once: `--help | grep -q` under pipefail fails when grep exits before kiva writes
+  # its last line (SIGPIPE), which dropped rate_limit from a CI run's cluster.
+  help=$("$root/build-release/kiva" --help 2>&1)
   for i in $(seq 1 "$apps"); do targets+=" app$i=$(app_ip "$i")"; done
   # The worker's Redis client (cache, cache_password_file) where this build has it.
-  if "$root/build-release/kiva" --help 2>&1 | grep -qE '^ *cache\b'; then
+  if grep -qE '^ *cache\b' <<<"$help"; then
     extra="CONF_cache=redis://$redis_ip:6379/0"
   fi
   # A rate limit far above what the load steps send: the cluster test checks that both hosts
   # count one client together (in Redis), where this build has rate limits.
-  if "$root/build-release/kiva" --help 2>&1 | grep -qE '^ *rate_limit\b'; then
+  if grep -qE '^ *rate_limit\b' <<<"$help"; then
     extra+=$'\n'"CONF_rate_limit=1000000/1d"
   fi
   local database="host=$db_ip port=5432 dbname=$db user=$db sslmode=verify-full sslrootcert=$state/tls/ca.crt"

@@ -94,7 +94,7 @@ down() {
       pid_alive "$pid" && kill -KILL "$(cat "$pid")" 2>/dev/null || true
     done
     # Whatever still runs inside the node's namespace is this cluster's (PostgreSQL).
-    if ip netns list | grep -qx "$prefix$node\( (id: [0-9]*)\)\?"; then
+    if grep -qx "$prefix$node\( (id: [0-9]*)\)\?" <<<"$(ip netns list)"; then
       for pid in $(ip netns pids "$prefix$node" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null || true; done
       for _ in $(seq 50); do [ -z "$(ip netns pids "$prefix$node" 2>/dev/null)" ] && break; sleep 0.1; done
       ip netns del "$prefix$node" 2>/dev/null || true
