@@ -40,6 +40,9 @@ class Stack:
     """One PostgreSQL + worker + nginx, for the whole run."""
 
     def __init__(self, build, **env):
+        # No jobs worker unless asked (JOBS="1"): one on a test's second stack would run the
+        # jobs other tests left queued on the shared database, writing behind their backs.
+        env = {"JOBS": "0", **env}
         self.build = os.path.abspath(build)
         self.state = tempfile.mkdtemp(prefix="kiva-it-")
         os.chmod(self.state, 0o755)  # the postgres account must reach its directory
