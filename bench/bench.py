@@ -543,6 +543,8 @@ def main():
                 pg["cpu"] = cpu.per_request(before, cpu.snapshot(None), pg["transactions"])
                 results["pgbench"].append(pg)
                 say(f"  pgbench   {pg['tps']:10.0f} tps    latency avg {pg['latency_avg_ms']} ms")
+        if b.peers and not APACHE_ONLY:  # where a read's PostgreSQL time goes, once
+            results["pg_wakeup"] = peers.pg_wakeup(b)
         if b.apache and FCGID_RUNS:
             results["fcgid_runs"] = fcgid_runs(b, tg)
         cold_kiva = cold_resp = None
@@ -1026,6 +1028,10 @@ def print_peers(s, c, results):
               f"{tps:.0f} tps, {tps / s['s1']['rps']:.2f}x kiva's one-row read; the whole machine's CPU "
               f"{statistics.fmean(x['cpu']['busy_us_per_request'] for x in pg):.1f} us/transaction "
               "(pgbench and the backends, which exit before they can be counted apart)")
+    wake = results.get("pg_wakeup")
+    if wake:
+        print("A backend's CPU per one-row SELECT (bench/pg-wakeup.cpp, one connection, best of 3): "
+              + ", ".join(f"{mode} {us:.1f} us" for mode, us in wake.items()))
     print()
     for k in ("peers-one", "peers-ids", "peers-write", "sweep-errors", "sweep-rss"):
         chk = c.get(k)

@@ -213,6 +213,20 @@ def pgbench(b, duration, clients=PROCESSES * POOL):
             "command": " ".join(cmd)}
 
 
+def pg_wakeup(b):
+    """A backend's CPU per one-row SELECT when its next query waits, and when it sleeps between
+    queries on a busy or an idle core (bench/pg-wakeup.cpp): {mode: us}, or None without it."""
+    binary = os.environ.get("PG_WAKEUP")
+    if not binary:
+        return None
+    conninfo = f"host={os.path.join(b.state, 'pg')} port={b.pgport} dbname=kiva user=kiva"
+    out = subprocess.run([binary, conninfo, "20000"], capture_output=True, text=True, timeout=300)
+    if out.returncode != 0:
+        raise b.failure(f"pg-wakeup failed ({out.returncode}): {out.stderr}")
+    return {m.group(1).strip(): float(m.group(2))
+            for m in re.finditer(r"^(.+?)\s+backend\s+([\d.]+) us/query", out.stdout, re.M)}
+
+
 def list_url(base, prefix, rows):
     """GET /stuff for the list-size sweep: 1 and 100 rows by ids (the index), all rows plain."""
     if rows >= 10000:

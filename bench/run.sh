@@ -10,8 +10,8 @@
 # sweeps out, BENCH_SWEEP_DURATION (5s), NGINX_FASTCGI_KEEPALIVE=N persistent nginx-to-worker
 # connections (an experiment: give THREADS above what nginx can pin), BENCH_ONLY=rest the nginx
 # section with issues 21/22's rows alone (no Apache, peers, keep_conn), BENCH_REST=0 without them,
-# BENCH_JOBS_THREADS (4), BENCH_JOBS_LATENCY (100 jobs), BENCH_JOBS_DRAIN_FILL (2s), JOBS_LOOP and
-# ETAG_COST prebuilt binaries.
+# BENCH_JOBS_THREADS (4), BENCH_JOBS_LATENCY (100 jobs), BENCH_JOBS_DRAIN_FILL (2s), JOBS_LOOP,
+# ETAG_COST and PG_WAKEUP prebuilt binaries.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -51,5 +51,11 @@ if [ -z "${ETAG_COST:-}" ]; then
 fi
 if [ "${BENCH_PEERS:-1}" != 0 ] && [ "${BENCH_ONLY:-}" != apache ] && [ "${BENCH_ONLY:-}" != rest ]; then
   "$root/bench/peers/build.sh" "${PEERS_DIR:-$build/peers}"
+  if [ -z "${PG_WAKEUP:-}" ]; then
+    # shellcheck disable=SC2046  # pkg-config's flags are meant to be split
+    g++ -std=c++20 -O2 -Wall -Wextra -Werror -o "$build/kiva-bench-pg-wakeup" "$root/bench/pg-wakeup.cpp" \
+      $(pkg-config --cflags --libs libpq)
+    export PG_WAKEUP=$build/kiva-bench-pg-wakeup
+  fi
 fi
 exec python3 "$root/bench/bench.py"
