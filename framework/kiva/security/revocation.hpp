@@ -21,7 +21,8 @@ void check_not_revoked(SecurityScope& c, std::string_view token, const auth::Ver
 /// Revokes the request's token (Bearer or cookie) until it would have expired (POST /logout).
 /// When the revocation cache is answering (the default), or with the shared cache, the
 /// request's transaction is committed here, so that every process hears of it before the
-/// answer: call it last.
+/// answer: call it last. A logout in the second its token was issued returns once that second
+/// has passed, so that a login right after is given another token.
 void revoke_request_token(SecurityScope& c);
 
 /// After a password change of login in this transaction: tokens issued so far are refused,
