@@ -10,7 +10,7 @@ BUILD_TYPE ?= RelWithDebInfo
 
 DEPS = deploy/dev/install-deps.sh
 
-.PHONY: all build install package run test unit security fuzz bench bench-apache deploy deploy-init rollback cluster cluster-fault clean help
+.PHONY: all build install package run test unit security fuzz bench bench-apache deploy deploy-init rollback cluster cluster-fault cluster-status clean help
 
 all: build
 
@@ -28,6 +28,7 @@ help:
 	@echo "make rollback put back the release before the running one (RELEASE=ID: a kept one)"
 	@echo "make cluster  as root: HAProxy, 2 app hosts, Redis, PostgreSQL under Patroni (CLUSTER_DB=single: one) in network namespaces; http://127.0.0.1:8081/api"
 	@echo "make cluster-fault FAULT=app1|app1-back|redis|redis-back|db-primary|db-primary-back  a fault in the running cluster"
+	@echo "make cluster-status  each host of the running cluster: nginx, the HTTP worker, the jobs worker, the balancer's state"
 	@echo "make clean    remove build directories (not var/, the dev database)"
 
 build:
@@ -105,6 +106,9 @@ cluster:
 
 cluster-fault:
 	@exec deploy/dev/cluster.sh fault $(FAULT)
+
+cluster-status:
+	@exec deploy/dev/cluster.sh status
 
 clean:
 	rm -rf build build-*

@@ -5,6 +5,7 @@
 # every namespace, process, user and file it made (a start removes the leftovers of a crash).
 #
 #   deploy/dev/cluster.sh up            build, deploy and serve (as root)
+#   deploy/dev/cluster.sh status        each host's workers (HTTP and jobs) and its balancer state
 #   deploy/dev/cluster.sh fault NAME    into the running cluster: app1, app1-back (any appN),
 #                                       redis, redis-back, db-primary, db-primary-back (the
 #                                       HA database; fault_NAME functions below)
@@ -13,8 +14,12 @@
 # Environment: CLUSTER_DB (ha: three PostgreSQL nodes under Patroni + etcd, deploy/ha/db-cluster.sh;
 # single: one PostgreSQL, deploy/dev/cluster-db.sh), CLUSTER_PORT (8081), CLUSTER_APPS (2), CLUSTER_TOKEN_KEYS (a key set file to use,
 # else one key made here), KIVA_CLUSTER_CONF (extra lines for the
-# deploy configuration, e.g. CONF_auth_max_failures=1000000: the tests), ALLOW_DIRTY (1 here:
+# deploy configuration, e.g. CONF_auth_max_failures=1000000: the tests), CLUSTER_ENV (NAME=VALUE
+# words in the environment of every host's workers, as `systemctl set-environment`: e.g.
+# COURSE_TALLY_SECONDS=3, the demo's periodic tally the test counts), ALLOW_DIRTY (1 here:
 # a working tree with changes is deployed as -dirty), KIVA_SKIP_UNIT_TESTS.
+# Each application host runs the HTTP worker (kiva@.service, socket-activated) and the jobs
+# worker (kiva-jobs@.service, `kiva --jobs`), both started and restarted by make deploy.
 # Everything is named kc-* (namespaces, veths, bridge), addressed in 10.77.0.0/16 only, and
 # nothing has a route elsewhere. One topology at a time on a machine: the flock below.
 set -euo pipefail
@@ -99,7 +104,7 @@ down() {
 
 # ------------------------------------------------------------------ faults
 # fault_NAME: one function per fault.
-fault_app() {  # fault_app N: SIGKILL the host's workers, stop its nginx
+fault_app() {  # fault_app N: SIGKILL the host's workers (HTTP and jobs), stop its nginx
   local h=app$1 pid
   say "fault $h: SIGKILL its workers, stop its nginx"
   stop_pid "nginx-$h" TERM
@@ -111,7 +116,7 @@ fault_app() {  # fault_app N: SIGKILL the host's workers, stop its nginx
 running() { local pid; pid=$(pid_of "$1"); [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; }
 fault_app_back() {
   if running "nginx-app$1"; then say "app$1's nginx runs already"; return 0; fi
-  say "fault app$1-back: nginx started again (the supervisor restarted the workers)"; start_nginx "app$1"
+  say "fault app$1-back: nginx started again (the supervisor restarted the workers: the jobs worker after 1 s, the HTTP one at the next connection)"; start_nginx "app$1"
 }
 # The HA database (CLUSTER_DB=ha): deploy/ha/db-cluster.sh does the killing and the rejoining.
 fault_db_primary() { ha fault db-primary >/dev/null; say "fault db-primary: the primary's Patroni and PostgreSQL killed (SIGKILL); Patroni promotes the synchronous standby"; }
@@ -231,9 +236,16 @@ EOF
   install -d -m 0755 /run/sshd
   nsenter -t "$(pid_of "host-$h")" -m -n -- /usr/sbin/sshd -D -f "$d/sshd/sshd_config" -E "$d/sshd/sshd.log" &
   cluster_started "sshd-$h" $!
+  # Both units, kiva@ and kiva-jobs@ (started by the deploy's JOBS_RESTART_COMMAND); their
+  # lines go to worker.log, the jobs worker's prefixed "job NAME#ID:".
+  local setenv=() v
+  for v in ${CLUSTER_ENV:-}; do
+    [[ "$v" =~ ^[A-Z_][A-Z0-9_]*=[^[:space:]]*$ ]] || die "CLUSTER_ENV: '$v' is not NAME=VALUE"
+    setenv+=(--setenv "$v")
+  done
   nsenter -t "$(pid_of "host-$h")" -m -n -- python3 "$state/fake_systemd.py" run --units "$root/deploy/systemd" \
     --instance "$instance" --control "/run/kiva/$instance.control" --control-group "$instance-deploy" \
-    --log "$d/worker.log" >"$d/supervisor.log" 2>&1 &
+    --log "$d/worker.log" "${setenv[@]}" >"$d/supervisor.log" 2>&1 &
   cluster_started "supervisor-$h" $!
 }
 
@@ -314,8 +326,8 @@ DATABASE=$database
 DB_OWNER_PASSWORD_FILE=$state/secrets/$instance.owner.password
 TOKEN_KEYS_FILE=$state/deployer/token.keys
 RESTART_COMMAND=python3 $state/fake_systemd.py restart --control /run/kiva/$instance.control
-# No jobs worker in make cluster yet (docs/jobs.md, "Not done yet").
-JOBS_RESTART_COMMAND=none
+# The jobs worker (kiva-jobs@.service): SIGTERM, its running jobs finish, the new binary starts.
+JOBS_RESTART_COMMAND=python3 $state/fake_systemd.py restart-jobs --control /run/kiva/$instance.control
 HEALTH_URL=https://{host}/api/health
 HEALTH_CA=$state/tls/ca.crt
 DRAIN_COMMAND=$root/deploy/haproxy-server.sh $state/haproxy/admin.sock kiva,kiva-degraded/{name} drain
@@ -406,9 +418,34 @@ up() {
   while :; do sleep 1 & wait $! || true; done
 }
 
+# ------------------------------------------------------------------ status
+status() {  # per host: nginx, the HTTP worker and the jobs worker (the supervisor's status), the balancer
+  [ -e "$state/serving" ] || die "no cluster is running (make cluster)"
+  local d h stat
+  stat=$(socat -t 5 stdio "UNIX-CONNECT:$state/haproxy/admin.sock" <<<"show stat" 2>/dev/null || true)
+  for d in "$state"/app[1-9]; do
+    h=$(basename "$d")
+    python3 - "$h" "$d/run-kiva/$instance.control/status.json" "$(running "nginx-$h" && echo up || echo down)" \
+      "$(awk -F, -v h="$h" '$1 == "kiva" && $2 == h {print $18}' <<<"$stat")" <<'EOF'
+import json, os, sys
+host, path, nginx, balancer = sys.argv[1:]
+try:
+    s = json.load(open(path))
+except (OSError, ValueError):
+    s = {}
+def proc(pid, starts):
+    alive = pid and os.path.exists(f"/proc/{pid}")
+    return (f"pid {pid}" if alive else "not running") + f" ({starts or 0} starts)"
+print(f"{host}: nginx {nginx}; kiva (HTTP) {proc(s.get('pid'), s.get('starts'))}; "
+      f"kiva --jobs {proc(s.get('jobs_pid'), s.get('jobs_starts'))}; balancer {balancer or '?'}")
+EOF
+  done
+}
+
 case ${1:-} in
   up) up ;;
+  status) status ;;
   fault) shift; fault "$@" ;;
   down) down ;;
-  *) die "usage: deploy/dev/cluster.sh up|fault NAME|down" ;;
+  *) die "usage: deploy/dev/cluster.sh up|status|fault NAME|down" ;;
 esac

@@ -12,15 +12,24 @@ namespaces, deployed by the shipped scripts), then, through the balancer and on 
   app host (prepare-db.sh --app-host, --drop-app-host); the shared key set's modes; killing
   an app host under a bounded write load (no failed GET, POSTs fail only while in flight,
   every 201 is in the database); Redis stopped and back (no 5xx); a rolling deploy under
-  load (0 failed requests, the new release on every host); a host failing its health check
+  load (0 failed requests, the new release on every host, each host's jobs worker restarted
+  gracefully, every import queued meanwhile done once); a host failing its health check
   stops the roll, drained, with the other serving.
+
+Jobs (docs/jobs.md; each host runs `kiva --jobs` too): a few hundred imports enqueued through
+the balancer run on both hosts, each exactly once (its handler's log line on one host only,
+attempts 1, every name once in Stuff); the demo's periodic tally (COURSE_TALLY_SECONDS=3)
+runs once per period with the two hosts' schedulers; on the HA database, the imports enqueued
+during each failover all end done, their names once each.
 
 Ends with `cluster: N passed, M failed`. Every load loop is bounded in count and time."""
 
 import base64
 import http.client
+import collections
 import json
 import os
+import re
 import signal
 import ssl
 import subprocess
@@ -41,6 +50,8 @@ INSTANCE = "kiva-kc"
 DB = "kiva_kc"
 APPS = {"app1": "10.77.1.1", "app2": "10.77.1.2"}
 CHECKS = Checks()
+TALLY_SECONDS = 3   # the demo's periodic tally (COURSE_TALLY_SECONDS): a few periods in a step
+BASIC_CALVIN = "Basic " + base64.b64encode(b"calvin:hobbes").decode()
 
 
 class Cluster:
@@ -61,9 +72,11 @@ class Cluster:
 
     def start(self):
         env = dict(os.environ, CLUSTER_DB=self.db, CLUSTER_PORT=str(self.port), CLUSTER_TOKEN_KEYS=os.path.join(self.dir, "token.secret"),
-                   # as the integration suite's stack: many failed passwords on purpose, short ones
+                   CLUSTER_ENV=f"COURSE_TALLY_SECONDS={TALLY_SECONDS}",
+                   # as the integration suite's stack: many failed passwords on purpose, short ones;
+                   # a job claimed on a primary that died is claimed again after 5 s (not 60)
                    KIVA_CLUSTER_CONF="CONF_auth_max_failures=1000000\nCONF_auth_max_address_failures=1000000\n"
-                                     "CONF_password_min_length=4\nCONF_password_cache_ttl=60s\n")
+                                     "CONF_password_min_length=4\nCONF_password_cache_ttl=60s\nCONF_jobs_lease=5s\n")
         env.pop("MAKEFLAGS", None)
         self.log = open(self.log_path, "w")
         self.process = subprocess.Popen([f"{ROOT}/deploy/dev/cluster.sh", "up"], env=env, stdout=self.log,
@@ -150,22 +163,26 @@ def call(host, method, path, body=None, auth=None, token=None, timeout=15):
 class Load:
     """GET and POST loops through the balancer, each request timed; bounded in requests and
     seconds. Keeps every POST answered 201 (its sid) and every failure with its times.
-    STATS loops GET /stats, the query a standby answers when db_replica is set."""
+    STATS loops GET /stats, the query a standby answers when db_replica is set; IMPORT loops
+    POST /stuff/import of import_size new names (as calvin), keeping each job answered 202 with them."""
 
-    def __init__(self, getters=2, posters=1, max_requests=3000, max_seconds=90, stats=0):
-        self.getters, self.posters, self.stats = getters, posters, stats
+    def __init__(self, getters=2, posters=1, max_requests=3000, max_seconds=90, stats=0, importers=0, import_size=2):
+        self.getters, self.posters, self.stats, self.importers = getters, posters, stats, importers
+        self.import_size = import_size
         self.max_requests, self.max_seconds = max_requests, max_seconds
         self.stop_flag = False
         self.lock = threading.Lock()
         self.count = 0
-        self.ok = {"GET": 0, "POST": 0, "STATS": 0}
+        self.ok = {"GET": 0, "POST": 0, "STATS": 0, "IMPORT": 0}
         self.failures = []      # (method, start, end, what)
         self.created = []       # sids answered 201
+        self.jobs = {}          # job id answered 202 -> its names
         self.threads = []
 
     def start(self):
         self.t0 = time.time()
-        for kind, n in (("GET", self.getters), ("POST", self.posters), ("STATS", self.stats)):
+        for kind, n in (("GET", self.getters), ("POST", self.posters), ("STATS", self.stats),
+                        ("IMPORT", self.importers)):
             for _ in range(n):
                 t = threading.Thread(target=self.loop, args=(kind,), daemon=True)
                 t.start()
@@ -191,6 +208,11 @@ class Load:
                 elif kind == "STATS":
                     path = "/api/stats"
                     conn.request("GET", path)
+                elif kind == "IMPORT":
+                    path = "/api/stuff/import"
+                    names = [f"job-{uuid.uuid4().hex[:12]}" for _ in range(self.import_size)]
+                    conn.request("POST", path, body=json.dumps({"names": names}),
+                                 headers={"Content-Type": "application/json", "Authorization": BASIC_CALVIN})
                 else:
                     path = "/api/stuff"
                     conn.request("POST", path, body=f"stuff=load-{uuid.uuid4().hex}",
@@ -199,7 +221,10 @@ class Load:
                 data = r.read()
                 end = time.time()
                 with self.lock:
-                    if (kind != "POST" and r.status == 200) or (kind == "POST" and r.status == 201):
+                    if kind == "IMPORT" and r.status == 202:
+                        self.ok[kind] += 1
+                        self.jobs[json.loads(data)["job"]] = names
+                    elif (kind not in ("POST", "IMPORT") and r.status == 200) or (kind == "POST" and r.status == 201):
                         self.ok[kind] += 1
                         if kind == "POST":
                             self.created.append(json.loads(data)["sid"])
@@ -396,6 +421,7 @@ def key_set_modes():
 
 def kill_host_under_load():
     say("app1 killed (workers SIGKILLed, nginx stopped) under a bounded write load")
+    jobs_pid = supervisor_status("app1").get("jobs_pid")
     load = Load(getters=2, posters=2, max_requests=4000, max_seconds=40).start()
     time.sleep(3)
     t_fault = time.time()
@@ -415,6 +441,13 @@ def kill_host_under_load():
     CHECKS.check(f"every POST answered 201 is in the database ({found} of {len(load.created)})",
                  found == len(load.created) and found > 0, found)
     wait_up("app1")
+    # Its jobs worker was SIGKILLed too: the supervisor starts it again (Restart=on-failure).
+    deadline = time.time() + 15
+    while time.time() < deadline and not (jobs_worker_alive("app1") and supervisor_status("app1").get("jobs_pid") != jobs_pid):
+        time.sleep(0.3)
+    CHECKS.check("app1's jobs worker, SIGKILLed with the host, runs again (restarted by its unit)",
+                 jobs_worker_alive("app1") and supervisor_status("app1").get("jobs_pid") != jobs_pid,
+                 supervisor_status("app1"))
 
 
 def primary_killed_under_load():
@@ -424,7 +457,9 @@ def primary_killed_under_load():
     for round_ in (1, 2):
         say(f"failover {round_}: the primary's Patroni and PostgreSQL SIGKILLed under a POST load")
         before = CLUSTER.ha("leader").stdout.strip()
-        load = Load(getters=1, posters=3, max_requests=6000, max_seconds=75, stats=1).start()
+        # Imports of 100 names: jobs long enough (tens of ms) that some run when the primary dies.
+        load = Load(getters=1, posters=3, max_requests=6000, max_seconds=75, stats=1, importers=1,
+                    import_size=100).start()
         time.sleep(3)
         t_kill = time.time()
         CLUSTER.fault("db-primary")
@@ -458,6 +493,15 @@ def primary_killed_under_load():
         found = int(CLUSTER.psql(f"SELECT count(*) FROM Stuff WHERE sid IN ({sids})"))
         CHECKS.check(f"failover {round_}: every POST answered 201 is in the database ({found} of {len(load.created)})",
                      found == len(load.created) and found > 0, found)
+        # The imports enqueued meanwhile (202: committed, as synchronous replication keeps it):
+        # claimed, cut by the failover, claimed again after their lease; done once each.
+        finished = wait_jobs_finished(load.jobs, 120)
+        CHECKS.check(f"failover {round_}: the {len(load.jobs)} imports answered 202 finish within 120 s", finished)
+        check_imports_once(f"failover {round_}", load.jobs, first_attempt=False)
+        done_lines = job_lines("import_stuff", "done")
+        twice = [i for i in load.jobs if sum(done_lines[h][i] for h in APPS) > 1]
+        CHECKS.check(f"failover {round_}: no import is logged done twice", not twice and len(load.jobs) > 10,
+                     (len(load.jobs), twice[:5]))
         CLUSTER.fault("db-primary-back")
         r = CLUSTER.ha("wait-replica", before, check=False)
         CHECKS.check(f"failover {round_}: the old primary {before} rejoins as a replica", r.returncode == 0,
@@ -466,6 +510,141 @@ def primary_killed_under_load():
         r = CLUSTER.ha("wait-sync", check=False)
         CHECKS.check(f"failover {round_}: the new leader has a synchronous standby again", r.returncode == 0,
                      r.stdout[-400:] + r.stderr[-400:])
+
+
+# --------------------------------------------------------------------------- jobs
+def worker_log(host):
+    """The host's worker.log: its HTTP worker's and its jobs worker's lines (fake_systemd's --log)."""
+    with open(f"{STATE}/{host}/worker.log", errors="replace") as f:
+        return f.read()
+
+
+def job_lines(name, what):
+    """{host: Counter(job id)} of the jobs workers' lines `job NAME#ID: WHAT...` on each host."""
+    pattern = re.compile(r"job " + re.escape(name) + r"#(\d+): " + re.escape(what))
+    return {h: collections.Counter(int(m.group(1)) for m in pattern.finditer(worker_log(h))) for h in APPS}
+
+
+def supervisor_status(host):
+    """The host's fake_systemd status: pid, starts, jobs_pid, jobs_starts."""
+    try:
+        with open(f"{STATE}/{host}/run-kiva/{INSTANCE}.control/status.json") as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return {}
+
+
+def jobs_worker_alive(host):
+    pid = supervisor_status(host).get("jobs_pid")
+    return bool(pid) and os.path.exists(f"/proc/{pid}")
+
+
+def import_jobs():
+    """{id: (state, attempts)} of every import_stuff job (the steps' job ids are filtered in
+    Python: a list of thousands in the SQL would exceed an argument's size)."""
+    rows = CLUSTER.psql("SELECT id, state, attempts FROM kiva_jobs WHERE name = 'import_stuff'")
+    return {int(i): (state, int(n)) for i, state, n in (line.split("|") for line in rows.splitlines() if line)}
+
+
+def wait_jobs_finished(ids, timeout):
+    """Polls until every import of ids is finished (done, failed, cancelled): True, or False at timeout."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            jobs = import_jobs()
+            if all(i in jobs and jobs[i][0] in ("done", "failed", "cancelled") for i in ids):
+                return True
+        except subprocess.CalledProcessError:  # the HA leader changing: asked again
+            pass
+        time.sleep(1)
+    return False
+
+
+def check_imports_once(label, jobs, first_attempt):
+    """Every job of jobs ({id: names}) done, and its names each exactly once in Stuff (one import
+    lost: names missing; run twice: the second fails on Stuff's unique key, so not done). With
+    first_attempt, each ran at its first attempt (nothing reclaimed nor retried)."""
+    rows = import_jobs()
+    states = collections.Counter(rows.get(i, ("missing", 0)) for i in jobs)
+    done = sum(n for (state, _), n in states.items() if state == "done")
+    ok = done == len(jobs) and (not first_attempt or set(states) == {("done", 1)})
+    attempts = collections.Counter()
+    for (_, n), count in states.items():
+        attempts[n] += count
+    CHECKS.check(f"{label}: every job answered 202 ends done ({done} of {len(jobs)}"
+                 f"{', each at its first attempt' if first_attempt else ''}; by attempts: {dict(sorted(attempts.items()))})",
+                 ok and jobs, dict(states))
+    names = [n for ns in jobs.values() for n in ns]
+    # Every name a step imports is job-<12 hex>, new (Stuff.stuff is UNIQUE: at most one row each).
+    stored = collections.Counter(CLUSTER.psql("SELECT stuff FROM Stuff WHERE stuff LIKE 'job-%'").split())
+    wrong = [n for n in names if stored[n] != 1]
+    CHECKS.check(f"{label}: each of the {len(names)} imported names is in Stuff exactly once",
+                 names and not wrong, wrong[:5])
+
+
+def jobs_on_two_hosts(count=300):
+    """A few hundred imports enqueued through the balancer (HTTP): both hosts' jobs workers run
+    some, none lost, none run twice or by two workers at once. Each run needs a claim, which
+    counts in attempts: attempts 1 for every job means one claim, so one run (a second worker
+    taking a running job, its lease or SKIP LOCKED broken, would make it 2); the handler's log
+    line `imported` (before the commit) appears once across both hosts' logs; its names are
+    in Stuff once each (Stuff.stuff is UNIQUE: a second run could not add them again, it would
+    fail, leaving the job failed)."""
+    say(f"jobs: {count} imports enqueued through the balancer, run by the jobs workers of both hosts")
+    alive = {h: jobs_worker_alive(h) for h in APPS}
+    CHECKS.check("each host runs its jobs worker (kiva --jobs, started by the deploy)", all(alive.values()), alive)
+    status = subprocess.run([f"{ROOT}/deploy/dev/cluster.sh", "status"], capture_output=True, text=True)
+    shown = [line for line in status.stdout.splitlines() if re.search(r"kiva --jobs pid \d+", line)]
+    CHECKS.check("make cluster-status shows each host's jobs worker running", status.returncode == 0 and
+                 len(shown) == len(APPS), status.stdout + status.stderr)
+    load = Load(getters=0, posters=0, importers=4, max_requests=count, max_seconds=90).start()
+    for t in load.threads:
+        t.join(120)
+    load.stop()
+    CHECKS.check(f"{count} imports answered 202 through the balancer ({len(load.jobs)})",
+                 len(load.jobs) == count and not load.failures, load.failures[:5])
+    finished = wait_jobs_finished(load.jobs, 120)
+    CHECKS.check("the imports finish within 120 s", finished)
+    check_imports_once("two hosts", load.jobs, first_attempt=True)
+    runs = job_lines("import_stuff", "imported")
+    ran = {h: {i for i in c if i in load.jobs} for h, c in runs.items()}
+    twice = [i for i in load.jobs if sum(runs[h][i] for h in APPS) != 1]
+    CHECKS.check(f"each import's handler ran exactly once across the hosts (app1 ran {len(ran['app1'])}, "
+                 f"app2 {len(ran['app2'])})", not twice, [(i, {h: runs[h][i] for h in APPS}) for i in twice[:5]])
+    CHECKS.check("both hosts' jobs workers ran some of the imports", all(ran.values()),
+                 {h: len(v) for h, v in ran.items()})
+
+
+def periodic_once_per_period(periods=6):
+    """The demo's stuff_tally every TALLY_SECONDS, scheduled by both hosts' jobs workers: over
+    a few periods, each period has exactly one job, done, whose handler ran once (its log line
+    `tally:` on one host), none missing."""
+    say(f"jobs: the periodic stuff_tally (every {TALLY_SECONDS} s) with both hosts' schedulers, "
+        f"over {periods} periods")
+    alive = {h: jobs_worker_alive(h) for h in APPS}
+    first = int(time.time()) // TALLY_SECONDS + 1       # the first period wholly in the window
+    time.sleep((periods + 1) * TALLY_SECONDS + 1)
+    last = int(time.time()) // TALLY_SECONDS - 1        # the last one begun a period ago at least
+    keys = ",".join(f"'stuff_tally@{p}'" for p in range(first, last + 1))
+    query = f"SELECT unique_key, state, id FROM kiva_jobs WHERE name = 'stuff_tally' AND unique_key IN ({keys})"
+    deadline = time.time() + 15
+    while True:
+        rows = [line.split("|") for line in CLUSTER.psql(query).splitlines() if line]
+        if all(r[1] == "done" for r in rows) or time.time() > deadline:
+            break
+        time.sleep(0.5)
+    per_period = collections.Counter(int(r[0].split("@")[1]) for r in rows)
+    wrong = {p: per_period[p] for p in range(first, last + 1) if per_period[p] != 1}
+    CHECKS.check(f"the periodic job: exactly one job per period, none missing ({last - first + 1} periods, "
+                 f"both jobs workers running: {all(alive.values())})",
+                 not wrong and last - first + 1 >= periods - 1 and all(alive.values()), (wrong, alive))
+    not_done = [r for r in rows if r[1] != "done"]
+    runs = job_lines("stuff_tally", "tally:")
+    ids = [int(r[2]) for r in rows]
+    twice = [i for i in ids if sum(runs[h][i] for h in APPS) != 1]
+    by_host = {h: sum(1 for i in ids if runs[h][i]) for h in APPS}
+    CHECKS.check(f"the periodic job: each period's run done, its handler run once (by host: {by_host})",
+                 not not_done and not twice, (not_done[:3], twice[:5]))
 
 
 def wait_up(host, timeout=20):
@@ -506,8 +685,9 @@ def redis_down_and_back():
 
 
 def rolling_deploy_under_load():
-    say("a rolling deploy (deploy/deploy.sh, TARGETS app1 app2) under load")
-    load = Load(getters=2, posters=1, max_requests=20000, max_seconds=240).start()
+    say("a rolling deploy (deploy/deploy.sh, TARGETS app1 app2) under load, imports queued meanwhile")
+    jobs_before = {h: supervisor_status(h).get("jobs_pid") for h in APPS}
+    load = Load(getters=2, posters=1, max_requests=20000, max_seconds=240, importers=1).start()
     time.sleep(1)
     r = CLUSTER.deploy("deploy", env={"KIVA_DEPLOY_TIME": str(int(time.time()) + 7)})
     time.sleep(1)
@@ -518,8 +698,18 @@ def rolling_deploy_under_load():
                  r.returncode == 0 and log.count("haproxy: kiva/app1 drain") == 1 and log.count("haproxy: kiva-degraded/app1 drain") == 1
                  and log.count("haproxy: kiva/app2 ready") == 1 and log.count("applying the pending migrations") == 1,
                  log[-2500:])
-    CHECKS.check(f"0 failed requests during the roll ({load.ok['GET']} GET, {load.ok['POST']} POST)",
-                 not load.failures and load.ok["GET"] > 100, load.failures[:5])
+    CHECKS.check(f"0 failed requests during the roll ({load.ok['GET']} GET, {load.ok['POST']} POST, "
+                 f"{load.ok['IMPORT']} imports)", not load.failures and load.ok["GET"] > 100, load.failures[:5])
+    # Each host's jobs worker: SIGTERM (its running jobs finish, exit 0), the new binary started.
+    jobs_after = {h: supervisor_status(h).get("jobs_pid") for h in APPS}
+    graceful = {h: f"the jobs worker, pid {jobs_before[h]}, stopped (exit 0)" in open(f"{STATE}/{h}/supervisor.log").read()
+                for h in APPS}
+    CHECKS.check("the roll restarted each host's jobs worker gracefully (exit 0, a new process)",
+                 all(graceful.values()) and all(jobs_after[h] and jobs_after[h] != jobs_before[h] and jobs_worker_alive(h)
+                                                for h in APPS) and log.count("restarting the jobs worker gracefully") == 2,
+                 (jobs_before, jobs_after, graceful))
+    CHECKS.check("the imports queued during the roll finish within 60 s", wait_jobs_finished(load.jobs, 60))
+    check_imports_once("rolling deploy", load.jobs, first_attempt=True)
     new = {h: call(h, "GET", "/health")[1].get("release") for h in APPS}
     CHECKS.check("both hosts run the new release", len(set(new.values())) == 1 and
                  any(v and v in line for v in new.values() for line in release), (new, release))
@@ -563,10 +753,14 @@ def main():
         CLUSTER.start()
         CTX = ssl.create_default_context(cafile=f"{STATE}/tls/ca.crt")
         CHECKS.check("the cluster serves through the balancer", call(None, "GET", "/health")[0] == 200)
-        steps = (key_set_modes, shared_tokens, revocation_delay_under_load, idempotency_and_rate_limits, prepare_db_hosts, integration_suite, kill_host_under_load,
+        steps = (key_set_modes, shared_tokens, revocation_delay_under_load, idempotency_and_rate_limits, prepare_db_hosts, integration_suite,
+                 jobs_on_two_hosts, periodic_once_per_period, kill_host_under_load,
                  redis_down_and_back, rolling_deploy_under_load, failing_host_stops_the_roll)
         if db == "ha":  # the same topology on the HA database: what it adds
-            steps = (shared_tokens, revocation_delay_under_load, primary_killed_under_load)
+            steps = (shared_tokens, revocation_delay_under_load, periodic_once_per_period, primary_killed_under_load)
+        only = sys.argv[sys.argv.index("--only") + 1].split(",") if "--only" in sys.argv else None
+        if only:  # a few steps only (while working on them): --only jobs_on_two_hosts,periodic_once_per_period
+            steps = [globals()[name] for name in only]
         for step in steps:
             try:
                 step()

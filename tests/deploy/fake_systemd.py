@@ -25,13 +25,17 @@ Group, WorkingDirectory, UMask, Restart, RestartSec, KillSignal, TimeoutStopSec)
 the first `fake_systemd.py restart-jobs --control DIR` (what JOBS_RESTART_COMMAND runs), which
 is a stop then a start as well, and restarted after a failure as Restart= says.
 
+`run --setenv NAME=VALUE` (repeatable) adds a variable to both units' environment, as
+`systemctl set-environment` does for the units started after it (make cluster: the demo's
+COURSE_TALLY_SECONDS).
+
 Apache's unit is emulated too, as far as the deploys need it: `fake_systemd.py reload-apache2`
 runs, as root, the --exec-reload commands in order (apache2.service's own ExecReload, then the
 shipped drop-in's, deploy/systemd/apache2.service.d/), and `warm-fcgid` the --exec-warm ones
 (what `sudo kiva-fcgid-warm` runs in production); the answer carries their last output line.
 
   fake_systemd.py run --units DIR --instance NAME --control DIR [--control-group G] [--log FILE]
-                      [--exec-reload CMD]... [--exec-warm CMD]...
+                      [--exec-reload CMD]... [--exec-warm CMD]... [--setenv NAME=VALUE]...
   fake_systemd.py restart|restart-jobs|reload-apache2|warm-fcgid --control DIR [--timeout SECONDS]
   fake_systemd.py status --control DIR
 """
@@ -95,8 +99,9 @@ def seconds(text):
 class JobsService:
     """kiva-jobs@.service: the same binary run with --jobs, no socket (see the module's doc)."""
 
-    def __init__(self, path, instance, log_path):
+    def __init__(self, path, instance, log_path, setenv=None):
         self.svc = parse_unit(path, instance).get("Service", [])
+        self.setenv = setenv or {}
         ignored = sorted({k for k, _ in self.svc} - EMULATED["Service"])
         if ignored:
             log(f"[Service] of kiva-jobs@.service not emulated: {', '.join(ignored)}")
@@ -115,7 +120,7 @@ class JobsService:
         gid = grp.getgrnam(group).gr_gid if group else pw.pw_gid
         env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8",
                "HOME": pw.pw_dir, "USER": user, "LOGNAME": user, "SHELL": pw.pw_shell,
-               "INVOCATION_ID": os.urandom(16).hex()}
+               "INVOCATION_ID": os.urandom(16).hex(), **self.setenv}
         for _, value in (kv for kv in self.svc if kv[0] == "Environment"):
             for assignment in shlex.split(value):
                 name, _, val = assignment.partition("=")
@@ -173,7 +178,7 @@ class JobsService:
 
 
 class Supervisor:
-    def __init__(self, units, instance, control, log_path, control_group=None, commands=None):
+    def __init__(self, units, instance, control, log_path, control_group=None, commands=None, setenv=None):
         sock_unit = parse_unit(os.path.join(units, "kiva@.socket"), instance)
         svc_unit = parse_unit(os.path.join(units, "kiva@.service"), instance)
         self.sock_cfg = sock_unit.get("Socket", [])
@@ -193,8 +198,9 @@ class Supervisor:
         self.hup = False
         self.starts = 0
         self.commands = commands or {}  # request -> the shell commands it runs, in order
+        self.setenv = setenv or {}      # systemctl set-environment: both units get it
         jobs_unit = os.path.join(units, "kiva-jobs@.service")
-        self.jobs = JobsService(jobs_unit, instance, log_path) if os.path.exists(jobs_unit) else None
+        self.jobs = JobsService(jobs_unit, instance, log_path, self.setenv) if os.path.exists(jobs_unit) else None
 
     # --- the socket -----------------------------------------------------------------------
     def bind(self):
@@ -228,7 +234,7 @@ class Supervisor:
         env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8",
                "HOME": pw.pw_dir, "USER": user, "LOGNAME": user, "SHELL": pw.pw_shell,
                "LISTEN_FDS": "1", "LISTEN_FDNAMES": f"kiva@{self.instance}.socket",
-               "INVOCATION_ID": os.urandom(16).hex()}
+               "INVOCATION_ID": os.urandom(16).hex(), **self.setenv}
         for _, value in (kv for kv in self.svc if kv[0] == "Environment"):
             for assignment in shlex.split(value):
                 name, _, val = assignment.partition("=")
@@ -437,14 +443,17 @@ def main():
     run.add_argument("--control-group", help="the group that may ask for a restart (default: the unit's Group)")
     run.add_argument("--exec-reload", action="append", default=[], help="a command of reload-apache2 (repeat)")
     run.add_argument("--exec-warm", action="append", default=[], help="a command of warm-fcgid (repeat)")
+    run.add_argument("--setenv", action="append", default=[], metavar="NAME=VALUE",
+                     help="in both units' environment, as systemctl set-environment (repeat)")
     for name in ("restart", "restart-jobs", "status", "reload-apache2", "warm-fcgid"):
         p = sub.add_parser(name)
         p.add_argument("--control", required=True)
         p.add_argument("--timeout", type=float, default=90)
     args = parser.parse_args()
     if args.command == "run":
+        setenv = dict(a.partition("=")[::2] for a in args.setenv)
         Supervisor(args.units, args.instance, args.control, args.log, args.control_group,
-                   {"reload-apache2": args.exec_reload, "warm-fcgid": args.exec_warm}).run()
+                   {"reload-apache2": args.exec_reload, "warm-fcgid": args.exec_warm}, setenv).run()
         return 0
     if args.command == "status":
         with open(os.path.join(args.control, "status.json")) as f:
