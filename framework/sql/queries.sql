@@ -118,12 +118,14 @@ DO NOTHING
 RETURNING id;
 
 -- name: schedule_periodic_job$
--- A periodic job's run for one period, once across every host (no row: already scheduled).
+-- A periodic job's run for one period, once across every host (no row: already scheduled);
+-- a cron job's for one instant (:period, seconds since the epoch), to run at :run_at.
 WITH period AS (
   INSERT INTO kiva_job_periods(name, period) VALUES (:name, :period::bigint)
   ON CONFLICT DO NOTHING RETURNING name)
-INSERT INTO kiva_jobs(name, payload, max_attempts, unique_key)
-SELECT name, 'null'::jsonb, :max_attempts::integer, name || '@' || :period::bigint FROM period
+INSERT INTO kiva_jobs(name, payload, max_attempts, unique_key, run_at)
+SELECT name, 'null'::jsonb, :max_attempts::integer, name || '@' || :period::bigint,
+       coalesce(to_timestamp(:run_at::double precision), now()) FROM period
 RETURNING id;
 
 -- name: claim_job^

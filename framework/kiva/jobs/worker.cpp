@@ -276,7 +276,7 @@ void Workers::purge(db::Database& db, const std::vector<const JobDecl*>& periodi
                        std::chrono::system_clock::now().time_since_epoch())
                        .count();
         for (const auto* d : periodic) {
-            q.purge_job_periods(d->name, (now - keep) / d->every.count());
+            q.purge_job_periods(d->name, d->cron ? now - keep : (now - keep) / d->every.count());
             db.finish(true);
         }
     } catch (const std::exception& e) {
@@ -293,15 +293,23 @@ void Workers::purge(db::Database& db, const std::vector<const JobDecl*>& periodi
                   " batches");
 }
 
+int64_t Workers::period_of(const JobDecl& d, int64_t now) {
+    if (d.cron)  // the next instant, enqueued ahead to run at it
+        return d.cron->next_after(std::chrono::sys_seconds(std::chrono::seconds(now)))
+            .time_since_epoch()
+            .count();
+    return now / d.every.count();
+}
+
 void Workers::schedule() {
     std::vector<const JobDecl*> periodic;
     for (const auto& d : registry_.all())
-        if (d.every.count() > 0) periodic.push_back(&d);
+        if (d.scheduled()) periodic.push_back(&d);
     bool purging = config_.jobs_keep.count() > 0;
     if (periodic.empty() && !purging) return;
     db::Database db(queries_, config_.database, config_.app_name, log_,
                     {config_.db_connect_timeout, config_.db_statement_timeout});
-    std::vector<int64_t> done(periodic.size(), -1);  // the last period scheduled here
+    std::vector<int64_t> done(periodic.size(), -1);  // the last period (instant) scheduled here
     auto next_purge = std::chrono::steady_clock::now();  // at start, then every purge_every
     while (!stopping_) {
         if (purging && std::chrono::steady_clock::now() >= next_purge) {
@@ -311,12 +319,19 @@ void Workers::schedule() {
         auto now = std::chrono::duration_cast<std::chrono::seconds>(
                        std::chrono::system_clock::now().time_since_epoch())
                        .count();
+        bool instant_came = false;
         for (std::size_t i = 0; i < periodic.size(); ++i) {
-            int64_t period = now / periodic[i]->every.count();
+            const JobDecl& d = *periodic[i];
+            int64_t period = period_of(d, now);
             if (period == done[i]) continue;
+            std::optional<double> run_at;
+            if (d.cron) {
+                run_at = static_cast<double>(period);
+                instant_came = instant_came || done[i] >= 0;  // the one scheduled before is due
+            }
             try {
-                db::FrameworkQueries(db).schedule_periodic_job(periodic[i]->name, period,
-                                                               periodic[i]->max_attempts);
+                db::FrameworkQueries(db).schedule_periodic_job(d.name, period, d.max_attempts,
+                                                               run_at);
                 db.finish(true);
                 done[i] = period;
             } catch (const std::exception& e) {
@@ -324,9 +339,10 @@ void Workers::schedule() {
                     db.finish(false);
                 } catch (...) {
                 }
-                log_.warning("jobs: cannot schedule " + periodic[i]->name + ": " + e.what());
+                log_.warning("jobs: cannot schedule " + d.name + ": " + e.what());
             }
         }
+        if (instant_came) wake_all();  // a cron job is due now: no need to wait for a poll
         std::unique_lock<std::mutex> lock(mutex_);
         wake_.wait_for(lock, 1s, [&] { return stopping_.load(); });
     }
