@@ -134,8 +134,9 @@ void Workers::work(int index) {
 bool Workers::run_one(db::Database& db, const std::string& worker) {
     db::FrameworkQueries q(db);
     db.set_request_id("");
+    // The claim (attempts + 1) commits on its own, in its round trip (claim_job says why its
+    // commit need not wait for the disk).
     auto job = q.claim_job(worker, static_cast<int64_t>(config_.jobs_lease.count()), names_);
-    db.finish(true);  // the claim (attempts + 1) commits on its own
     if (!job) return false;
     auto began = std::chrono::steady_clock::now();
     using Outcome = observe::Metrics::JobOutcome;
@@ -157,12 +158,13 @@ bool Workers::run_one(db::Database& db, const std::string& worker) {
     if (metrics_) metrics_->job_busy(1);
     std::string outcome;
     try {
-        if (c.user) db.set_login(*c.user);  // the audit rows of its writes
-        db.set_request_id(c.request_id);
+        // BEGIN and the row's lock in one round trip; lock_job also sets the audit context of
+        // its writes (the enqueuing request's login and id).
         if (!q.lock_job(job->id, job->attempts)) {  // reclaimed meanwhile: not ours any more
             db.finish(false);
             outcome = "lost";
         } else {
+            db.set_request_id(c.request_id);  // the slow queries' log lines
             rapidjson::Document payload;
             payload.Parse(job->payload.value_or("null").c_str());
             std::string result = decl->run(c, payload);
