@@ -49,7 +49,8 @@ KIVA = os.path.abspath(env("KIVA", os.path.join(ROOT, "build-bench", "kiva")))
 RESPONDER = os.path.abspath(env("RESPONDER", os.path.join(os.path.dirname(KIVA), "kiva-bench-responder")))
 HELLO = os.path.abspath(env("HELLO", os.path.join(os.path.dirname(KIVA), "kiva-bench-hello")))
 PEERS_DIR = os.path.abspath(env("PEERS_DIR", os.path.join(os.path.dirname(KIVA), "peers")))
-REST_ONLY = env("BENCH_ONLY", "") == "rest"     # the nginx section and issues 21/22's rows, no Apache/peers
+REST_ONLY = env("BENCH_ONLY", "") in ("rest", "jobs")  # the nginx section and issues 21/22's rows, no Apache/peers
+JOBS_ONLY = env("BENCH_ONLY", "") == "jobs"     # issue 22's jobs rows alone (no scenario, cold start, ETag)
 APACHE = env("BENCH_APACHE", "1") != "0" and not REST_ONLY  # 0 leaves the Apache scenarios out
 APACHE_ONLY = env("BENCH_ONLY", "") == "apache"  # make bench-apache: the Apache section alone
 REST = env("BENCH_REST", "1") != "0" and not APACHE_ONLY  # 0 leaves issues 21/22's rows out (bench/rest.py)
@@ -469,7 +470,7 @@ def main():
         b.prepare()
         results["settings"].update(rows=b.rows, big_response_bytes=b.big_bytes)
         tg = targets(b)
-        order = [] if APACHE_ONLY else ["ceiling", "responder", "s1", "s1off",
+        order = [] if APACHE_ONLY or JOBS_ONLY else ["ceiling", "responder", "s1", "s1off",
                                          *(rest.KEYS if b.rest else ()), "s2", "s3", "s5", "s6"]
         order += ["s1many", "s1keep"] if KEEP and not APACHE_ONLY else []
         order += ["kiva-ids", *peers.all_keys()] if b.peers and not APACHE_ONLY else []
@@ -492,7 +493,7 @@ def main():
                     "ceiling": None, "apache-proxy-fcgi-hello": b.procs.get("hello") and b.procs["hello"].pid
                     }.get(name, b.worker_pid)
 
-        if WARMUP not in ("0", "0s"):
+        if WARMUP not in ("0", "0s") and not JOBS_ONLY:
             say(f"warm-up: {WARMUP} per target (not reported)")
             for name in order + ([] if APACHE_ONLY else ["s4"]):
                 wrk(tg[name][1], NOCACHE_CONNECTIONS if name == "s4" else CONNECTIONS,
@@ -548,7 +549,7 @@ def main():
         if b.apache and FCGID_RUNS:
             results["fcgid_runs"] = fcgid_runs(b, tg)
         cold_kiva = cold_resp = None
-        if not APACHE_ONLY:  # scenario 4 and the cold start are the nginx section's
+        if not APACHE_ONLY and not JOBS_ONLY:  # scenario 4 and the cold start are the nginx section's
             say(f"scenario 4 once: {NOCACHE_DURATION}, {NOCACHE_CONNECTIONS} connections")
             r = wrk(tg["s4"][1], NOCACHE_CONNECTIONS, NOCACHE_DURATION, pid_for("s4"))
             r["rss_after"] = rss_of(b.procs["kiva-nocache"].pid)
@@ -568,10 +569,11 @@ def main():
                 lambda sock: [RESPONDER, sock, b.conninfo, str(THREADS)], COLD_RUNS, prefix=BASELINE_PREFIX,
                 log_path=cold_log, workdir=cold_dir))
             b.check_alive()
-        if b.rest:  # issue 21's digest, issue 22's jobs (bench/rest.py)
+        if b.rest and not JOBS_ONLY:  # issue 21's digest (bench/rest.py)
             results["etag"] = {"ns_per_tag": rest.etag_cost(ETAG_COST, b.rest.body_bytes),
                                "body_bytes": b.rest.body_bytes}
             say(f"ETag digest: {results['etag']['ns_per_tag']:.0f} ns per tag ({b.rest.body_bytes} bytes)")
+        if b.rest:  # issue 22's jobs (bench/rest.py)
             results["jobs"] = rest.jobs(b, wrk, DURATION, CONNECTIONS, b.token, PREFIX, KIVA, JOBS_LOOP, say)
             b.check_alive()
         if b.peers and not APACHE_ONLY:
@@ -590,6 +592,17 @@ def main():
 
     results["elapsed_s"] = round(time.time() - t_start, 1)
     results["loadavg_after"] = os.getloadavg()
+    if JOBS_ONLY:  # the jobs rows alone: no scenario to summarize
+        checks = {}
+        rest.checks({}, checks, check_of, results)
+        results["checks"] = checks
+        os.makedirs(RESULTS, exist_ok=True)
+        with open(os.path.join(RESULTS, f"{stamp}-jobs.json"), "w") as f:
+            json.dump(results, f, indent=2)
+        for name, c in checks.items():
+            print(f"{name:14} {'pass' if c['pass'] else 'FAIL'}  {c['measured']}  (target {c['target']})")
+        print(f"results: bench/results/{stamp}-jobs.json   (run took {results['elapsed_s']:.0f} s)")
+        return
     summarize(results, tg, runs, rss, rss_after, cold_kiva, cold_resp, b)
     os.makedirs(RESULTS, exist_ok=True)
     path = os.path.join(RESULTS, f"{stamp}.json")

@@ -9,7 +9,8 @@
 # check (1 s runs, one round, short sweeps), BENCH_ROUNDS (2), BENCH_PEERS=0 leaves the peers and
 # sweeps out, BENCH_SWEEP_DURATION (5s), NGINX_FASTCGI_KEEPALIVE=N persistent nginx-to-worker
 # connections (an experiment: give THREADS above what nginx can pin), BENCH_ONLY=rest the nginx
-# section with issues 21/22's rows alone (no Apache, peers, keep_conn), BENCH_REST=0 without them,
+# section with issues 21/22's rows alone (no Apache, peers, keep_conn), BENCH_ONLY=jobs the jobs
+# rows alone (no scenario, cold start or ETag row), BENCH_REST=0 without them,
 # BENCH_JOBS_THREADS (4), BENCH_JOBS_LATENCY (100 jobs), BENCH_JOBS_DRAIN_FILL (2s), JOBS_LOOP,
 # ETAG_COST and PG_WAKEUP prebuilt binaries.
 set -euo pipefail
@@ -49,7 +50,8 @@ if [ -z "${ETAG_COST:-}" ]; then
     "$root/bench/etag-cost.cpp" "$root/framework/kiva/http/etag.cpp" -lcrypto
   export ETAG_COST=$build/kiva-bench-etag-cost
 fi
-if [ "${BENCH_PEERS:-1}" != 0 ] && [ "${BENCH_ONLY:-}" != apache ] && [ "${BENCH_ONLY:-}" != rest ]; then
+if [ "${BENCH_PEERS:-1}" != 0 ] && [ "${BENCH_ONLY:-}" != apache ] && [ "${BENCH_ONLY:-}" != rest ] \
+   && [ "${BENCH_ONLY:-}" != jobs ]; then
   "$root/bench/peers/build.sh" "${PEERS_DIR:-$build/peers}"
   if [ -z "${PG_WAKEUP:-}" ]; then
     # shellcheck disable=SC2046  # pkg-config's flags are meant to be split

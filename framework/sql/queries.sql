@@ -118,18 +118,26 @@ DO NOTHING
 RETURNING id;
 
 -- name: schedule_periodic_job$
--- A periodic job's run for one period, once across every host (no row: already scheduled).
+-- A periodic job's run for one period, once across every host (no row: already scheduled);
+-- a cron job's for one instant (:period, seconds since the epoch), to run at :run_at.
 WITH period AS (
   INSERT INTO kiva_job_periods(name, period) VALUES (:name, :period::bigint)
   ON CONFLICT DO NOTHING RETURNING name)
-INSERT INTO kiva_jobs(name, payload, max_attempts, unique_key)
-SELECT name, 'null'::jsonb, :max_attempts::integer, name || '@' || :period::bigint FROM period
+INSERT INTO kiva_jobs(name, payload, max_attempts, unique_key, run_at)
+SELECT name, 'null'::jsonb, :max_attempts::integer, name || '@' || :period::bigint,
+       coalesce(to_timestamp(:run_at::double precision), now()) FROM period
 RETURNING id;
 
 -- name: claim_job^
 -- The next due job among names (or one whose worker's lease ran out), claimed for :lease
 -- seconds. SKIP LOCKED: workers never wait for each other, and a job whose worker still
 -- holds its row (running it) is never taken.
+-- kiva: autocommit (one round trip: no BEGIN, no COMMIT), and a claim does not wait for its
+-- WAL to reach the disk (synchronous_commit off, for its own transaction only). That is safe:
+-- a claim lost in a crash of the server leaves the job queued with its attempts as before,
+-- to be claimed again; and nothing of the job commits before its claim is durable, since the
+-- job's transaction, which comes after it and commits synchronously, flushes the WAL (and
+-- waits for a synchronous standby) up to its own commit, the claim's included.
 UPDATE kiva_jobs SET state = 'running', attempts = attempts + 1, worker = :worker,
   lease_until = now() + :lease::integer * interval '1 second', started_at = now()
 WHERE id = (
@@ -138,12 +146,17 @@ WHERE id = (
     AND ((state = 'queued' AND run_at <= now()) OR (state = 'running' AND lease_until < now()))
   ORDER BY priority DESC, run_at, id
   LIMIT 1 FOR UPDATE SKIP LOCKED)
-RETURNING id, name, payload::text AS payload, attempts, max_attempts, enqueued_by, request_id;
+RETURNING id, name, payload::text AS payload, attempts, max_attempts, enqueued_by, request_id,
+  set_config('synchronous_commit', 'off', true) AS async_commit;
 
--- name: lock_job$
+-- name: lock_job^
 -- First statement of a job's transaction: its row, locked until the commit that marks it
--- done (a reclaim after the lease skips it); no row when the claim was lost.
-SELECT attempts FROM kiva_jobs
+-- done (a reclaim after the lease skips it); no row when the claim was lost. It also sets
+-- the audit context of the job's writes for this transaction, the enqueuing request's login
+-- and id (as the request's own BEGIN does: kiva.login, kiva.request_id), in the same statement.
+SELECT attempts, set_config('kiva.login', coalesce(enqueued_by, ''), true) AS login,
+       set_config('kiva.request_id', coalesce(request_id, ''), true) AS request_id
+FROM kiva_jobs
 WHERE id = :id AND state = 'running' AND attempts = :attempt::integer
 FOR UPDATE;
 

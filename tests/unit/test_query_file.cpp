@@ -223,6 +223,19 @@ BOOST_AUTO_TEST_CASE(replica_queries_are_plain_reads) {
                 {"f.sql:1", "not a plain read"});
 }
 
+BOOST_AUTO_TEST_CASE(autocommit_writes_say_so) {
+    auto file = QueryFile::parse(
+        "-- name: claim^\n-- A claim committed on its own.\n-- kiva: autocommit\n"
+        "UPDATE t SET n = n + 1 RETURNING n\n"
+        "-- name: w!\nUPDATE t SET n = 0\n",
+        "f.sql");
+    BOOST_TEST(file.find("claim")->autocommit);
+    BOOST_TEST(!file.find("claim")->plain_read);
+    BOOST_TEST(!file.find("w")->autocommit);
+    check_error("-- name: f\n-- kiva: transaction\n-- kiva: autocommit\nSELECT writes_things()\n",
+                {"f.sql:1", "\"f\"", "kiva: autocommit"});
+}
+
 BOOST_AUTO_TEST_CASE(casts_and_slices_are_not_parameters) {
     Names params;
     BOOST_TEST(translate("SELECT :a::int, x::text, :b::numeric(3)", &params) ==

@@ -170,7 +170,8 @@ ResultHandle Database::execute(const Query& query, std::span<const char* const> 
             "query " + query.name + " (" + query.origin + ") was not prepared: " + it->second,
             "internal error");
     if (lost_) throw DbUnavailable("the database connection was lost earlier in this request");
-    bool first = !in_transaction_;
+    // An autocommit write is never sent again: it may have committed as the connection broke.
+    bool first = !in_transaction_ && !query.autocommit;
     drop_if_closed();
     for (int attempt = 0;; ++attempt) {
         if (!conn_) open();

@@ -175,6 +175,7 @@ QueryFile QueryFile::parse(std::string_view text, const std::string& source) {
         int sql_line = 0;
         bool transaction = false;  ///< `-- kiva: transaction` in the description
         bool replica = false;      ///< `-- kiva: replica` in the description
+        bool autocommit = false;   ///< `-- kiva: autocommit` in the description
     };
     std::vector<Pending> pending;
     int lineno = 0;
@@ -225,6 +226,8 @@ QueryFile QueryFile::parse(std::string_view text, const std::string& source) {
                 pending.back().transaction = true;
             if (trimmed.find("kiva: replica") != std::string_view::npos)
                 pending.back().replica = true;
+            if (trimmed.find("kiva: autocommit") != std::string_view::npos)
+                pending.back().autocommit = true;
             continue;
         }
         in_description = false;
@@ -258,6 +261,11 @@ QueryFile QueryFile::parse(std::string_view text, const std::string& source) {
                                  "\" says \"kiva: replica\" but is not a plain read (a SELECT "
                                  "that writes and locks nothing, without \"kiva: transaction\")");
         q.replica = p.replica;
+        if (p.autocommit && (p.transaction || p.replica))
+            throw QueryFileError(where + "query \"" + q.name +
+                                 "\" says \"kiva: autocommit\" with \"kiva: transaction\" or "
+                                 "\"kiva: replica\"");
+        q.autocommit = p.autocommit;
     }
     return file;
 }

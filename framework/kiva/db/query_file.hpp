@@ -31,6 +31,10 @@ struct Query {
     int sql_line = 0;                 ///< the file's line where the SQL starts
     /// A plain read (see is_plain_read): run outside the transaction until a write comes.
     bool plain_read = false;
+    /// `-- kiva: autocommit` in its description: a write that runs on its own, committed by
+    /// the server as it ends (one round trip, no BEGIN/COMMIT), when no transaction is open;
+    /// never repeated on a new connection (it may have committed as the connection broke).
+    bool autocommit = false;
     /// `-- kiva: replica` in its description: a plain read that may run on a standby (the
     /// `db_replica` connection) when it comes before the request's first write.
     bool replica = false;

@@ -29,7 +29,8 @@ ResultHandle Database::send(const Query& query, std::span<const char* const> val
     int n = static_cast<int>(values.size());
     // Plain reads before the first write run on their own (one round trip): at READ COMMITTED
     // each statement takes its own snapshot anyway, and nothing they do needs rolling back.
-    if (!in_transaction_ && query.plain_read)
+    // So do `kiva: autocommit` writes: the server commits each as it ends.
+    if (!in_transaction_ && (query.plain_read || query.autocommit))
         return ResultHandle(
             PQexecPrepared(conn_, statement.c_str(), n, values.data(), nullptr, nullptr, 0));
     bool begin = !in_transaction_;

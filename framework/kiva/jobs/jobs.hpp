@@ -6,8 +6,9 @@
 ///
 ///     app.jobs().job<std::vector<std::string>>("import_stuff", import_stuff);
 ///     app.jobs().periodic("purge_sessions", std::chrono::minutes(10), purge_sessions);
+///     app.jobs().cron("stuff_census", "0 * * * *", stuff_census);   // UTC (cron.hpp)
 ///
-/// A handler is `R(JobContext&, T payload)` (periodic: `R(JobContext&)`); R (void: null) is
+/// A handler is `R(JobContext&, T payload)` (periodic and cron: `R(JobContext&)`); R (void: null) is
 /// written as the job's JSON result. It runs in one transaction with the row that marks the job done: its
 /// database effects commit if and only if the job is done. What it throws fails the attempt
 /// (retried with backoff), a JobError{final} or a 4xx HttpError/DbError fails it for good.
@@ -31,6 +32,7 @@
 #include "kiva/core/log.hpp"
 #include "kiva/db/database.hpp"
 #include "kiva/http/params.hpp"
+#include "kiva/jobs/cron.hpp"
 
 namespace kiva::jobs {
 
@@ -101,6 +103,10 @@ struct JobDecl {
     int max_attempts = 5;
     /// Periodic jobs: their period (0: not periodic).
     std::chrono::seconds every{0};
+    /// Cron jobs: their schedule (UTC).
+    std::optional<Cron> cron;
+    /// Run by the scheduler (periodic or cron), with no payload.
+    bool scheduled() const { return every.count() > 0 || cron.has_value(); }
 };
 
 /// Who may see a job (GET /jobs/<id>) besides the user who enqueued it.
@@ -131,17 +137,29 @@ class Registry {
     Registry& periodic(std::string name, std::chrono::seconds every, H handler,
                        Visibility v = {}, int max_attempts = 1) {
         if (every.count() <= 0) throw std::logic_error("periodic job: the period must be positive");
-        JobDecl d;
-        d.name = std::move(name);
-        d.check = [](const rapidjson::Value& p) {
-            if (!p.IsNull()) bad_parameter("payload", "null (a periodic job has none)");
-        };
-        d.run = [handler = std::move(handler)](JobContext& c, const rapidjson::Value&) {
-            return result_of([&] { return handler(c); });
-        };
-        d.viewers = std::move(v.group);
-        d.max_attempts = max_attempts;
+        JobDecl d = scheduled_decl(std::move(name), std::move(handler), std::move(v), max_attempts);
         d.every = every;
+        return add(std::move(d));
+    }
+
+    /// A job run at each instant of a cron schedule (cron.hpp: `"0 * * * *"`, every hour at
+    /// :00, UTC), once per instant across every host; handler: R(JobContext&). A bad expression
+    /// throws std::logic_error naming the job and the field (at start, as any declaration).
+    template <typename H>
+    Registry& cron(std::string name, std::string_view schedule, H handler, Visibility v = {},
+                   int max_attempts = 1) {
+        JobDecl d = scheduled_decl(std::move(name), std::move(handler), std::move(v), max_attempts);
+        try {
+            d.cron = Cron::parse(schedule);
+        } catch (const std::invalid_argument& e) {
+            std::string message = "job \"";  // piece by piece: GCC 12's -O3 -Wrestrict
+            message += d.name;
+            message += "\": cron \"";
+            message += schedule;
+            message += "\": ";
+            message += e.what();
+            throw std::logic_error(message);
+        }
         return add(std::move(d));
     }
 
@@ -158,6 +176,21 @@ class Registry {
 
   private:
     Registry& add(JobDecl d);
+    /// A periodic or cron job's declaration, but its schedule.
+    template <typename H>
+    static JobDecl scheduled_decl(std::string name, H handler, Visibility v, int max_attempts) {
+        JobDecl d;
+        d.name = std::move(name);
+        d.check = [](const rapidjson::Value& p) {
+            if (!p.IsNull()) bad_parameter("payload", "null (a periodic job has none)");
+        };
+        d.run = [handler = std::move(handler)](JobContext& c, const rapidjson::Value&) {
+            return result_of([&] { return handler(c); });
+        };
+        d.viewers = std::move(v.group);
+        d.max_attempts = max_attempts;
+        return d;
+    }
     /// f()'s value as JSON text ("null" for void).
     template <typename F>
     static std::string result_of(F&& f) {

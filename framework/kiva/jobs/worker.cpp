@@ -134,8 +134,9 @@ void Workers::work(int index) {
 bool Workers::run_one(db::Database& db, const std::string& worker) {
     db::FrameworkQueries q(db);
     db.set_request_id("");
+    // The claim (attempts + 1) commits on its own, in its round trip (claim_job says why its
+    // commit need not wait for the disk).
     auto job = q.claim_job(worker, static_cast<int64_t>(config_.jobs_lease.count()), names_);
-    db.finish(true);  // the claim (attempts + 1) commits on its own
     if (!job) return false;
     auto began = std::chrono::steady_clock::now();
     using Outcome = observe::Metrics::JobOutcome;
@@ -157,12 +158,13 @@ bool Workers::run_one(db::Database& db, const std::string& worker) {
     if (metrics_) metrics_->job_busy(1);
     std::string outcome;
     try {
-        if (c.user) db.set_login(*c.user);  // the audit rows of its writes
-        db.set_request_id(c.request_id);
+        // BEGIN and the row's lock in one round trip; lock_job also sets the audit context of
+        // its writes (the enqueuing request's login and id).
         if (!q.lock_job(job->id, job->attempts)) {  // reclaimed meanwhile: not ours any more
             db.finish(false);
             outcome = "lost";
         } else {
+            db.set_request_id(c.request_id);  // the slow queries' log lines
             rapidjson::Document payload;
             payload.Parse(job->payload.value_or("null").c_str());
             std::string result = decl->run(c, payload);
@@ -276,7 +278,7 @@ void Workers::purge(db::Database& db, const std::vector<const JobDecl*>& periodi
                        std::chrono::system_clock::now().time_since_epoch())
                        .count();
         for (const auto* d : periodic) {
-            q.purge_job_periods(d->name, (now - keep) / d->every.count());
+            q.purge_job_periods(d->name, d->cron ? now - keep : (now - keep) / d->every.count());
             db.finish(true);
         }
     } catch (const std::exception& e) {
@@ -293,15 +295,23 @@ void Workers::purge(db::Database& db, const std::vector<const JobDecl*>& periodi
                   " batches");
 }
 
+int64_t Workers::period_of(const JobDecl& d, int64_t now) {
+    if (d.cron)  // the next instant, enqueued ahead to run at it
+        return d.cron->next_after(std::chrono::sys_seconds(std::chrono::seconds(now)))
+            .time_since_epoch()
+            .count();
+    return now / d.every.count();
+}
+
 void Workers::schedule() {
     std::vector<const JobDecl*> periodic;
     for (const auto& d : registry_.all())
-        if (d.every.count() > 0) periodic.push_back(&d);
+        if (d.scheduled()) periodic.push_back(&d);
     bool purging = config_.jobs_keep.count() > 0;
     if (periodic.empty() && !purging) return;
     db::Database db(queries_, config_.database, config_.app_name, log_,
                     {config_.db_connect_timeout, config_.db_statement_timeout});
-    std::vector<int64_t> done(periodic.size(), -1);  // the last period scheduled here
+    std::vector<int64_t> done(periodic.size(), -1);  // the last period (instant) scheduled here
     auto next_purge = std::chrono::steady_clock::now();  // at start, then every purge_every
     while (!stopping_) {
         if (purging && std::chrono::steady_clock::now() >= next_purge) {
@@ -311,12 +321,19 @@ void Workers::schedule() {
         auto now = std::chrono::duration_cast<std::chrono::seconds>(
                        std::chrono::system_clock::now().time_since_epoch())
                        .count();
+        bool instant_came = false;
         for (std::size_t i = 0; i < periodic.size(); ++i) {
-            int64_t period = now / periodic[i]->every.count();
+            const JobDecl& d = *periodic[i];
+            int64_t period = period_of(d, now);
             if (period == done[i]) continue;
+            std::optional<double> run_at;
+            if (d.cron) {
+                run_at = static_cast<double>(period);
+                instant_came = instant_came || done[i] >= 0;  // the one scheduled before is due
+            }
             try {
-                db::FrameworkQueries(db).schedule_periodic_job(periodic[i]->name, period,
-                                                               periodic[i]->max_attempts);
+                db::FrameworkQueries(db).schedule_periodic_job(d.name, period, d.max_attempts,
+                                                               run_at);
                 db.finish(true);
                 done[i] = period;
             } catch (const std::exception& e) {
@@ -324,9 +341,10 @@ void Workers::schedule() {
                     db.finish(false);
                 } catch (...) {
                 }
-                log_.warning("jobs: cannot schedule " + periodic[i]->name + ": " + e.what());
+                log_.warning("jobs: cannot schedule " + d.name + ": " + e.what());
             }
         }
+        if (instant_came) wake_all();  // a cron job is due now: no need to wait for a poll
         std::unique_lock<std::mutex> lock(mutex_);
         wake_.wait_for(lock, 1s, [&] { return stopping_.load(); });
     }

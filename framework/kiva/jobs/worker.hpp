@@ -7,8 +7,9 @@
 /// exponential backoff with jitter (jobs_retry_base, doubled each attempt, at most an hour),
 /// then the job is failed with its last error. A killed worker's job is claimable again once
 /// its lease has run out: its transaction died with its connection, so nothing of it stayed.
-/// A scheduler thread enqueues each periodic job once per period (kiva_job_periods), and
-/// purges finished jobs older than jobs_keep at start and every minute.
+/// A scheduler thread enqueues each periodic job once per period, and each cron job once per
+/// instant, ahead, to run at it (kiva_job_periods), and purges finished jobs older than
+/// jobs_keep at start and every minute.
 
 #include <atomic>
 #include <chrono>
@@ -45,6 +46,11 @@ std::chrono::milliseconds backoff(std::chrono::milliseconds base, int attempt, d
 
 class Workers {
   public:
+    /// What kiva_job_periods records for a periodic job at `now` (seconds since the epoch):
+    /// its period's number (now / period); for a cron job, its next instant after now (seconds
+    /// since the epoch), which the scheduler enqueues ahead to run at that instant.
+    static int64_t period_of(const JobDecl& d, int64_t now);
+
     Workers(const Registry& registry, const db::QueryFile& queries, const Config& config,
             const Logger& log);
     ~Workers();
@@ -70,7 +76,7 @@ class Workers {
     /// and the periods of periodic jobs as old.
     void purge(db::Database& db, const std::vector<const JobDecl*>& periodic);
     static constexpr std::chrono::minutes purge_every{1};
-    /// Waits until woken (NOTIFY), stopping, or `wait` has passed.
+    /// Waits until woken (NOTIFY, a cron instant), stopping, or `wait` has passed.
     void wait(std::chrono::milliseconds wait);
     void wake_all();
 

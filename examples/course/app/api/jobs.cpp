@@ -20,7 +20,7 @@ static int64_t import_stuff(jobs::JobContext& c, std::vector<std::string> names)
     return static_cast<int64_t>(names.size());
 }
 
-/// A periodic job: the number of things, once an hour across every host (its result).
+/// A cron job: the number of things, every hour at :00 UTC, once across every host (its result).
 static int64_t stuff_census(jobs::JobContext& c) {
     return Queries(c.db).count_stuff().value_or(0);
 }
@@ -63,7 +63,7 @@ static Response post_stuff_import(Context& c, Json names, std::optional<std::str
 
 void jobs(App& app, Routes r) {
     app.jobs().job<std::vector<std::string>>("import_stuff", import_stuff);
-    app.jobs().periodic("stuff_census", std::chrono::hours(1), stuff_census);
+    app.jobs().cron("stuff_census", "0 * * * *", stuff_census);
     r.post("/stuff/import", AUTH, post_stuff_import, param<Json>("names"), maybe<std::string>("key"))
         .returns(202, R"({"type":"object","properties":{"job":{"type":"integer"}},"required":["job"]})");
     if (int every = tally_seconds(); every > 0)
