@@ -200,6 +200,19 @@ class Bench:
         except OSError:
             return ""
 
+    def variant_worker(self, name, sock, lines, settings, what):
+        """Another worker on the stack's configuration (lines: without listen and
+        password_cache_ttl), with settings ({key: value}) instead of the stack's, listening on
+        sock; its configuration file, once it listens."""
+        conf = os.path.join(self.run_dir, f"{name}.conf")
+        replaced = re.compile(r"\s*(" + "|".join(re.escape(k) for k in settings) + r")\s*=")
+        with open(conf, "w") as f:
+            f.write("\n".join([l for l in lines if not replaced.match(l)] + [f"listen = unix:{sock}"]
+                              + [f"{k} = {v}" for k, v in settings.items()]) + "\n")
+        self.spawn(name, [KIVA, "--config", conf])
+        wait_for_socket(sock, self.procs[name], what)
+        return conf
+
     def start(self):
         extra = " ".join([fastcgi_location(BASELINE_PREFIX, self.baseline_sock),
                           fastcgi_location(NOCACHE_PREFIX, self.nocache_sock),
@@ -250,30 +263,19 @@ class Bench:
         with open(self.kiva_conf) as f:
             lines = [l for l in f.read().splitlines()
                      if not re.match(r"\s*(listen|password_cache_ttl)\s*=", l)]
-        self.nocache_conf = os.path.join(self.run_dir, "kiva-nocache.conf")
-        with open(self.nocache_conf, "w") as f:
-            f.write("\n".join(lines + [f"listen = unix:{self.nocache_sock}", "password_cache_ttl = 0"]) + "\n")
-        self.spawn("kiva-nocache", [KIVA, "--config", self.nocache_conf])
-        wait_for_socket(self.nocache_sock, self.procs["kiva-nocache"], "the second worker")
+        self.nocache_conf = self.variant_worker("kiva-nocache", self.nocache_sock, lines,
+                                                {"password_cache_ttl": "0"}, "the second worker")
 
         # A third, the same configuration without metrics: what counting costs (scenario 1 off).
-        self.nometrics_conf = os.path.join(self.run_dir, "kiva-nometrics.conf")
-        with open(self.nometrics_conf, "w") as f:
-            f.write("\n".join([l for l in lines if not re.match(r"\s*metrics\s*=", l)]
-                              + [f"listen = unix:{self.nometrics_sock}", "metrics = off"]) + "\n")
-        self.spawn("kiva-nometrics", [KIVA, "--config", self.nometrics_conf])
-        wait_for_socket(self.nometrics_sock, self.procs["kiva-nometrics"], "the third worker")
+        self.nometrics_conf = self.variant_worker("kiva-nometrics", self.nometrics_sock, lines,
+                                                  {"metrics": "off"}, "the third worker")
 
         if self.rest:  # scenario 1 with rate_limit on (issue 21)
-            self.rest.start(lines, KIVA, wait_for_socket)
+            self.rest.start(lines)
 
         if KEEP:  # a fourth worker, KEEP_THREADS threads: one connection per request, or kept
-            self.keep_conf = os.path.join(self.run_dir, "kiva-keep.conf")
-            with open(self.keep_conf, "w") as f:
-                f.write("\n".join([l for l in lines if not re.match(r"\s*threads\s*=", l)]
-                                  + [f"listen = unix:{self.keep_sock}", f"threads = {KEEP_THREADS}"]) + "\n")
-            self.spawn("kiva-keep", [KIVA, "--config", self.keep_conf])
-            wait_for_socket(self.keep_sock, self.procs["kiva-keep"], "the fourth worker")
+            self.keep_conf = self.variant_worker("kiva-keep", self.keep_sock, lines,
+                                                 {"threads": KEEP_THREADS}, "the fourth worker")
 
         if self.peers:
             say("starting the peers: Go, Node, FastAPI (bench/peers/)")

@@ -42,16 +42,11 @@ class Rest:
     def nginx_locations(self, fastcgi_location):
         return fastcgi_location(RATELIMIT_PREFIX, self.sock)
 
-    def start(self, lines, kiva, wait_for_socket):
+    def start(self, lines):
         """A worker with the stack's configuration and rate_limit on (lines: the configuration
         without listen and password_cache_ttl, as the other extra workers get it)."""
-        b = self.b
-        self.conf = os.path.join(b.run_dir, "kiva-ratelimit.conf")
-        with open(self.conf, "w") as f:
-            f.write("\n".join([l for l in lines if not re.match(r"\s*rate_limit\s*=", l)]
-                              + [f"listen = unix:{self.sock}", f"rate_limit = {RATE}"]) + "\n")
-        b.spawn("kiva-ratelimit", [kiva, "--config", self.conf])
-        wait_for_socket(self.sock, b.procs["kiva-ratelimit"], "the rate-limited worker")
+        self.conf = self.b.variant_worker("kiva-ratelimit", self.sock, lines, {"rate_limit": RATE},
+                                          "the rate-limited worker")
 
     def prepare(self, prefix):
         """The rate-limited worker answers as the plain one, with RateLimit headers; the tags of
