@@ -42,7 +42,7 @@ class WorkerProcess:
         conf = [line for line in conf if not line.startswith(("listen", "log_level"))]
         conf += ["log_level = info"] + ([f"listen = {listen}"] if listen else [])
         conf += [f"{k} = {v}" for k, v in options.items()]
-        self.dir = tempfile.mkdtemp(prefix="kiva-worker-")
+        self.dir = tempfile.mkdtemp(prefix="kiva-worker-", dir=STACK.state)
         self.conf = os.path.join(self.dir, "kiva.conf")
         with open(self.conf, "w") as f:
             f.write("\n".join(conf) + "\n")
@@ -74,7 +74,7 @@ class WorkerProcess:
 
 class TestWorkerProcess(unittest.TestCase):
     def test_unix_socket(self):
-        path = os.path.join(tempfile.mkdtemp(prefix="kiva-sock-"), "w.sock")
+        path = os.path.join(tempfile.mkdtemp(prefix="kiva-sock-", dir=STACK.state), "w.sock")
         worker = WorkerProcess(f"unix:{path}")
         worker.wait_ready(path)
         self.assertEqual(oct(os.stat(path).st_mode & 0o777), "0o660")
@@ -88,7 +88,7 @@ class TestWorkerProcess(unittest.TestCase):
         # than libfcgi's lingering close (shutdown, then wait up to 2 s for the client to close
         # its end), which kept a thread from the next request. One thread: the second client
         # is served while the first still holds its connection open.
-        path = os.path.join(tempfile.mkdtemp(prefix="kiva-sock-"), "w.sock")
+        path = os.path.join(tempfile.mkdtemp(prefix="kiva-sock-", dir=STACK.state), "w.sock")
         worker = WorkerProcess(f"unix:{path}", threads=1)
         worker.wait_ready(path)
         first = fcgi.Request(path, "GET", "/stuff/1")
@@ -113,7 +113,7 @@ class TestWorkerProcess(unittest.TestCase):
 
     def test_inherited_socket_on_fd0(self):
         # As spawn-fcgi and mod_fcgid do: the listening socket is the worker's stdin.
-        path = os.path.join(tempfile.mkdtemp(prefix="kiva-sock-"), "fd0.sock")
+        path = os.path.join(tempfile.mkdtemp(prefix="kiva-sock-", dir=STACK.state), "fd0.sock")
         listener = socket.socket(socket.AF_UNIX)
         listener.bind(path)
         listener.listen(16)
@@ -129,7 +129,7 @@ class TestWorkerProcess(unittest.TestCase):
         self.assertIn("no socket to serve", worker.output())
 
     def test_sigterm_finishes_requests_in_flight(self):
-        path = os.path.join(tempfile.mkdtemp(prefix="kiva-sock-"), "stop.sock")
+        path = os.path.join(tempfile.mkdtemp(prefix="kiva-sock-", dir=STACK.state), "stop.sock")
         worker = WorkerProcess(f"unix:{path}", threads=2)
         worker.wait_ready(path)
         name = f"in-flight-{os.getpid()}-{time.time_ns()}"
@@ -151,7 +151,7 @@ class TestWorkerProcess(unittest.TestCase):
             fcgi.call(path, "GET", "/stuff/1")
 
     def test_prefork_respawns_a_dead_process(self):
-        path = os.path.join(tempfile.mkdtemp(prefix="kiva-sock-"), "prefork.sock")
+        path = os.path.join(tempfile.mkdtemp(prefix="kiva-sock-", dir=STACK.state), "prefork.sock")
         worker = WorkerProcess(f"unix:{path}", processes=2, threads=2)
         worker.wait_ready(path)
 
@@ -188,7 +188,7 @@ class TestConfiguredSchemes(unittest.TestCase):
     """Options the shared stack does not use: JWT tokens, and the httpd scheme."""
 
     def start(self, **options):
-        path = os.path.join(tempfile.mkdtemp(prefix="kiva-sock-"), "w.sock")
+        path = os.path.join(tempfile.mkdtemp(prefix="kiva-sock-", dir=STACK.state), "w.sock")
         worker = WorkerProcess(f"unix:{path}", **options)
         worker.wait_ready(path)
         self.addCleanup(worker.stop)
