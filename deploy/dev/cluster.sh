@@ -27,6 +27,9 @@ KIVA_TOOL=cluster
 root=$(cd "$(dirname "$0")/../.." && pwd)
 . "$root/deploy/lib/common.sh"
 . "$root/deploy/dev/cluster-db.sh"
+# A command that stops the script (set -e) names itself: a CI run once saw only a silent exit.
+set -E
+trap 'rc=$?; ((BASH_SUBSHELL)) || say "error: line $LINENO exited $rc: $BASH_COMMAND"' ERR
 
 ns=kc                                   # prefix of every namespace and link
 state=/var/tmp/kiva-cluster-$ns         # below no private directory: every account reads it
@@ -298,20 +301,12 @@ balancer() {  # HAProxy on the root namespace: the edge, the only published port
 }
 
 deploy_conf() {
-  local targets="" i extra="" help
-  # Captured once: `--help | grep -q` under pipefail fails when grep exits before kiva writes
-  # its last line (SIGPIPE), which dropped rate_limit from a CI run's cluster.
-  help=$("$root/build-release/kiva" --help 2>&1)
+  local targets="" i extra
   for i in $(seq 1 "$apps"); do targets+=" app$i=$(app_ip "$i")"; done
-  # The worker's Redis client (cache, cache_password_file) where this build has it.
-  if grep -qE '^ *cache\b' <<<"$help"; then
-    extra="CONF_cache=redis://$redis_ip:6379/0"
-  fi
-  # A rate limit far above what the load steps send: the cluster test checks that both hosts
-  # count one client together (in Redis), where this build has rate limits.
-  if grep -qE '^ *rate_limit\b' <<<"$help"; then
-    extra+=$'\n'"CONF_rate_limit=1000000/1d"
-  fi
+  # The worker's Redis client (cache, cache_password_file), and a rate limit far above what the
+  # load steps send: the cluster test checks that both hosts count one client together (in
+  # Redis). No probe of the binary here: make deploy builds it after this file is written.
+  extra="CONF_cache=redis://$redis_ip:6379/0"$'\n'"CONF_rate_limit=1000000/1d"
   local database="host=$db_ip port=5432 dbname=$db user=$db sslmode=verify-full sslrootcert=$state/tls/ca.crt"
   # The HA database: every node, the read-write one wins (libpq), each tried for 2 s at most.
   [ "$cluster_db" = single ] || database="host=$ha_nodes port=5432 dbname=$db user=$db sslmode=verify-full sslrootcert=$state/ha/tls/ca.crt target_session_attrs=read-write connect_timeout=2"
