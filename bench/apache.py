@@ -134,8 +134,8 @@ class Apache:
         if r.returncode != 0:
             raise Failure(f"render-site.sh failed for {name}:\n{r.stderr}")
         if template_out == "apache-fcgid.conf":  # the wrapper the vhost names, where render-site.sh puts it
-            for name in ("kiva-fcgid", "kiva-fcgid-b"):  # the vhost's classes a and b
-                wrapper = os.path.join(app_dir, "fcgid", name)
+            for wrapper_name in ("kiva-fcgid", "kiva-fcgid-b"):  # the vhost's classes a and b
+                wrapper = os.path.join(app_dir, "fcgid", wrapper_name)
                 shutil.copy(os.path.join(out, "kiva-fcgid"), wrapper)
                 os.chmod(wrapper, 0o755)
             pool = int(re.search(r"^POOL=(\d+)$", open(os.path.join(out, "fcgid-warm.conf")).read(), re.M).group(1))
