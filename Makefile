@@ -57,7 +57,7 @@ run:
 	  PASSWORD_MIN_LENGTH=$${PASSWORD_MIN_LENGTH:-4} deploy/dev/stack.sh
 
 test:
-	@$(DEPS) build run test deploy cluster docs ha package
+	@$(DEPS) build run test deploy cluster docs ha package bench_short
 	@deploy/dev/install-node-tools.sh
 	@tests/run-all.sh
 

@@ -3,7 +3,8 @@
 # process and at a URL, integration tests through nginx against a real PostgreSQL, a sqlmap
 # scan of the parameterized routes, the same tests again under ASan+UBSan, the Prometheus
 # files checked by promtool, a short fuzzing run of every fuzz target, the HA database's
-# failover test and the deployment test. Ends with one summary line; non-zero on any failure.
+# failover test, the deployment test, the cluster tests and a short run of make bench's
+# scripts. Ends with one summary line; non-zero on any failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
@@ -186,6 +187,24 @@ if [ -x tests/cluster/run.py ]; then
   say "cluster test on the HA database (Patroni + etcd: the primary killed twice under load through the balancer)"
   cluster_stage cluster-ha --db ha
 fi
+
+# make bench's scripts end to end, short (1 s runs, one round, no peers: their figures are no
+# measurement): a scenario that no longer starts, or that answers errors, fails here and not in
+# the next session that measures. The release worker of the cluster stage's make deploy, if any.
+bench_stage() {
+  local out rc results
+  results=$(mktemp -d /tmp/kiva-bench-short-XXXXXX)
+  local kiva=()
+  [ -x build-release/kiva ] && kiva=(KIVA="$PWD/build-release/kiva")
+  out=$(env "${kiva[@]}" BENCH_SHORT=1 BENCH_PEERS=0 BENCH_RESULTS="$results" \
+        timeout -s TERM 900 bench/run.sh 2>&1); rc=$?
+  echo "$out" | grep -E '^(bench: (starting|building)|results:|Traceback)|Error|errors [1-9]' | tail -n 20
+  [ "$rc" = 0 ] || echo "$out" | tail -n 30
+  rm -rf "$results"
+  if [ "$rc" = 0 ]; then count 1 0 bench; else count 0 1 bench; fi
+}
+say "make bench's scripts, short (BENCH_SHORT=1 BENCH_PEERS=0: every section starts and answers without errors)"
+bench_stage
 
 elapsed=$(( $(date +%s) - start ))
 echo

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Installs the Debian packages a make target needs, and only those that are missing.
-# Usage: install-deps.sh GROUP...   (groups: build run test fuzz deploy cluster ha bench docs package)
+# Usage: install-deps.sh GROUP...   (groups: build run test fuzz deploy cluster ha bench bench_short docs package)
 # Idempotent: apt-get update runs only when something must be installed. The build needs the
 # PostgreSQL server: it checks sql/queries.sql against the schema in a throwaway cluster.
 set -eu
@@ -18,7 +18,9 @@ pkgs_cluster="haproxy redis-server socat python3 iproute2 util-linux nginx postg
 pkgs_ha="postgresql patroni python3-etcd etcd-server etcd-client iproute2 openssl curl"
 # make package: the framework's .deb (dpkg-deb) and its check (lintian)
 pkgs_package="dpkg-dev lintian fakeroot"
-pkgs_bench="wrk python3 apache2 libapache2-mod-fcgid libapache2-mod-wsgi-py3 python3-flask python3-psycopg"
+# make bench without its peers: also make test's short run of the bench scripts
+pkgs_bench_short="wrk python3 apache2 libapache2-mod-fcgid libapache2-mod-wsgi-py3 python3-flask python3-psycopg"
+pkgs_bench="$pkgs_bench_short"
 # make bench's peers (bench/peers/): Go + pgx built offline from Debian's sources, FastAPI +
 # asyncpg under uvicorn; Node's fastify and pg come from npm (bench/peers/build.sh), node from docs.
 pkgs_bench="$pkgs_bench golang-go golang-github-jackc-pgx-v4-dev python3-fastapi python3-uvicorn python3-uvloop python3-httptools python3-asyncpg"
