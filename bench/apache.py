@@ -94,6 +94,8 @@ class Apache:
             m = re.match(r"\s*(\w+)\s*=\s*(.*)", line)
             if m and m.group(1) == "listen":
                 continue  # mod_fcgid passes the socket as fd 0
+            if m and m.group(1) == "docs_dir":
+                continue  # /docs is not measured, and www-data cannot enter a private checkout
             if m and m.group(1) == "token_secret_file":
                 secret = m.group(2).strip()
                 line = f"token_secret_file = {app}/conf/token.secret"
